@@ -145,11 +145,6 @@ def checkerboard(Lx: int, Ly: int, g: float = 1.5, K: float = 1.0, kappa: float 
     return cdw_amplitude(g, K, kappa) * Lattice(Lx, Ly).staggered_sign()
 
 
-def elastic_force(q: np.ndarray, K: float, kappa: float) -> np.ndarray:
-    """-K Q_i - kappa * sum over the nearest neighbours that exist."""
-    return -K * q - kappa * Lattice.of(q).neighbour_sum(q)
-
-
 def hamiltonian(q: np.ndarray, t: float, g: float) -> np.ndarray:
     """Single-particle Hamiltonian h = -t A + g diag(Q) (the -gQ/2 constant is dropped)."""
     lat = Lattice.of(q)

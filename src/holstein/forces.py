@@ -1,0 +1,78 @@
+"""Force providers: the one contract between electrons (NEGF or ML) and the lattice dynamics.
+
+A force provider has ``electronic_force(q, bias) -> (Lx, Ly)`` and ``evaluate(q, bias)
+-> ElectronicResponse``; the latter also carries whatever electronic observables
+the provider knows (density, bond currents, device current), so that one solve per
+step serves both the force and the recorded snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .lattice import Lattice, check_bias_scheme
+from .negf import METHODS, steady_state
+
+
+@dataclass(frozen=True)
+class ElectronicResponse:
+    """Electronic force on every site plus the observables a provider can supply."""
+
+    force: np.ndarray  # (Lx, Ly): -g (n_i - 1/2)
+    density: np.ndarray | None = None  # (Lx, Ly)
+    bond_current_x: np.ndarray | None = None  # (Lx-1, Ly)
+    bond_current_y: np.ndarray | None = None  # (Lx, Ly)
+    current: float | None = None  # device current, left electrode -> sample
+
+
+class ForceProvider(Protocol):
+    def evaluate(self, q: np.ndarray, bias: float) -> ElectronicResponse: ...
+
+    def electronic_force(self, q: np.ndarray, bias: float) -> np.ndarray: ...
+
+
+def elastic_force(q: np.ndarray, K: float, kappa: float) -> np.ndarray:
+    """-K Q_i - kappa * sum over the nearest neighbours that exist (open x, periodic y)."""
+    return -K * q - kappa * Lattice.of(q).neighbour_sum(q)
+
+
+@dataclass(frozen=True)
+class NEGFForceProvider:
+    """Exact steady-state NEGF electronic forces (see holstein.negf.steady_state)."""
+
+    t: float = 1.0
+    g: float = 1.5
+    gamma: float = 1.0
+    temperature: float = 0.1
+    bias_scheme: str = "gated"
+    method: str = "fast"
+
+    def __post_init__(self) -> None:
+        check_bias_scheme(self.bias_scheme)
+        if self.method not in METHODS:
+            raise ValueError(f"method={self.method!r}: choose one of {METHODS}")
+
+    def evaluate(self, q: np.ndarray, bias: float) -> ElectronicResponse:
+        ss = steady_state(
+            q,
+            bias=bias,
+            t=self.t,
+            g=self.g,
+            gamma=self.gamma,
+            temperature=self.temperature,
+            bias_scheme=self.bias_scheme,
+            method=self.method,
+        )
+        return ElectronicResponse(
+            force=ss.electronic_force(self.g),
+            density=ss.density,
+            bond_current_x=ss.bond_current_x,
+            bond_current_y=ss.bond_current_y,
+            current=ss.current,
+        )
+
+    def electronic_force(self, q: np.ndarray, bias: float) -> np.ndarray:
+        return self.evaluate(q, bias).force

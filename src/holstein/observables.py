@@ -1,0 +1,254 @@
+"""Observables of the voltage-driven CDW melting: order parameter, domain wall, device current.
+
+Conventions (see docs/background.md, "Observables"): a lattice configuration ``q`` is a float
+``(Lx, Ly)`` array with x = 0 the left (gated) electrode and y periodic; a trajectory is an
+``(n_frames, Lx, Ly)`` array with a matching 1-d array of times.  Functions on configurations
+accept any number of leading frame axes.
+
+- staggered CDW order ``phi_i = (-1)^(x+y) Q_i`` and its column profile ``phi(x)`` (mean over y);
+- global order parameter: mean of ``phi_i`` normalised by that of a reference configuration
+  (normally the initial one), and the time at which it has decayed to one half;
+- metal/CDW domain wall: where ``|phi(x)|`` first reaches half of its bulk CDW value, counted
+  from the gated electrode, and its velocity while it propagates through the sample;
+- device current from the NEGF (or predicted) bond currents along x, and the spread of the
+  cross-section sums, which Kirchhoff's law makes zero for an exact steady state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from holstein.lattice import Lattice
+
+# A reference whose mean staggered order is below this fraction of its largest |Q| has no CDW
+# order to normalise by (a rounding-level mean is zero order, not a tiny one).
+_ZERO_ORDER_RTOL = 1e-12
+
+
+def _as_configurations(q: np.ndarray, name: str = "q") -> np.ndarray:
+    q = np.asarray(q, dtype=float)
+    if q.ndim < 2:
+        raise ValueError(f"{name} must have shape (..., Lx, Ly), got {q.shape}")
+    return q
+
+
+def staggered_order(q: np.ndarray) -> np.ndarray:
+    """Staggered CDW order ``phi = (-1)^(x+y) Q`` on every site; same shape as ``q``.
+
+    ``q`` has shape ``(Lx, Ly)`` or ``(..., Lx, Ly)`` (leading frame axes).
+    """
+    q = _as_configurations(q)
+    return Lattice(*q.shape[-2:]).staggered_sign() * q
+
+
+def column_profile(q: np.ndarray) -> np.ndarray:
+    """Column profile ``phi(x)``: the staggered order averaged over y; shape ``(..., Lx)``."""
+    return staggered_order(q).mean(axis=-1)
+
+
+def order_parameter(q: np.ndarray, reference: np.ndarray) -> float | np.ndarray:
+    """Global CDW order of ``q`` relative to ``reference``: mean(phi(q)) / mean(phi(reference)).
+
+    ``reference`` is one ``(Lx, Ly)`` configuration, normally the initial one, so that the
+    result starts at 1 and its time dependence is the order-parameter decay.  Returns a float
+    for a single configuration and an array over the leading frame axes otherwise.  The sign is
+    kept: a configuration in the opposite CDW domain gives a negative value.
+    """
+    q = _as_configurations(q)
+    reference = np.asarray(reference, dtype=float)
+    if reference.shape != q.shape[-2:]:
+        raise ValueError(
+            f"reference must be one configuration of shape {q.shape[-2:]}, got {reference.shape}"
+        )
+    reference_order = staggered_order(reference).mean()
+    scale = np.abs(reference).max()
+    if not np.isfinite(reference_order) or abs(reference_order) <= _ZERO_ORDER_RTOL * scale:
+        raise ValueError(
+            f"reference configuration has zero staggered order (mean phi = {reference_order}): "
+            "nothing to normalise by"
+        )
+    order = staggered_order(q).mean(axis=(-2, -1)) / reference_order
+    return float(order) if order.ndim == 0 else order
+
+
+def domain_wall_position(profile: np.ndarray, bulk_value: float) -> float | np.ndarray:
+    """Position x of the metal/CDW wall: where |phi(x)| first reaches ``bulk_value / 2``.
+
+    Scans from the gated electrode x = 0 and interpolates linearly between the last column
+    below half of ``bulk_value`` and the first column at or above it.  The absolute value makes
+    both CDW domains (phi > 0 and phi < 0) count as insulating.  Edge cases: if column 0 is
+    already insulating the wall sits at 0.0; if no column reaches half (fully molten) the wall
+    is put at the far electrode, ``Lx - 1``, i.e. it has crossed the sample.
+
+    ``profile`` has shape ``(Lx,)`` or ``(..., Lx)`` (e.g. a kymograph); returns a float or an
+    array over the leading axes.  ``bulk_value`` is the (positive) amplitude of the CDW bulk,
+    e.g. the checkerboard amplitude or the initial ``|phi|``.
+    """
+    profile = np.asarray(profile, dtype=float)
+    if profile.ndim < 1 or profile.shape[-1] < 1:
+        raise ValueError(f"profile must have shape (..., Lx) with Lx >= 1, got {profile.shape}")
+    if not (np.ndim(bulk_value) == 0 and np.isfinite(bulk_value) and bulk_value > 0):
+        raise ValueError(f"bulk_value={bulk_value}: need a finite scalar > 0")
+    half = 0.5 * float(bulk_value)
+    magnitude = np.abs(profile)
+    insulating = magnitude >= half
+    first = np.argmax(insulating, axis=-1)  # index of the first insulating column (0 if none)
+    has_wall = insulating.any(axis=-1)
+
+    # Interpolate between columns first - 1 (below half) and first (at or above half); where
+    # first == 0 the clipped index gives a dummy value that the np.where below discards.
+    below = np.maximum(first - 1, 0)
+    m_below = np.take_along_axis(magnitude, below[..., None], axis=-1)[..., 0]
+    m_above = np.take_along_axis(magnitude, first[..., None], axis=-1)[..., 0]
+    rise = np.where(first > 0, m_above - m_below, 1.0)  # > 0 wherever it is used
+    interpolated = below + (half - m_below) / rise
+    position = np.where(first > 0, interpolated, 0.0)
+    position = np.where(has_wall, position, float(profile.shape[-1] - 1))
+    return float(position) if position.ndim == 0 else position
+
+
+@dataclass(frozen=True)
+class WallFit:
+    """Straight-line fit ``position = velocity * t + intercept`` of the propagating wall.
+
+    velocity: 0.0 if the wall never left the gated electrode (CDW survives), nan if it could not
+    be resolved (fewer than 3 frames in the propagation window although it moved: abrupt
+    collapse).  stderr: standard error of the velocity from the fit residuals (nan without a
+    fit).  n_points: frames in the propagation window.  t_start, t_end: first and last time in
+    that window (nan if it is empty).
+    """
+
+    velocity: float
+    intercept: float
+    stderr: float
+    n_points: int
+    t_start: float
+    t_end: float
+
+
+def domain_wall_velocity(
+    times: np.ndarray, positions: np.ndarray, Lx: int, margin: float = 1.0
+) -> WallFit:
+    """Velocity of the domain wall: least-squares slope of position against time.
+
+    Only the propagation window is fitted: frames with ``margin < position < Lx - 1 - margin``,
+    where the wall has left the gated electrode and not yet reached the far one (positions are
+    pinned at 0 before nucleation and at ``Lx - 1`` once the sample is molten, see
+    ``domain_wall_position``, so those frames would bias the slope).  With fewer than 3 frames
+    in the window there is no fit: velocity 0.0 if every position is ``<= margin`` (the wall
+    never moved), nan otherwise (it crossed faster than the frame spacing resolves).
+    """
+    times = np.asarray(times, dtype=float)
+    positions = np.asarray(positions, dtype=float)
+    if times.ndim != 1 or times.shape != positions.shape:
+        raise ValueError(
+            f"times and positions must be 1-d of equal length, got {times.shape}, "
+            f"{positions.shape}"
+        )
+    if not margin >= 0:
+        raise ValueError(f"margin={margin}: must be >= 0")
+    far_edge = Lx - 1 - margin
+    if not far_edge > margin:
+        raise ValueError(f"Lx={Lx}, margin={margin}: no room for a propagation window")
+
+    in_window = (positions > margin) & (positions < far_edge)
+    n_points = int(in_window.sum())
+    t_window = times[in_window]
+    t_start = float(t_window[0]) if n_points else float("nan")
+    t_end = float(t_window[-1]) if n_points else float("nan")
+    if n_points < 3:
+        never_moved = bool(np.all(positions <= margin))
+        return WallFit(
+            velocity=0.0 if never_moved else float("nan"),
+            intercept=float("nan"),
+            stderr=float("nan"),
+            n_points=0 if never_moved else n_points,
+            t_start=t_start,
+            t_end=t_end,
+        )
+
+    x_window = positions[in_window]
+    t_mean = t_window.mean()
+    dt = t_window - t_mean
+    sxx = float(dt @ dt)
+    if sxx == 0.0:
+        raise ValueError("all frames in the propagation window share one time: no slope")
+    velocity = float(dt @ (x_window - x_window.mean())) / sxx
+    intercept = float(x_window.mean() - velocity * t_mean)
+    residuals = x_window - (velocity * t_window + intercept)
+    # Two fitted parameters leave n - 2 degrees of freedom for the residual variance.
+    stderr = float(np.sqrt((residuals @ residuals) / (n_points - 2) / sxx))
+    return WallFit(velocity, intercept, stderr, n_points, t_start, t_end)
+
+
+def half_decay_time(times: np.ndarray, order: np.ndarray) -> float:
+    """First time at which the normalised order parameter is 0.5 or below; nan if never.
+
+    ``order`` is the normalised order parameter (``order_parameter`` relative to the initial
+    configuration, so it starts at 1); it is not renormalised here.  Between the last frame
+    above 0.5 and the first at or below it the crossing is interpolated linearly.
+    """
+    times = np.asarray(times, dtype=float)
+    order = np.asarray(order, dtype=float)
+    if times.ndim != 1 or times.shape != order.shape or times.size == 0:
+        raise ValueError(
+            f"times and order must be 1-d, non-empty, of equal length, got {times.shape}, "
+            f"{order.shape}"
+        )
+    decayed = np.flatnonzero(order <= 0.5)
+    if decayed.size == 0:
+        return float("nan")
+    k = int(decayed[0])
+    if k == 0:
+        return float(times[0])
+    # order[k - 1] > 0.5 >= order[k], so the denominator is positive.
+    fraction = (order[k - 1] - 0.5) / (order[k - 1] - order[k])
+    return float(times[k - 1] + fraction * (times[k] - times[k - 1]))
+
+
+def kymograph(trajectory: np.ndarray) -> np.ndarray:
+    """Space-time map of the CDW order: the column profile phi(x) of every frame.
+
+    Returns an ``(n_frames, Lx)`` array: row = time (frame), column = x from the gated
+    electrode, value = phi(x), the colour of an x-versus-time plot.
+    """
+    trajectory = np.asarray(trajectory, dtype=float)
+    if trajectory.ndim != 3:
+        raise ValueError(f"trajectory must have shape (n_frames, Lx, Ly), got {trajectory.shape}")
+    return column_profile(trajectory)
+
+
+def _cross_section_currents(bond_current_x: np.ndarray) -> np.ndarray:
+    """Current through every cross-section between columns x and x + 1; shape (..., Lx - 1)."""
+    bond_current_x = np.asarray(bond_current_x, dtype=float)
+    if bond_current_x.ndim < 2 or bond_current_x.shape[-2] < 1:
+        raise ValueError(
+            f"bond_current_x must have shape (..., Lx - 1, Ly) with Lx >= 2, "
+            f"got {bond_current_x.shape}"
+        )
+    return bond_current_x.sum(axis=-1)
+
+
+def device_current(bond_current_x: np.ndarray) -> float | np.ndarray:
+    """Current through the device: the cross-section sums of the x bond currents, averaged.
+
+    ``bond_current_x`` has shape ``(..., Lx - 1, Ly)``, bond (x, y) -> (x + 1, y), positive
+    towards +x (as in ``negf.SteadyState``).  In an exact steady state every cross-section
+    carries the same current; averaging over x makes approximate (e.g. learned) bond currents
+    give a single best estimate.
+    """
+    current = _cross_section_currents(bond_current_x).mean(axis=-1)
+    return float(current) if current.ndim == 0 else current
+
+
+def kirchhoff_spread(bond_current_x: np.ndarray) -> float | np.ndarray:
+    """Max minus min over x of the cross-section currents: zero when Kirchhoff's law holds.
+
+    A quality indicator for bond currents that are not exact NEGF ones (learned, or from an
+    inaccurate energy integral); compare it with ``abs(device_current(...))``.
+    """
+    sections = _cross_section_currents(bond_current_x)
+    spread = sections.max(axis=-1) - sections.min(axis=-1)
+    return float(spread) if spread.ndim == 0 else spread
