@@ -144,8 +144,7 @@ def domain_wall_velocity(
     positions = np.asarray(positions, dtype=float)
     if times.ndim != 1 or times.shape != positions.shape:
         raise ValueError(
-            f"times and positions must be 1-d of equal length, got {times.shape}, "
-            f"{positions.shape}"
+            f"times and positions must be 1-d of equal length, got {times.shape}, {positions.shape}"
         )
     if not margin >= 0:
         raise ValueError(f"margin={margin}: must be >= 0")
@@ -156,15 +155,15 @@ def domain_wall_velocity(
     in_window = (positions > margin) & (positions < far_edge)
     n_points = int(in_window.sum())
     t_window = times[in_window]
-    t_start = float(t_window[0]) if n_points else float("nan")
-    t_end = float(t_window[-1]) if n_points else float("nan")
+    t_start = float(t_window.min()) if n_points else float("nan")
+    t_end = float(t_window.max()) if n_points else float("nan")
     if n_points < 3:
-        never_moved = bool(np.all(positions <= margin))
+        never_moved = bool(np.all(positions <= margin))  # then n_points is 0 as well
         return WallFit(
             velocity=0.0 if never_moved else float("nan"),
             intercept=float("nan"),
             stderr=float("nan"),
-            n_points=0 if never_moved else n_points,
+            n_points=n_points,
             t_start=t_start,
             t_end=t_end,
         )
