@@ -1,0 +1,124 @@
+"""Trajectory files: Parquet with one row per recorded frame, metadata in the file schema.
+
+Columns: ``step``, ``time``, ``bias``, ``seed``, ``q``, ``force`` and, where the
+provider supplies them, ``density``, ``bond_current_x``, ``bond_current_y``
+(lattice arrays flattened in C order into list<double> cells) and ``current``.
+The schema metadata key ``holstein`` holds JSON with the lattice shape
+(``Lx``, ``Ly``), the physical parameters, bias, seed, the force provider and
+the package version, so a file is self-describing.
+
+Every file is written to a temporary name in the target directory and renamed
+when complete: a killed job never leaves a partial file at the final path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .dynamics import Trajectory
+
+LATTICE_FIELDS = ("q", "force", "density", "bond_current_x", "bond_current_y")
+METADATA_KEY = b"holstein"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path next to ``path``; rename it to ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def trajectory_table(traj: Trajectory, metadata: dict) -> pa.Table:
+    n = traj.n_frames
+    columns = {
+        "step": pa.array(traj.steps, type=pa.int64()),
+        "time": pa.array(traj.times, type=pa.float64()),
+        "bias": pa.array(np.full(n, metadata["bias"]), type=pa.float64()),
+        "seed": pa.array(np.full(n, metadata["seed"]), type=pa.int64()),
+    }
+    for name in LATTICE_FIELDS:
+        values = getattr(traj, name)
+        if values is not None:
+            flat = np.ascontiguousarray(values, dtype=np.float64).reshape(n, -1)
+            columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel()), flat.shape[1])
+    if traj.current is not None:
+        columns["current"] = pa.array(traj.current, type=pa.float64())
+    meta = {"Lx": int(traj.q.shape[1]), "Ly": int(traj.q.shape[2]), "version": __version__}
+    meta.update(metadata)
+    table = pa.table(columns)
+    return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
+
+
+def write_trajectory(path, traj: Trajectory, metadata: dict) -> None:
+    """Write ``traj`` atomically; ``metadata`` must hold at least bias and seed."""
+    missing = {"bias", "seed"} - set(metadata)
+    if missing:
+        raise ValueError(f"trajectory metadata lacks {sorted(missing)}")
+    table = trajectory_table(traj, metadata)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_metadata(path) -> dict:
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid) as err:
+        raise ValueError(
+            f"{path}: not a readable Parquet trajectory ({err}); delete it and re-run "
+            "so that the pipeline re-creates it"
+        ) from err
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise ValueError(f"{path}: Parquet file without holstein metadata; re-create it")
+    return json.loads(raw)
+
+
+def read_trajectory(path) -> tuple[dict[str, np.ndarray], dict]:
+    """Arrays (lattice fields reshaped to (n, ...)) and the metadata of one trajectory file."""
+    meta = read_metadata(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as err:
+        raise ValueError(
+            f"{path}: truncated or corrupt Parquet file ({err}); delete it and re-run"
+        ) from err
+    Lx, Ly = meta["Lx"], meta["Ly"]
+    shapes = {
+        "q": (Lx, Ly),
+        "force": (Lx, Ly),
+        "density": (Lx, Ly),
+        "bond_current_x": (Lx - 1, Ly),
+        "bond_current_y": (Lx, Ly),
+    }
+    arrays = {}
+    n = table.num_rows
+    for name in table.column_names:
+        col = table.column(name).combine_chunks()
+        if name in shapes:
+            flat = col.flatten().to_numpy(zero_copy_only=False)
+            arrays[name] = flat.reshape(n, *shapes[name])
+        else:
+            arrays[name] = col.to_numpy(zero_copy_only=False)
+    return arrays, meta

@@ -1,0 +1,49 @@
+"""Parquet trajectory files: round trip, metadata, atomic writes, corrupt files."""
+
+import numpy as np
+import pytest
+
+from holstein import __version__
+from holstein.dynamics import BrownianParameters, run_brownian
+from holstein.forces import NEGFForceProvider
+from holstein.io import atomic_path, read_metadata, read_trajectory, write_trajectory
+from holstein.lattice import checkerboard
+
+
+@pytest.fixture(scope="module")
+def trajectory():
+    return run_brownian(checkerboard(5, 4), NEGFForceProvider(), 2.0, BrownianParameters(),
+                        n_steps=4, seed=3, stride=2)
+
+
+def test_round_trip_keeps_every_array_and_the_metadata(tmp_path, trajectory):
+    path = tmp_path / "shard.parquet"
+    write_trajectory(path, trajectory, {"bias": 2.0, "seed": 3, "physics": {"g": 1.5}})
+    arrays, meta = read_trajectory(path)
+    assert meta["Lx"] == 5 and meta["Ly"] == 4 and meta["bias"] == 2.0 and meta["seed"] == 3
+    assert meta["physics"] == {"g": 1.5} and meta["version"] == __version__
+    for name in ("q", "force", "density", "bond_current_x", "bond_current_y"):
+        np.testing.assert_array_equal(arrays[name], getattr(trajectory, name))
+    np.testing.assert_array_equal(arrays["current"], trajectory.current)
+    np.testing.assert_array_equal(arrays["step"], [0, 2, 4])
+    np.testing.assert_array_equal(arrays["bias"], [2.0] * 3)
+    assert read_metadata(path)["seed"] == 3
+
+
+def test_interrupted_writer_leaves_no_file_at_the_final_path(tmp_path):
+    final = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(final) as tmp:
+            tmp.write_text("half of a result")
+            raise RuntimeError("killed mid-way")
+    assert not final.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_truncated_file_is_rejected_with_advice(tmp_path, trajectory):
+    path = tmp_path / "shard.parquet"
+    write_trajectory(path, trajectory, {"bias": 2.0, "seed": 3})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="delete it and re-run"):
+        read_trajectory(path)
