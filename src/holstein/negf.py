@@ -21,9 +21,11 @@ J_ij = -2 h_ij Im rho_ji = 2 t Im <c_i^+ c_j>; the device current is Landauer's
 formula in the same closed form.
 
 Why no energy grid at all: in a CDW with a metallic layer at the gated electrode
-the resonances inside the bias window have widths down to ~1e-8 (40 x 30,
-measured in benchmarks/negf_speed.py); any quadrature along the real axis misses
-or mis-weights them, while the closed form integrates each one exactly.
+the resonances inside the bias window are extremely narrow (40 x 30, bias 4,
+gamma = 1: hundreds in the window, widths down to 1e-6 .. 1e-8 depending on the
+configuration; benchmarks/negf_speed.py prints them); any quadrature along the
+real axis misses or mis-weights them, while the closed form integrates each one
+exactly.
 
 Two methods share this closed form and differ only in how the left eigenvectors
 W are obtained:
@@ -140,7 +142,13 @@ def steady_state(
     method: 'fast' (default) or 'exact' (see module docstring).
     """
     q = np.asarray(q, dtype=float)
+    if q.ndim != 2:
+        raise ValueError(f"q must be a 2-d (Lx, Ly) array of lattice coordinates, got {q.shape}")
     lat = Lattice.of(q)
+    for name, value in (("bias", bias), ("t", t), ("g", g), ("gamma", gamma),
+                        ("temperature", temperature)):
+        if not np.isfinite(value):
+            raise ValueError(f"{name}={value}: must be a finite number")
     if not gamma > 0:
         raise ValueError(f"gamma={gamma}: the lead coupling must be > 0")
     if not temperature >= 0:

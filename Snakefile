@@ -1,0 +1,23 @@
+# Holstein CDW insulator between electrodes: NEGF training data -> ML force field ->
+# ML and NEGF Brownian runs -> validation figures.  See README.md.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/negf.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/runs.smk"
+include: "workflow/rules/validation.smk"
+
+
+rule all:
+    input:
+        rules.validate.output,

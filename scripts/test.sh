@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the project (CPU torch 2.13.0 first, so nothing pulls a CUDA build) and run the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+. .venv/bin/activate
+pip install --quiet torch==2.13.0
+pip install --quiet -e ".[test,workflow,dev]"
+set +e
+python -m pytest -q "$@"
+rc=$?
+set -e
+# pytest exit code 5 means "no tests collected": a broken test tree, not a pass.
+if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests" >&2
+    exit 1
+fi
+exit "$rc"

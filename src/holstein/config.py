@@ -1,0 +1,69 @@
+"""Checks of the pipeline configuration that a JSON schema cannot express.
+
+The schema (workflow/schemas/config.schema.yaml) fixes keys, types, ranges and
+defaults; ``check_config`` adds the cross-key rules and names the key and the fix.
+"""
+
+from __future__ import annotations
+
+from .dynamics import BrownianParameters
+from .lattice import cdw_amplitude
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names the key and the fix."""
+
+
+def bias_label(bias: float) -> str:
+    """File-name label of a bias: 2.5 -> '2.5', 3.0 -> '3'."""
+    return f"{float(bias):g}"
+
+
+def check_config(config: dict) -> None:
+    physics, dynamics = config["physics"], config["dynamics"]
+    train, valid, model = config["training_data"], config["validation"], config["model"]
+    lattice = config["lattice"]
+
+    try:
+        cdw_amplitude(physics["g"], physics["K"], physics["kappa"])
+        BrownianParameters(K=physics["K"], kappa=physics["kappa"],
+                           temperature=physics["temperature"], damping=dynamics["damping"],
+                           dt=dynamics["dt"])
+    except ValueError as err:
+        raise ConfigError(f"physics/dynamics: {err}") from err
+
+    for section in ("training_data", "validation"):
+        labels = [bias_label(b) for b in config[section]["biases"]]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"{section}.biases has duplicates {labels}: list each bias once")
+
+    overlap = sorted(set(train["seeds"]) & set(valid["seeds"]))
+    if overlap:
+        raise ConfigError(
+            f"validation.seeds and training_data.seeds share {overlap}: reference runs must "
+            "be independent of the training trajectories; choose disjoint seeds"
+        )
+    trained = {bias_label(b) for b in train["biases"]}
+    unseen = [b for b in valid["biases"] if bias_label(b) not in trained]
+    if valid["require_interpolation"] and not unseen:
+        raise ConfigError(
+            "validation.biases are all training biases, but validation.require_interpolation "
+            "is true: add a validation bias between training biases (or set it to false)"
+        )
+    cutoff = model["cutoff"]
+    if lattice["Lx"] < 2 * cutoff:
+        raise ConfigError(
+            f"lattice.Lx = {lattice['Lx']} is shorter than twice model.cutoff = {cutoff}: "
+            "every site would see both electrodes; enlarge lattice.Lx or reduce model.cutoff"
+        )
+    if lattice["Ly"] < 2 * cutoff + 1:
+        raise ConfigError(
+            f"lattice.Ly = {lattice['Ly']} < 2 * model.cutoff + 1 = {2 * cutoff + 1}: the "
+            "periodic neighbourhood would wrap onto itself and the model would not transfer "
+            "to other lattices; enlarge lattice.Ly or reduce model.cutoff"
+        )
+    if len(train["seeds"]) * len(train["biases"]) < 2:
+        raise ConfigError(
+            "training_data needs at least two trajectories (biases x seeds) so that whole "
+            "trajectories can be held out for validation"
+        )

@@ -1,0 +1,32 @@
+"""Job set-up shared by the pipeline's adapters: logging to a file and a CPU budget.
+
+A job declared with N threads must use N BLAS (and torch) threads and no more, so
+that several jobs side by side do not oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from threadpoolctl import threadpool_limits
+
+
+def setup_job(log_path: str | None, threads: int) -> None:
+    threads = max(1, int(threads))
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", handlers=handlers,
+        force=True,
+    )
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    threadpool_limits(threads)  # BLAS libraries already loaded (numpy, scipy)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
