@@ -73,3 +73,24 @@ def simulate(
         "seconds_per_step": traj.seconds_per_step,
     }
     write_trajectory(out_path, traj, meta)
+
+
+def make_provider(provider_name: str, physics: dict, method: str = "fast", model_path=None):
+    """The NEGF provider, or the trained ML provider checked against ``physics``."""
+    if provider_name == "negf":
+        return negf_provider(physics, method)
+    if provider_name == "ml":
+        from . import mlff
+
+        if model_path is None:
+            raise ValueError("an ML run needs the trained model checkpoint")
+        return mlff.load(model_path, expect={k: physics[k] for k in PHYSICS_KEYS})
+    raise ValueError(f"provider={provider_name!r}: choose 'negf' or 'ml'")
+
+
+def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_steps, stride,
+            method="fast", model_path=None) -> None:
+    """Pipeline entry point: build the provider, then ``simulate``."""
+    provider = make_provider(provider_name, physics, method, model_path)
+    simulate(out_path, provider, provider_name, lattice, physics, dynamics, bias, seed,
+             n_steps, stride)

@@ -1,0 +1,214 @@
+"""Validation of the ML force field against NEGF: figures and agreement numbers.
+
+Inputs are the per-run analyses (holstein.analysis), the Snakemake benchmark files of
+the runs (wall time per job, hence cost per step) and the training metrics.  Outputs:
+wall velocity against bias, order-parameter decay, kymographs side by side, device
+current against time, per-step cost, and ``metrics.json``.
+
+Agreement criterion (issue 4): ML within 5 % of NEGF, or within the NEGF
+seed-to-seed spread (standard deviation over seeds) when that is larger.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import atomic_path, write_text_atomic
+
+RELATIVE_TOLERANCE = 0.05
+
+
+def _stats(values):
+    values = np.asarray([v for v in values if v is not None], dtype=float)
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return {"mean": math.nan, "std": math.nan, "n": 0}
+    return {
+        "mean": float(finite.mean()),
+        "std": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
+        "n": int(len(finite)),
+    }
+
+
+def agreement(ml: dict, negf: dict) -> dict:
+    """ML vs NEGF for one quantity: relative difference and the pass criterion."""
+    if not (np.isfinite(ml["mean"]) and np.isfinite(negf["mean"])):
+        return {"relative_difference": math.nan, "tolerance": math.nan, "agrees": None}
+    diff = abs(ml["mean"] - negf["mean"])
+    scale = abs(negf["mean"])
+    tolerance = max(RELATIVE_TOLERANCE * scale, negf["std"])
+    return {
+        "relative_difference": float(diff / scale) if scale > 0 else math.nan,
+        "tolerance": float(tolerance),
+        "agrees": bool(diff <= tolerance),
+    }
+
+
+def read_runs(summaries, series):
+    runs = defaultdict(dict)  # (provider, bias) -> seed -> (summary, series)
+    frames = {Path(p).with_suffix("").as_posix(): p for p in series}
+    for path in summaries:
+        summary = json.loads(Path(path).read_text())
+        key = Path(path).with_suffix("").as_posix()
+        runs[(summary["provider"], summary["bias"])][summary["seed"]] = (
+            summary,
+            pd.read_csv(frames[key]),
+        )
+    return runs
+
+
+def cost_per_step(benchmarks, n_steps):
+    """Median wall seconds per Brownian step for each provider, from benchmark TSVs."""
+    per = defaultdict(list)
+    for path in benchmarks:
+        provider = Path(path).parent.name
+        seconds = pd.read_csv(path, sep="\t")["s"].iloc[0]
+        per[provider].append(seconds / (n_steps + 1))
+    return {p: float(np.median(v)) for p, v in per.items()}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_velocity(table, training_biases, path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for provider, style in (("negf", "o-"), ("ml", "s--")):
+        rows = table[table.provider == provider]
+        ax.errorbar(rows.bias, rows.v_mean, yerr=rows.v_std, fmt=style, capsize=3,
+                    label=provider.upper())
+    for b in training_biases:
+        ax.axvline(b, color="0.85", lw=0.8, zorder=0)
+    ax.set_xlabel("bias V")
+    ax.set_ylabel("domain-wall velocity (sites / time)")
+    ax.set_title("Wall velocity, mean and spread over seeds\n(grey lines: training biases)",
+                 fontsize=10)
+    ax.legend()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _panels(n):
+    plt = _plt()
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), sharey=True, squeeze=False)
+    return plt, fig, axes[0]
+
+
+def _band(ax, frames, column, label, style):
+    t = frames[0]["time"].to_numpy()
+    values = np.stack([f[column].to_numpy()[: len(t)] for f in frames])
+    mean = values.mean(axis=0)
+    ax.plot(t, mean, style, label=label)
+    if len(frames) > 1:
+        ax.fill_between(t, values.min(axis=0), values.max(axis=0), alpha=0.2)
+
+
+def plot_time_series(runs, biases, column, ylabel, title, path):
+    plt, fig, axes = _panels(len(biases))
+    for ax, bias in zip(axes, biases, strict=True):
+        for provider, style in (("negf", "-"), ("ml", "--")):
+            frames = [s for _, s in runs[(provider, bias)].values()]
+            if frames and np.isfinite(frames[0][column]).any():
+                _band(ax, frames, column, provider.upper(), style)
+        ax.set_title(f"V = {bias:g}", fontsize=10)
+        ax.set_xlabel("time")
+    axes[0].set_ylabel(ylabel)
+    axes[0].legend()
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_kymographs(runs, biases, path):
+    plt = _plt()
+    fig, axes = plt.subplots(len(biases), 2, figsize=(8, 2.4 * len(biases)), squeeze=False,
+                             sharex=True)
+    for row, bias in zip(axes, biases, strict=True):
+        for ax, provider in zip(row, ("negf", "ml"), strict=True):
+            seeds = sorted(runs[(provider, bias)])
+            summary, frame = runs[(provider, bias)][seeds[0]]
+            phi = frame[[c for c in frame.columns if c.startswith("phi_")]].to_numpy()
+            t = frame["time"].to_numpy()
+            im = ax.imshow(phi.T, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
+                           extent=[t[0], t[-1], -0.5, phi.shape[1] - 0.5])
+            ax.plot(t, frame["wall_position"], "k--", lw=0.8)
+            ax.set_title(f"{provider.upper()}  V = {bias:g}, seed {seeds[0]}", fontsize=9)
+            ax.set_ylabel("x")
+    for ax in axes[-1]:
+        ax.set_xlabel("time")
+    fig.colorbar(im, ax=axes, label=r"$\phi(x)/\phi_0$")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_cost(costs, path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4, 3.2))
+    names = [p for p in ("negf", "ml") if p in costs]
+    ax.bar([n.upper() for n in names], [costs[n] for n in names], color=["C0", "C1"][: len(names)])
+    ax.set_yscale("log")
+    ax.set_ylabel("wall seconds per Brownian step")
+    if "negf" in costs and "ml" in costs:
+        speedup = costs["negf"] / costs["ml"]
+        ax.set_title(f"Cost per step (job wall time / steps)\nspeed-up {speedup:.0f}x",
+                     fontsize=10)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def make_validation(summaries, series, benchmarks, model_metrics, n_steps, training_biases,
+                    outputs) -> dict:
+    runs = read_runs(summaries, series)
+    biases = sorted({b for _, b in runs})
+    trained = {float(b) for b in training_biases}
+    rows, per_bias = [], {}
+    for bias in biases:
+        entry = {"interpolated": bias not in trained}
+        for quantity, key in (("wall_velocity", "wall_velocity"),
+                              ("half_decay_time", "half_decay_time"),
+                              ("late_current", "late_current")):
+            stats = {p: _stats([s[key] for s, _ in runs[(p, bias)].values()])
+                     for p in ("negf", "ml")}
+            entry[quantity] = {**stats, "agreement": agreement(stats["ml"], stats["negf"])}
+        per_bias[f"{bias:g}"] = entry
+        for p in ("negf", "ml"):
+            rows.append({"provider": p, "bias": bias,
+                         "v_mean": entry["wall_velocity"][p]["mean"],
+                         "v_std": entry["wall_velocity"][p]["std"]})
+    table = pd.DataFrame(rows)
+    costs = cost_per_step(benchmarks, n_steps)
+    model = json.loads(Path(model_metrics).read_text())
+    metrics = {
+        "criterion": "ML within 5 % of NEGF or within the NEGF seed spread (std), per bias",
+        "per_bias": per_bias,
+        "cost_per_step_seconds": costs,
+        "speedup_negf_over_ml": costs["negf"] / costs["ml"] if {"negf", "ml"} <= set(costs)
+        else math.nan,
+        "model": {k: model[k] for k in model if k != "history"},
+    }
+    plot_velocity(table, sorted(trained), outputs["velocity"])
+    plot_time_series(runs, biases, "order_parameter", "order parameter (normalised)",
+                     "Decay of the CDW order: NEGF (solid, band = seed range) and ML (dashed)",
+                     outputs["decay"])
+    plot_kymographs(runs, biases, outputs["kymographs"])
+    plot_time_series(runs, biases, "current", "device current",
+                     "Device current: NEGF (solid) and ML (dashed, where predicted)",
+                     outputs["current"])
+    plot_cost(costs, outputs["cost"])
+    write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
+    return metrics
+
+
+__all__ = ["make_validation", "agreement", "cost_per_step", "atomic_path"]

@@ -1,0 +1,110 @@
+"""Configuration: the JSON schema (keys, types, ranges, defaults) and the cross-key checks."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from holstein.config import ConfigError, bias_label, check_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def validated(config):
+    config = copy.deepcopy(config)
+    validate(config, SCHEMA, set_default=True)
+    return config
+
+
+@pytest.fixture()
+def default_config():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_default_config_is_valid_and_equals_the_schema_defaults(default_config):
+    config = validated(default_config)
+    check_config(config)
+    assert config == validated({}), "config.yaml and the schema defaults must agree"
+
+
+def test_empty_config_gets_every_default():
+    config = validated({})
+    check_config(config)
+    assert config["model"]["cutoff"] == 6 and config["physics"]["bias_scheme"] == "gated"
+
+
+def test_every_schema_property_has_a_description_and_default():
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    for section, spec in schema["properties"].items():
+        assert "description" in spec, section
+        for key, prop in spec["properties"].items():
+            assert "description" in prop and "default" in prop, f"{section}.{key}"
+
+
+@pytest.mark.parametrize(
+    "patch, word",
+    [
+        ({"physics": {"gama": 1.0}}, "gama"),  # unknown key (typo)
+        ({"lattice": {"Lx": "sixteen"}}, "sixteen"),  # wrong type
+        ({"physics": {"gamma": 0.0}}, "gamma"),
+        ({"physics": {"temperature": -0.1}}, "temperature"),
+        ({"dynamics": {"dt": 0}}, "dt"),
+        ({"dynamics": {"damping": -1}}, "damping"),
+        ({"training_data": {"biases": []}}, "biases"),
+        ({"validation": {"biases": [2.0, 2.0]}}, "biases"),
+        ({"lattice": {"Ly": 15}}, "Ly"),  # odd Ly frustrates the checkerboard
+        ({"physics": {"bias_scheme": "floating"}}, "bias_scheme"),
+    ],
+)
+def test_schema_rejects_bad_values_naming_them(patch, word):
+    config = {}
+    for section, values in patch.items():
+        config[section] = values
+    with pytest.raises(WorkflowError) as err:
+        validated(config)
+    assert word in str(err.value)
+
+
+def test_overlapping_seeds_are_rejected(default_config):
+    config = validated(default_config)
+    config["validation"]["seeds"] = [config["training_data"]["seeds"][0], 999]
+    with pytest.raises(ConfigError, match="disjoint seeds"):
+        check_config(config)
+
+
+def test_validation_without_unseen_bias_is_rejected_when_interpolation_is_required():
+    config = validated({"training_data": {"biases": [2.0, 3.0]},
+                        "validation": {"biases": [2.0, 3.0]}})
+    with pytest.raises(ConfigError, match="require_interpolation"):
+        check_config(config)
+    config["validation"]["require_interpolation"] = False
+    check_config(config)
+
+
+def test_duplicate_biases_after_formatting_are_rejected():
+    config = validated({"training_data": {"biases": [2.0, 2.0000000001]}})
+    with pytest.raises(ConfigError, match="duplicates"):
+        check_config(config)
+
+
+def test_lattice_shorter_than_twice_the_cutoff_is_rejected():
+    config = validated({"lattice": {"Lx": 10}, "model": {"cutoff": 6}})
+    with pytest.raises(ConfigError, match="lattice.Lx"):
+        check_config(config)
+    config = validated({"lattice": {"Ly": 12}, "model": {"cutoff": 6}})
+    with pytest.raises(ConfigError, match="lattice.Ly"):
+        check_config(config)
+
+
+def test_unstable_time_step_is_rejected_before_any_job():
+    config = validated({"dynamics": {"dt": 0.5}})
+    with pytest.raises(ConfigError, match="decrease dt"):
+        check_config(config)
+
+
+def test_bias_labels_are_short_and_distinct():
+    assert bias_label(3.0) == "3" and bias_label(2.5) == "2.5" and bias_label(-1) == "-1"

@@ -1,0 +1,34 @@
+# NEGF training data: Brownian dynamics with exact NEGF forces, one job per (bias, seed).
+
+
+wildcard_constraints:
+    bias=r"-?[0-9.]+(e-?[0-9]+)?",
+    seed=r"\d+",
+    provider="negf|ml",
+
+
+rule negf_training_shard:
+    output:
+        "results/negf_training/V{bias}_s{seed}.parquet",
+    params:
+        provider="negf",
+        lattice=config["lattice"],
+        physics=config["physics"],
+        dynamics=config["dynamics"],
+        method=config["negf"]["method"],
+        bias=lambda wc: TRAIN_BIASES[wc.bias],
+        n_steps=TRAIN["n_steps"],
+        stride=TRAIN["stride"],
+        code=PHYSICS_CODE,
+    log:
+        "logs/negf_training/V{bias}_s{seed}.log",
+    benchmark:
+        "results/benchmarks/negf_training/V{bias}_s{seed}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        "../../envs/holstein.yaml"
+    script:
+        "../scripts/simulate.py"
