@@ -24,3 +24,4 @@ TRAIN = config["training_data"]
 VALID = config["validation"]
 TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
 VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
+MODEL_CHECKPOINT = "results/model/mlff.pt"

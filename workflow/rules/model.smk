@@ -21,19 +21,19 @@ rule train_model:
             caption="../report/loss.rst",
             category="Model",
         ),
-    params:
-        hyper=config["model"],
-        physics=config["physics"],
-        code=MODEL_CODE,
     log:
         "logs/train_model.log",
     benchmark:
         "results/benchmarks/train_model.tsv"
+    conda:
+        "../../envs/holstein.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=240,
-    conda:
-        "../../envs/holstein.yaml"
+    params:
+        hyper=config["model"],
+        physics=config["physics"],
+        code=MODEL_CODE,
     script:
         "../scripts/train.py"

@@ -10,6 +10,16 @@ wildcard_constraints:
 rule negf_training_shard:
     output:
         "results/negf_training/V{bias}_s{seed}.parquet",
+    log:
+        "logs/negf_training/V{bias}_s{seed}.log",
+    benchmark:
+        "results/benchmarks/negf_training/V{bias}_s{seed}.tsv"
+    conda:
+        "../../envs/holstein.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
     params:
         provider="negf",
         lattice=config["lattice"],
@@ -20,15 +30,5 @@ rule negf_training_shard:
         n_steps=TRAIN["n_steps"],
         stride=TRAIN["stride"],
         code=PHYSICS_CODE,
-    log:
-        "logs/negf_training/V{bias}_s{seed}.log",
-    benchmark:
-        "results/benchmarks/negf_training/V{bias}_s{seed}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=120,
-    conda:
-        "../../envs/holstein.yaml"
     script:
         "../scripts/simulate.py"

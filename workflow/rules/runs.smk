@@ -2,15 +2,21 @@
 # runs, one job per (provider, bias, seed), at the validation biases and seeds.
 
 
-def model_for(wildcards):
-    return "results/model/mlff.pt" if wildcards.provider == "ml" else []
-
-
 rule brownian_run:
     input:
-        model=model_for,
+        model=lambda wc: MODEL_CHECKPOINT if wc.provider == "ml" else [],
     output:
         "results/runs/{provider}/V{bias}_s{seed}.parquet",
+    log:
+        "logs/runs/{provider}/V{bias}_s{seed}.log",
+    benchmark:
+        "results/benchmarks/runs/{provider}/V{bias}_s{seed}.tsv"
+    conda:
+        "../../envs/holstein.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
     params:
         provider=lambda wc: wc.provider,
         lattice=config["lattice"],
@@ -21,16 +27,6 @@ rule brownian_run:
         n_steps=VALID["n_steps"],
         stride=VALID["stride"],
         code=PHYSICS_CODE,
-    log:
-        "logs/runs/{provider}/V{bias}_s{seed}.log",
-    benchmark:
-        "results/benchmarks/runs/{provider}/V{bias}_s{seed}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=120,
-    conda:
-        "../../envs/holstein.yaml"
     script:
         "../scripts/simulate.py"
 
@@ -41,11 +37,11 @@ rule analyse_run:
     output:
         series="results/analysis/{provider}/V{bias}_s{seed}.csv",
         summary="results/analysis/{provider}/V{bias}_s{seed}.json",
-    params:
-        code=ANALYSIS_CODE,
     log:
         "logs/analysis/{provider}/V{bias}_s{seed}.log",
     conda:
         "../../envs/holstein.yaml"
+    params:
+        code=ANALYSIS_CODE,
     script:
         "../scripts/analyse.py"

@@ -49,13 +49,13 @@ rule validate:
             caption="../report/cost.rst",
             category="Validation",
         ),
-    params:
-        n_steps=VALID["n_steps"],
-        training_biases=TRAIN["biases"],
-        code=ANALYSIS_CODE,
     log:
         "logs/validate.log",
     conda:
         "../../envs/holstein.yaml"
+    params:
+        n_steps=VALID["n_steps"],
+        training_biases=TRAIN["biases"],
+        code=ANALYSIS_CODE,
     script:
         "../scripts/validate.py"

@@ -1,0 +1,812 @@
+"""Machine-learned local force field: a symmetrised convolutional network (torch).
+
+What it predicts
+----------------
+The *on-site head* predicts the density deviation ``n_i - 1/2``; the electronic
+force follows exactly as ``F_i = -g (n_i - 1/2)`` (g from the checkpoint).  Force
+and density are the same quantity up to the constant -g, so the loss is the same
+either way; predicting the density keeps the head a pure electronic quantity
+(independent of g, the "on-site kind" of arXiv:2403.13675) and makes the
+provider's density and force consistent by construction.  Bond-current heads
+(issue 7) can be added to ``LocalForceField.heads`` on the same backbone.
+
+Architecture and locality definition
+------------------------------------
+Input channels per site: Q (normalised), the bias V (normalised, the same on
+every site), and the distances to the two electrodes clipped at the cutoff c,
+``min(x, c+1)/(c+1)`` and ``min(Lx-1-x, c+1)/(c+1)``.  The backbone is ``c``
+3x3 convolutions (SiLU, residual from the second layer on) with circular padding
+along y (periodic) and zero padding along x (open ends); the heads are 1x1
+convolutions.  Locality: the prediction at site (x, y) depends only on Q at the
+sites (x', y') with ``max(|x - x'|, d_y(y, y')) <= c`` (Chebyshev radius c, d_y the
+periodic distance along y; a square that contains the Euclidean disc of radius
+c) and on the site's distance to each electrode up to c + 1.  A site farther
+than c from both electrodes therefore sees no absolute position: the model is
+x-translation invariant in the bulk and can be applied to a lattice of any size.
+
+Symmetries (exact, built in)
+----------------------------
+* y translations: convolutions with circular y padding are equivariant.  The
+  input is the raw Q (not the staggered order (-1)^(x+y) Q): the two CDW domains
+  are related by a one-site y shift, so they are treated alike by construction.
+* y mirror: ``out(Q) = (net(Q) + M net(M Q)) / 2`` with ``M: y -> (-y) mod Ly``
+  (``mirror_y``).  Together with y translations this gives equivariance under
+  every mirror of the ring (y -> (a - y) mod Ly for any a, e.g. a = Ly - 1, the
+  mirror through a bond centre): the lattice Hamiltonian has all of them.
+  Both passes run as one batch of size 2B.
+* x -> -x is *not* imposed: the bias breaks it.
+
+Training, checkpoints, inference: ``train``, ``load`` -> ``MLForceProvider``
+(same ``evaluate``/``electronic_force`` contract as ``holstein.forces``), and
+``evaluate_rmse``/``predict`` for the held-out metric.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import __version__
+from .forces import ElectronicResponse
+
+CHECKPOINT_FORMAT = "holstein-mlff"
+CHECKPOINT_FORMAT_VERSION = 1
+# Physical parameters a checkpoint must match (the ones that change the electronic force
+# or the distribution of configurations it was trained on).
+PHYSICS_KEYS = ("t", "g", "K", "kappa", "gamma", "temperature", "bias_scheme")
+OPTIONAL_META_KEYS = ("damping", "dt")
+IN_CHANNELS = 4  # Q, bias, clipped distance to the left and to the right electrode
+
+DEFAULT_HYPER: dict[str, Any] = {
+    "cutoff": 6,
+    "channels": 16,
+    "epochs": 300,
+    "batch_size": 32,
+    "learning_rate": 2e-3,
+    "weight_decay": 0.0,
+    "patience": 30,
+    "validation_fraction": 0.25,
+    "seed": 0,
+    # Not in the pipeline config (internal defaults):
+    "head_channels": None,  # width of the 1x1 head; None = channels
+    "lr_decay_patience": None,  # ReduceLROnPlateau patience; None = max(1, patience // 4)
+    "lr_decay_factor": 0.5,
+    "threads": None,  # torch.set_num_threads during training; None = torch's default
+}
+
+
+# ----------------------------------------------------------------------------- symmetries
+
+
+def mirror_y(t: torch.Tensor, kind: str = "site") -> torch.Tensor:
+    """The y mirror ``y -> (-y) mod Ly`` of a lattice field (last dimension is y).
+
+    ``kind="site"`` (also right for x-bond fields, which live on (x, y)): value at y
+    moves to (-y) mod Ly, i.e. ``flip`` then ``roll`` by one so that y = 0 stays put.
+    ``kind="bond_y"``: a field on the bond (y, y+1) moves to the bond (-y-1, -y), i.e.
+    index (-y-1) mod Ly = a plain flip, and an oriented quantity (current) also
+    changes sign; that sign is the caller's business.
+    """
+    if kind == "site":
+        return torch.roll(torch.flip(t, dims=(-1,)), shifts=1, dims=-1)
+    if kind == "bond_y":
+        return torch.flip(t, dims=(-1,))
+    raise ValueError(f"kind={kind!r}: choose 'site' or 'bond_y'")
+
+
+def _wrap_y(h: torch.Tensor, width: int = 1) -> torch.Tensor:
+    """Circular padding by ``width`` along y (last dim); works for any Ly >= 1."""
+    ly = h.shape[-1]
+    if width <= ly:
+        return torch.cat([h[..., ly - width :], h, h[..., :width]], dim=-1)
+    idx = torch.arange(-width, ly + width, device=h.device) % ly
+    return h[..., idx]
+
+
+# ----------------------------------------------------------------------------- the network
+
+
+class Backbone(nn.Module):
+    """``cutoff`` 3x3 convolutions: receptive field = Chebyshev radius ``cutoff``.
+
+    Zero padding along x (inside the convolution), circular along y (``_wrap_y``).
+    """
+
+    def __init__(self, in_channels: int, channels: int, cutoff: int) -> None:
+        super().__init__()
+        if cutoff < 1:
+            raise ValueError(f"cutoff={cutoff}: need at least one layer (cutoff >= 1)")
+        self.layers = nn.ModuleList(
+            nn.Conv2d(in_channels if k == 0 else channels, channels, 3, padding=(1, 0))
+            for k in range(cutoff)
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        for k, conv in enumerate(self.layers):
+            out = F.silu(conv(_wrap_y(h)))
+            h = out if k == 0 else h + out
+        return h
+
+
+class SiteHead(nn.Module):
+    """Per-site output from backbone features: 1x1 conv, SiLU, 1x1 conv (no spatial reach)."""
+
+    def __init__(self, channels: int, hidden: int, out_channels: int = 1) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1), nn.SiLU(), nn.Conv2d(hidden, out_channels, 1)
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h)
+
+
+NORMALISATION_KEYS = ("q_mean", "q_std", "bias_mean", "bias_std", "onsite_mean", "onsite_std")
+
+
+def identity_normalisation() -> dict[str, float]:
+    return {k: (1.0 if k.endswith("std") else 0.0) for k in NORMALISATION_KEYS}
+
+
+class LocalForceField(nn.Module):
+    """Shared local backbone + heads, exactly y-translation and y-mirror equivariant.
+
+    ``forward(q, bias)`` takes physical Q (B, Lx, Ly) and V (B,) and returns a dict of
+    physical head outputs, now ``{"onsite": n - 1/2}`` (B, Lx, Ly).  The normalisation
+    (from the training split) lives in buffers, so the module is self-contained.
+    """
+
+    head_kinds = {"onsite": "site"}  # head name -> mirror kind (issue 7: bond heads)
+
+    def __init__(
+        self,
+        cutoff: int = 6,
+        channels: int = 16,
+        head_channels: int | None = None,
+        normalisation: Mapping[str, float] | None = None,
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        self.cutoff = int(cutoff)
+        self.channels = int(channels)
+        self.head_channels = int(head_channels or channels)
+        self.channels_last = channels_last
+        self.backbone = Backbone(IN_CHANNELS, self.channels, self.cutoff)
+        self.heads = nn.ModuleDict({"onsite": SiteHead(self.channels, self.head_channels)})
+        norm = identity_normalisation() if normalisation is None else dict(normalisation)
+        for key in NORMALISATION_KEYS:
+            self.register_buffer(key, torch.tensor(float(norm[key])))
+        self._distance_cache: dict[tuple, torch.Tensor] = {}
+
+    @property
+    def architecture(self) -> dict:
+        return {
+            "kind": "mirror-symmetrised CNN",
+            "cutoff": self.cutoff,
+            "channels": self.channels,
+            "head_channels": self.head_channels,
+            "in_channels": IN_CHANNELS,
+            "heads": list(self.head_kinds),
+            "activation": "silu",
+        }
+
+    def normalisation(self) -> dict[str, float]:
+        return {k: float(getattr(self, k)) for k in NORMALISATION_KEYS}
+
+    def _distances(self, lx: int, like: torch.Tensor) -> torch.Tensor:
+        """(2, Lx, 1): clipped distances to the left / right electrode, in [0, 1]."""
+        key = (lx, like.dtype, like.device)
+        d = self._distance_cache.get(key)
+        if d is None:
+            x = torch.arange(lx, dtype=like.dtype, device=like.device)
+            c1 = self.cutoff + 1
+            d = torch.stack([torch.clamp(x, max=c1), torch.clamp(lx - 1 - x, max=c1)]) / c1
+            d = d[:, :, None]
+            self._distance_cache[key] = d
+        return d
+
+    def features(self, q: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """Input channels (B, 4, Lx, Ly) from physical q (B, Lx, Ly) and bias (B,)."""
+        b, lx, ly = q.shape
+        qn = ((q - self.q_mean) / self.q_std)[:, None]
+        vn = ((bias - self.bias_mean) / self.bias_std).to(q.dtype)[:, None, None, None]
+        d = self._distances(lx, q)
+        return torch.cat(
+            [qn, vn.expand(b, 1, lx, ly), d[None].expand(b, 2, lx, ly)], dim=1
+        )
+
+    def forward_normalised(self, q: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Mirror-symmetrised head outputs in normalised units, each (B, Lx, Ly)."""
+        x = self.features(q, bias)
+        b = x.shape[0]
+        x = torch.cat([x, mirror_y(x)], dim=0)  # features commute with the mirror
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        h = self.backbone(x)
+        out = {}
+        for name, head in self.heads.items():
+            y = head(h)[:, 0]
+            out[name] = 0.5 * (y[:b] + mirror_y(y[b:], self.head_kinds[name]))
+        return out
+
+    def forward(self, q: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.forward_normalised(q, bias)
+        return {"onsite": out["onsite"] * self.onsite_std + self.onsite_mean}
+
+
+def build_model(hyper: Mapping[str, Any] | None = None, normalisation=None) -> LocalForceField:
+    """A LocalForceField from hyperparameters (cutoff, channels, head_channels)."""
+    h = {**DEFAULT_HYPER, **(hyper or {})}
+    return LocalForceField(
+        cutoff=int(h["cutoff"]),
+        channels=int(h["channels"]),
+        head_channels=h.get("head_channels"),
+        normalisation=normalisation,
+    )
+
+
+# ----------------------------------------------------------------------------- provider
+
+
+class MLForceProvider:
+    """Force provider (``holstein.forces`` contract) backed by a LocalForceField.
+
+    float32, ``torch.inference_mode``; any lattice size (the model is local).
+    ``threads`` calls ``torch.set_num_threads`` (process wide).  Density is
+    ``1/2 + onsite`` and force ``-g * onsite``; bond currents are None for now.
+    """
+
+    def __init__(
+        self,
+        model: LocalForceField,
+        physics: Mapping[str, Any],
+        lattice_shape: tuple[int, int] | None = None,
+        threads: int | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
+        if "g" not in physics:
+            raise ValueError("physics must contain the coupling g (force = -g (n - 1/2))")
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        self.model = model.float().eval()
+        self.physics = dict(physics)
+        self.g = float(physics["g"])
+        self.lattice_shape = None if lattice_shape is None else tuple(lattice_shape)
+        self.info = dict(info or {})
+
+    @property
+    def cutoff(self) -> int:
+        return self.model.cutoff
+
+    def predict_batch(self, q: np.ndarray, biases) -> dict[str, np.ndarray]:
+        """Batched prediction: q (B, Lx, Ly), biases (B,) or a scalar.
+
+        Returns float64 arrays ``{"force": (B, Lx, Ly), "density": (B, Lx, Ly)}``.
+        """
+        q = np.asarray(q)
+        if q.ndim != 3:
+            raise ValueError(f"q must be (B, Lx, Ly), got shape {q.shape}")
+        bias = np.broadcast_to(np.asarray(biases, dtype=np.float32), (q.shape[0],))
+        with torch.inference_mode():
+            qt = torch.as_tensor(q, dtype=torch.float32)
+            vt = torch.as_tensor(np.ascontiguousarray(bias), dtype=torch.float32)
+            onsite = self.model(qt, vt)["onsite"].numpy().astype(np.float64)
+        return {"force": -self.g * onsite, "density": 0.5 + onsite}
+
+    def evaluate(self, q: np.ndarray, bias: float) -> ElectronicResponse:
+        q = np.asarray(q)
+        if q.ndim != 2:
+            raise ValueError(f"lattice configuration must be a 2-d (Lx, Ly) array, got {q.shape}")
+        out = self.predict_batch(q[None], [bias])
+        return ElectronicResponse(force=out["force"][0], density=out["density"][0])
+
+    def electronic_force(self, q: np.ndarray, bias: float) -> np.ndarray:
+        return self.evaluate(q, bias).force
+
+
+# ----------------------------------------------------------------------------- data helpers
+
+
+def _flat_meta(meta: Mapping[str, Any]) -> dict:
+    """Physics keys and lattice shape from a flat or ``{"physics": {...}}`` metadata dict."""
+    flat = dict(meta)
+    if isinstance(meta.get("physics"), Mapping):
+        flat.update(meta["physics"])
+    shape = None
+    if "shape" in meta or "lattice_shape" in meta:
+        shape = tuple(int(v) for v in meta.get("shape", meta.get("lattice_shape")))
+    elif "Lx" in meta and "Ly" in meta:
+        shape = (int(meta["Lx"]), int(meta["Ly"]))
+    flat["_shape"] = shape
+    return flat
+
+
+def _physics_from_meta(meta: Mapping[str, Any]) -> dict:
+    flat = _flat_meta(meta)
+    missing = [k for k in PHYSICS_KEYS if k not in flat]
+    if missing:
+        raise ValueError(
+            f"data['meta'] lacks the physical parameters {missing}; the checkpoint must "
+            f"record {list(PHYSICS_KEYS)}"
+        )
+    physics = {k: flat[k] for k in PHYSICS_KEYS + OPTIONAL_META_KEYS if k in flat}
+    for k, v in physics.items():
+        physics[k] = v if isinstance(v, str) else float(v)
+    return physics
+
+
+def _check_data(data: Mapping[str, Any], need: tuple[str, ...]) -> int:
+    missing = [k for k in need if k not in data]
+    if missing:
+        raise ValueError(f"data lacks {missing} (have {sorted(data)})")
+    q = np.asarray(data["q"])
+    if q.ndim != 3:
+        raise ValueError(f"data['q'] must be (n, Lx, Ly), got {q.shape}")
+    n = q.shape[0]
+    for k in need:
+        if k == "meta":
+            continue
+        v = np.asarray(data[k])
+        if v.shape[0] != n:
+            raise ValueError(f"data[{k!r}] has {v.shape[0]} rows, data['q'] has {n}")
+        if k in ("force", "density") and v.shape != q.shape:
+            raise ValueError(f"data[{k!r}] has shape {v.shape}, data['q'] {q.shape}")
+    return n
+
+
+def split_trajectories(
+    trajectory: np.ndarray, bias: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of whole trajectories into (train ids, validation ids).
+
+    ``max(1, round(fraction * n_trajectories))`` trajectories are held out, spread
+    over as many distinct biases as possible (round robin over the biases in a seeded
+    order); a bias loses its last training trajectory only if no other choice is
+    left.  Snapshots of one trajectory are never split.
+    """
+    trajectory = np.asarray(trajectory)
+    bias = np.asarray(bias, dtype=float)
+    ids = np.unique(trajectory)
+    if len(ids) < 2:
+        raise ValueError(
+            f"{len(ids)} trajectory: a split by trajectory needs at least 2 (one to train on, "
+            "one to validate); add seeds or biases"
+        )
+    traj_bias = {}
+    for i in ids:
+        b = np.unique(bias[trajectory == i])
+        if len(b) != 1:
+            raise ValueError(f"trajectory {i} has several biases {b}; ids must be per (bias, seed)")
+        traj_bias[i] = float(b[0])
+    rng = np.random.default_rng(seed)
+    groups: dict[float, list] = {}
+    for i in ids:
+        groups.setdefault(traj_bias[i], []).append(i)
+    biases = sorted(groups)
+    order = [biases[k] for k in rng.permutation(len(biases))]
+    pools = {b: [groups[b][k] for k in rng.permutation(len(groups[b]))] for b in biases}
+    n_val = min(max(1, int(round(fraction * len(ids)))), len(ids) - 1)
+    val: list = []
+    # First rounds: only biases that keep at least one training trajectory.
+    while len(val) < n_val:
+        took = False
+        for b in order:
+            if len(val) < n_val and len(pools[b]) > 1:
+                val.append(pools[b].pop())
+                took = True
+        if not took:
+            break
+    # Then, if needed, whole biases (held-out bias: interpolation check).
+    for b in order:
+        if len(val) < n_val and pools[b]:
+            val.append(pools[b].pop())
+    val_ids = np.array(sorted(val), dtype=ids.dtype)
+    train_ids = np.array(sorted(set(ids.tolist()) - set(val_ids.tolist())), dtype=ids.dtype)
+    return train_ids, val_ids
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_json(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _loss(model: LocalForceField, q, v, target) -> torch.Tensor:
+    return F.mse_loss(model.forward_normalised(q, v)["onsite"], target)
+
+
+def _mean_loss(model: LocalForceField, q, v, target, batch_size: int) -> float:
+    total = 0.0
+    with torch.no_grad():
+        for s in range(0, len(q), batch_size):
+            sl = slice(s, s + batch_size)
+            total += float(_loss(model, q[sl], v[sl], target[sl])) * len(q[sl])
+    return total / len(q)
+
+
+def train(
+    data: Mapping[str, Any],
+    hyper: Mapping[str, Any],
+    checkpoint_path,
+    metrics_path=None,
+    log: Callable[[str], Any] = print,
+) -> dict:
+    """Train the local model on NEGF snapshots; write the checkpoint; return metrics.
+
+    ``data``: ``q``, ``force`` (electronic force), ``bias`` (n,), ``trajectory`` (n,)
+    integer id per (bias, seed) run, optional ``density``, and ``meta`` (physics keys
+    ``PHYSICS_KEYS``, optionally damping, dt and the lattice shape; flat or under
+    ``meta["physics"]``).  ``hyper``: see ``DEFAULT_HYPER``.  The split is by whole
+    trajectories (``split_trajectories``); normalisation comes from the training split;
+    early stopping on the validation loss keeps the best weights.  The checkpoint is a
+    plain dict written atomically; ``metrics_path`` (optional) gets the metrics as JSON.
+    """
+    t_start = time.perf_counter()
+    hyper = {**DEFAULT_HYPER, **dict(hyper)}
+    unknown = sorted(set(hyper) - set(DEFAULT_HYPER))
+    if unknown:
+        raise ValueError(f"unknown hyperparameters {unknown}; known: {sorted(DEFAULT_HYPER)}")
+    _check_data(data, ("q", "force", "bias", "trajectory", "meta"))
+    physics = _physics_from_meta(data["meta"])
+    g = float(physics["g"])
+    if g == 0:
+        raise ValueError("g = 0: the electronic force vanishes, there is nothing to learn")
+    seed = int(hyper["seed"])
+    torch.manual_seed(seed)  # numpy: the split uses np.random.default_rng(seed)
+    if hyper["threads"]:
+        torch.set_num_threads(int(hyper["threads"]))
+
+    q_all = np.asarray(data["q"], dtype=np.float64)
+    n, lx, ly = q_all.shape
+    force = np.asarray(data["force"], dtype=np.float64)
+    onsite = -force / g  # n - 1/2
+    if data.get("density") is not None:
+        dev = float(np.max(np.abs(np.asarray(data["density"]) - 0.5 - onsite)))
+        if dev > 1e-6:
+            log(f"warning: force and density disagree by up to {dev:.2e} in -g (n - 1/2)")
+    bias = np.asarray(data["bias"], dtype=np.float64)
+    traj = np.asarray(data["trajectory"])
+    train_ids, val_ids = split_trajectories(traj, bias, float(hyper["validation_fraction"]), seed)
+    tr = np.isin(traj, train_ids)
+    va = np.isin(traj, val_ids)
+
+    def std(a):
+        s = float(np.std(a))
+        return s if s > 0 else 1.0
+
+    norm = {
+        "q_mean": float(np.mean(q_all[tr])),
+        "q_std": std(q_all[tr]),
+        "bias_mean": float(np.mean(bias[tr])),
+        "bias_std": std(bias[tr]),
+        "onsite_mean": float(np.mean(onsite[tr])),
+        "onsite_std": std(onsite[tr]),
+    }
+    model = build_model(hyper, normalisation=norm)
+    n_params = sum(p.numel() for p in model.parameters())
+
+    def tensors(mask):
+        q = torch.as_tensor(q_all[mask], dtype=torch.float32)
+        v = torch.as_tensor(bias[mask], dtype=torch.float32)
+        y = (onsite[mask] - norm["onsite_mean"]) / norm["onsite_std"]
+        return q, v, torch.as_tensor(y, dtype=torch.float32)
+
+    q_tr, v_tr, y_tr = tensors(tr)
+    q_va, v_va, y_va = tensors(va)
+    val_biases = sorted({float(b) for b in np.unique(bias[va])})
+    log(
+        f"mlff: {n} snapshots of {lx}x{ly} from {len(np.unique(traj))} trajectories; "
+        f"train {int(tr.sum())} snapshots ({len(train_ids)} trajectories), validation "
+        f"{int(va.sum())} ({len(val_ids)} trajectories, biases {val_biases}); "
+        f"cutoff {model.cutoff}, channels {model.channels}, {n_params} parameters"
+    )
+
+    batch_size = int(hyper["batch_size"])
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=float(hyper["learning_rate"]),
+        weight_decay=float(hyper["weight_decay"]),
+    )
+    decay_patience = hyper["lr_decay_patience"] or max(1, int(hyper["patience"]) // 4)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=float(hyper["lr_decay_factor"]), patience=int(decay_patience),
+        min_lr=float(hyper["learning_rate"]) * 1e-3,
+    )
+    gen = torch.Generator().manual_seed(seed)
+    curve: dict[str, list] = {"train_loss": [], "val_loss": [], "epoch_seconds": [], "lr": []}
+    best = (math.inf, 0, copy.deepcopy(model.state_dict()))
+    wait = 0
+    max_epochs = int(hyper["epochs"])
+    for epoch in range(1, max_epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(len(q_tr), generator=gen)
+        total = 0.0
+        for s in range(0, len(perm), batch_size):
+            idx = perm[s : s + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = _loss(model, q_tr[idx], v_tr[idx], y_tr[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+        train_loss = total / len(perm)
+        model.eval()
+        val_loss = _mean_loss(model, q_va, v_va, y_va, 4 * batch_size)
+        lr = opt.param_groups[0]["lr"]
+        sched.step(val_loss)
+        dt = time.perf_counter() - t0
+        for key, value in zip(curve, (train_loss, val_loss, dt, lr), strict=True):
+            curve[key].append(float(value))
+        if val_loss < best[0]:
+            best = (val_loss, epoch, copy.deepcopy(model.state_dict()))
+            wait = 0
+        else:
+            wait += 1
+        log(
+            f"epoch {epoch}/{max_epochs}: train {train_loss:.3e}  val {val_loss:.3e} "
+            f"(rel. RMSE {math.sqrt(val_loss):.4f}; best {best[0]:.3e} @ {best[1]})  "
+            f"lr {lr:.1e}  {dt:.2f} s"
+        )
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(f"epoch {epoch}: training loss {train_loss}; lower the "
+                                     "learning rate")
+        if wait >= int(hyper["patience"]):
+            log(f"early stop at epoch {epoch}: no improvement for {wait} epochs")
+            break
+    model.load_state_dict(best[2])
+    model.eval()
+
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_FORMAT_VERSION,
+        "architecture": model.architecture,
+        "state_dict": model.state_dict(),
+        "hyper": hyper,
+        "normalisation": norm,
+        "lattice_shape": [lx, ly],
+        "physics": physics,
+        "cutoff": model.cutoff,
+        "version": __version__,
+        "torch_version": torch.__version__,
+        "loss_curve": curve,
+        "best_epoch": best[1],
+        "train_trajectories": [int(i) for i in train_ids],
+        "val_trajectories": [int(i) for i in val_ids],
+    }
+    checkpoint_path = Path(checkpoint_path)
+    _atomic_torch_save(checkpoint, checkpoint_path)
+
+    provider = MLForceProvider(model, physics, (lx, ly))
+    val_data = {"q": q_all[va], "bias": bias[va], "force": force[va]}
+    metrics = {
+        **curve,
+        "best_epoch": best[1],
+        "best_val_loss": best[0],
+        "epochs_run": len(curve["train_loss"]),
+        "n_parameters": n_params,
+        "n_train_snapshots": int(tr.sum()),
+        "n_val_snapshots": int(va.sum()),
+        "train_trajectories": [int(i) for i in train_ids],
+        "val_trajectories": [int(i) for i in val_ids],
+        "val_biases": val_biases,
+        "validation": evaluate_rmse(provider, val_data),
+        "normalisation": norm,
+        "hyper": hyper,
+        "lattice_shape": [lx, ly],
+        "seconds": time.perf_counter() - t_start,
+        "checkpoint": str(checkpoint_path),
+    }
+    val_rel = metrics["validation"]["overall"]["relative_rmse"]
+    log(f"mlff: best epoch {best[1]}, validation force RMSE / std = {val_rel:.4f}; "
+        f"checkpoint {checkpoint_path} ({metrics['seconds']:.1f} s)")
+    if metrics_path is not None:
+        _atomic_write_json(metrics, Path(metrics_path))
+    return metrics
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _as_provider(obj, data: Mapping[str, Any] | None = None):
+    if isinstance(obj, str | os.PathLike):
+        return load(obj)
+    if isinstance(obj, LocalForceField):
+        if data is None or "meta" not in data:
+            raise ValueError("a bare LocalForceField needs data['meta'] with g")
+        return MLForceProvider(obj, _physics_from_meta(data["meta"]))
+    return obj
+
+
+def predict(model_or_provider, data: Mapping[str, Any], batch_size: int = 64) -> np.ndarray:
+    """Predicted electronic force (n, Lx, Ly) for ``data['q']``, ``data['bias']``.
+
+    Accepts an MLForceProvider, a checkpoint path, a LocalForceField (g from
+    ``data['meta']``) or any provider with ``electronic_force`` (e.g. NEGF).
+    """
+    provider = _as_provider(model_or_provider, data)
+    q = np.asarray(data["q"], dtype=np.float64)
+    bias = np.asarray(data["bias"], dtype=np.float64)
+    if hasattr(provider, "predict_batch"):
+        parts = [
+            provider.predict_batch(q[s : s + batch_size], bias[s : s + batch_size])["force"]
+            for s in range(0, len(q), batch_size)
+        ]
+        return np.concatenate(parts) if parts else np.zeros_like(q)
+    return np.stack([provider.electronic_force(qi, bi) for qi, bi in zip(q, bias, strict=True)])
+
+
+def _rmse_row(pred: np.ndarray, ref: np.ndarray) -> dict:
+    rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
+    std = float(np.std(ref))
+    return {
+        "rmse": rmse,
+        "force_std": std,
+        "relative_rmse": rmse / std if std > 0 else float("inf"),
+        "max_abs_error": float(np.max(np.abs(pred - ref))),
+        "n_snapshots": int(len(ref)),
+    }
+
+
+def evaluate_rmse(
+    model_or_provider, data: Mapping[str, Any], return_predictions: bool = False,
+    batch_size: int = 64,
+) -> dict:
+    """Held-out force RMSE and force standard deviation per bias (and overall).
+
+    Returns a JSON-ready dict ``{"per_bias": [{"bias", "rmse", "force_std",
+    "relative_rmse", "max_abs_error", "n_snapshots"}, ...], "overall": {...},
+    "max_relative_rmse": float}``; the issue's target is relative_rmse <= 0.03 at every
+    bias.  ``return_predictions=True`` adds ``"predictions"`` (n, Lx, Ly) for a parity
+    plot (a numpy array: drop it before writing JSON).
+    """
+    _check_data(data, ("q", "force", "bias"))
+    pred = predict(model_or_provider, data, batch_size)
+    ref = np.asarray(data["force"], dtype=np.float64)
+    bias = np.asarray(data["bias"], dtype=np.float64)
+    rows = []
+    for b in np.unique(bias):
+        sel = bias == b
+        rows.append({"bias": float(b), **_rmse_row(pred[sel], ref[sel])})
+    out = {
+        "per_bias": rows,
+        "overall": _rmse_row(pred, ref),
+        "max_relative_rmse": max(r["relative_rmse"] for r in rows),
+    }
+    if return_predictions:
+        out["predictions"] = pred
+    return out
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _unreadable(path, why: str) -> ValueError:
+    return ValueError(
+        f"{path}: ML force-field checkpoint is unreadable ({why}); it is truncated, corrupt "
+        "or not a holstein.mlff checkpoint. Delete it so that the pipeline re-creates it "
+        "(retrains the model)."
+    )
+
+
+def read_checkpoint(path) -> dict:
+    """The checkpoint dict (``torch.load(weights_only=True)``), validated."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no ML force-field checkpoint; train one first")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+        raise _unreadable(path, f"{type(err).__name__}: {str(err).splitlines()[0][:200]}") \
+            from err
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise _unreadable(path, "no holstein-mlff format marker")
+    missing = [k for k in ("state_dict", "architecture", "physics", "normalisation")
+               if k not in ckpt]
+    if missing:
+        raise _unreadable(path, f"missing entries {missing}")
+    if ckpt.get("format_version") != CHECKPOINT_FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: checkpoint format version {ckpt.get('format_version')}, this holstein "
+            f"({__version__}) reads {CHECKPOINT_FORMAT_VERSION}; retrain the model (delete "
+            "the checkpoint so that the pipeline re-creates it)"
+        )
+    return ckpt
+
+
+def check_expectation(ckpt: Mapping[str, Any], expect: Mapping[str, Any], path="checkpoint",
+                      strict_shape: bool = False) -> None:
+    """Raise ValueError if the checkpoint's physics (or shape) differs from ``expect``."""
+    want = _flat_meta(expect)
+    have = dict(ckpt["physics"])
+    problems = []
+    for key in PHYSICS_KEYS:
+        if key not in want:
+            continue
+        if key not in have:
+            problems.append(f"{key}: not recorded in the checkpoint, expected {want[key]!r}")
+        elif not _same(have[key], want[key]):
+            problems.append(f"{key}: checkpoint {have[key]!r}, expected {want[key]!r}")
+    if strict_shape and want["_shape"] is not None:
+        shape = tuple(ckpt.get("lattice_shape") or ())
+        if shape != want["_shape"]:
+            problems.append(f"lattice shape: checkpoint {shape}, expected {want['_shape']}")
+    if problems:
+        raise ValueError(
+            f"{path}: ML force field was trained for different physics: "
+            + "; ".join(problems)
+            + ". Retrain the model for this configuration (delete the checkpoint so that "
+            "the pipeline re-creates it) or load the checkpoint that matches."
+        )
+
+
+def load(
+    path, expect: Mapping[str, Any] | None = None, strict_shape: bool = False,
+    threads: int | None = None,
+) -> MLForceProvider:
+    """Load a checkpoint written by ``train`` as an MLForceProvider.
+
+    ``expect``: physics parameters (flat or under ``"physics"``; optionally the lattice
+    shape as ``shape`` or ``Lx``/``Ly``); a mismatch in any of ``PHYSICS_KEYS`` present
+    in ``expect`` (and the shape if ``strict_shape``) raises ValueError naming the key,
+    both values and the fix.  A truncated or corrupt file raises ValueError.
+    """
+    ckpt = read_checkpoint(path)
+    if expect is not None:
+        check_expectation(ckpt, expect, path, strict_shape)
+    arch = ckpt["architecture"]
+    model = LocalForceField(
+        cutoff=int(arch["cutoff"]),
+        channels=int(arch["channels"]),
+        head_channels=int(arch["head_channels"]),
+        normalisation=ckpt["normalisation"],
+    )
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as err:
+        raise ValueError(
+            f"{path}: the checkpoint's weights do not fit this holstein version's model "
+            f"({str(err).splitlines()[0]}); retrain (delete the checkpoint so that the "
+            "pipeline re-creates it)"
+        ) from err
+    info = {k: ckpt.get(k) for k in ("hyper", "version", "loss_curve", "best_epoch", "cutoff")}
+    info["path"] = str(path)
+    return MLForceProvider(model, ckpt["physics"], ckpt.get("lattice_shape"), threads, info)

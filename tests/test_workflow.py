@@ -1,0 +1,144 @@
+"""The Snakemake pipeline: lint, formatting, dry-run job lists, the whole chain on a tiny
+config, and re-run semantics after a config change."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+def snakemake(*args, cwd=ROOT, timeout=900):
+    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=ENV)
+
+
+def planned_jobs(*args, cwd=ROOT):
+    """Rule -> job count of a dry run (parsed from the job stats table)."""
+    out = snakemake("--dry-run", "--cores", "2", *args, cwd=cwd)
+    assert out.returncode == 0, out.stdout + out.stderr
+    counts = Counter()
+    in_table = False
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+            continue
+        if in_table and len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+        elif in_table and parts and parts[0] == "total":
+            break
+    return counts
+
+
+def test_lint_is_clean():
+    out = snakemake("--lint")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Lints for" not in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_snakefmt_is_clean():
+    snakefmt = shutil.which("snakefmt") or str(Path(sys.executable).parent / "snakefmt")
+    out = subprocess.run([snakefmt, "--check", "Snakefile", "workflow"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_default_dry_run_lists_the_expected_jobs(tmp_path):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    n_train = len(config["training_data"]["biases"]) * len(config["training_data"]["seeds"])
+    n_valid = len(config["validation"]["biases"]) * len(config["validation"]["seeds"])
+    jobs = planned_jobs(cwd=tmp_path)
+    assert jobs == {
+        "negf_training_shard": n_train,
+        "train_model": 1,
+        "brownian_run": 2 * n_valid,
+        "analyse_run": 2 * n_valid,
+        "validate": 1,
+        "all": 1,
+    }
+
+
+def test_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("physics: {gama: 1.0}\n")
+    out = snakemake("--dry-run", "--cores", "1", "--configfile", str(bad), cwd=tmp_path)
+    assert out.returncode != 0
+    assert "gama" in out.stdout + out.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    out = snakemake("--cores", "2", "--configfile", str(TINY), cwd=workdir)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    return workdir
+
+
+def test_tiny_chain_produces_every_output(tiny_run):
+    results = tiny_run / "results"
+    shard = results / "negf_training" / "V1.5_s1.parquet"
+    table = pq.read_table(shard)
+    for column in ("step", "time", "bias", "seed", "q", "force", "density",
+                   "bond_current_x", "bond_current_y", "current"):
+        assert column in table.column_names
+    meta = json.loads(table.schema.metadata[b"holstein"])
+    assert (meta["Lx"], meta["Ly"], meta["bias"], meta["seed"]) == (6, 6, 1.5, 1)
+    assert meta["physics"]["gamma"] == 1.0 and "version" in meta
+
+    for provider in ("ml", "negf"):
+        for bias in ("2", "2.5"):
+            series = pd.read_csv(results / "analysis" / provider / f"V{bias}_s11.csv")
+            assert {"time", "order_parameter", "wall_position", "current"} <= set(series)
+    for name in ("wall_velocity", "order_decay", "kymographs", "current", "cost"):
+        assert (results / "validation" / f"{name}.png").stat().st_size > 1000
+    assert (results / "model" / "mlff.pt").exists()
+    metrics = json.loads((results / "validation" / "metrics.json").read_text())
+    costs = metrics["cost_per_step_seconds"]
+    assert all(v > 0 and v == v for v in costs.values())
+    for entry in metrics["per_bias"].values():
+        assert entry["half_decay_time"]["negf"]["n"] >= 0
+    assert metrics["speedup_negf_over_ml"] > 0
+    for rmse in metrics["model"]["held_out_force_rmse"].values():
+        assert 0 <= rmse["relative_rmse"] < 10
+
+
+def test_nothing_to_do_after_a_finished_run(tiny_run):
+    assert planned_jobs("--configfile", str(TINY), cwd=tiny_run) == {}
+
+
+def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tiny_run,
+                                                                             tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["model"]["channels"] = 6
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs("--configfile", str(changed), cwd=tiny_run)
+    n_valid = 2 * 1
+    assert jobs == {"train_model": 1, "brownian_run": n_valid, "analyse_run": n_valid,
+                    "validate": 1, "all": 1}
+
+
+def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["training_data"]["biases"].append(3.0)
+    changed = tmp_path / "more.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs("--configfile", str(changed), cwd=tiny_run)
+    assert jobs["negf_training_shard"] == 2  # one per seed of the new bias
+    assert jobs["train_model"] == 1
+    assert jobs["brownian_run"] == 2  # ML runs only: the NEGF references do not change
