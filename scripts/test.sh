@@ -6,6 +6,9 @@ python3 -m venv .venv
 . .venv/bin/activate
 pip install --quiet torch==2.13.0
 pip install --quiet -e ".[test,workflow,dev]"
+# Small dense matrices: one BLAS thread each is fastest and avoids oversubscription.
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+ruff check .
 set +e
 python -m pytest -q "$@"
 rc=$?

@@ -129,16 +129,23 @@ class WallFit:
 
 
 def domain_wall_velocity(
-    times: np.ndarray, positions: np.ndarray, Lx: int, margin: float = 1.0
+    times: np.ndarray,
+    positions: np.ndarray,
+    Lx: int,
+    margin: float = 1.0,
+    fraction: float = 0.8,
+    min_travel: float = 2.0,
 ) -> WallFit:
     """Velocity of the domain wall: least-squares slope of position against time.
 
-    Only the propagation window is fitted: frames with ``margin < position < Lx - 1 - margin``,
-    where the wall has left the gated electrode and not yet reached the far one (positions are
-    pinned at 0 before nucleation and at ``Lx - 1`` once the sample is molten, see
-    ``domain_wall_position``, so those frames would bias the slope).  With fewer than 3 frames
-    in the window there is no fit: velocity 0.0 if every position is ``<= margin`` (the wall
-    never moved), nan otherwise (it crossed faster than the frame spacing resolves).
+    Only the propagation window is fitted: from the first frame at which the wall has left
+    the gated electrode (``position > margin``) to the first frame at which it has covered
+    ``fraction`` of the farthest distance it reaches.  Cutting at a fraction of the reach,
+    not at the far electrode, keeps the frames where the wall stalls in front of the CDW
+    remnant that the ungated electrode stabilises out of the fit (they would bias the slope
+    low).  A wall that never gets ``min_travel`` beyond the margin did not propagate:
+    velocity 0.0 (the CDW survives).  With fewer than 3 frames in the window the wall
+    crossed faster than the frame spacing resolves: velocity nan (abrupt collapse).
     """
     times = np.asarray(times, dtype=float)
     positions = np.asarray(positions, dtype=float)
@@ -148,27 +155,24 @@ def domain_wall_velocity(
         )
     if not margin >= 0:
         raise ValueError(f"margin={margin}: must be >= 0")
-    far_edge = Lx - 1 - margin
-    if not far_edge > margin:
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction={fraction}: must be in (0, 1]")
+    if not Lx - 1 > margin + min_travel:
         raise ValueError(f"Lx={Lx}, margin={margin}: no room for a propagation window")
 
-    in_window = (positions > margin) & (positions < far_edge)
-    n_points = int(in_window.sum())
-    t_window = times[in_window]
-    t_start = float(t_window.min()) if n_points else float("nan")
-    t_end = float(t_window.max()) if n_points else float("nan")
+    nan = float("nan")
+    reach = float(positions.max()) if positions.size else 0.0
+    if reach <= margin + min_travel:
+        return WallFit(0.0, nan, nan, 0, nan, nan)
+    end_position = margin + fraction * (reach - margin)
+    start = int(np.argmax(positions > margin))
+    end = start + int(np.argmax(positions[start:] >= end_position))
+    t_window, x_window = times[start : end + 1], positions[start : end + 1]
+    n_points = len(t_window)
+    t_start, t_end = float(t_window[0]), float(t_window[-1])
     if n_points < 3:
-        never_moved = bool(np.all(positions <= margin))  # then n_points is 0 as well
-        return WallFit(
-            velocity=0.0 if never_moved else float("nan"),
-            intercept=float("nan"),
-            stderr=float("nan"),
-            n_points=n_points,
-            t_start=t_start,
-            t_end=t_end,
-        )
+        return WallFit(nan, nan, nan, n_points, t_start, t_end)
 
-    x_window = positions[in_window]
     t_mean = t_window.mean()
     dt = t_window - t_mean
     sxx = float(dt @ dt)

@@ -94,7 +94,7 @@ def plot_kymographs(runs, path, title):
         ax.set_xlabel("time")
     np.atleast_1d(axes)[0].set_ylabel("x (gated electrode at x = 0)")
     fig.colorbar(im, ax=axes, label=r"$\phi(x)/\phi_0$")
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=10, y=1.06)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
