@@ -13,16 +13,23 @@ provider's density and force consistent by construction.  Bond-current heads
 Architecture and locality definition
 ------------------------------------
 Input channels per site: Q (normalised), the bias V (normalised, the same on
-every site), and the distances to the two electrodes clipped at the cutoff c,
-``min(x, c+1)/(c+1)`` and ``min(Lx-1-x, c+1)/(c+1)``.  The backbone is ``c``
-3x3 convolutions (SiLU, residual from the second layer on) with circular padding
-along y (periodic) and zero padding along x (open ends); the heads are 1x1
-convolutions.  Locality: the prediction at site (x, y) depends only on Q at the
-sites (x', y') with ``max(|x - x'|, d_y(y, y')) <= c`` (Chebyshev radius c, d_y the
-periodic distance along y; a square that contains the Euclidean disc of radius
-c) and on the site's distance to each electrode up to c + 1.  A site farther
-than c from both electrodes therefore sees no absolute position: the model is
-x-translation invariant in the bulk and can be applied to a lattice of any size.
+every site), and two lead indicators, 1 on the column coupled to the left
+(x = 0) resp. right (x = Lx - 1) electrode and 0 elsewhere: exactly the sites
+where the NEGF self-energy -i Gamma/2 acts.  The backbone is ``c`` 3x3
+convolutions (SiLU, residual from the second layer on; optionally a per-site
+1x1 MLP after each, ``expansion``) with circular padding along y (periodic) and
+zero padding along x (open ends); the heads are 1x1 convolutions.  Locality:
+the prediction at site (x, y) is a function of the inputs (Q, lead indicators,
+V) on the sites (x', y') with
+``max(|x - x'|, d_y(y, y')) <= c`` only (Chebyshev radius c, d_y the periodic
+distance along y; a square containing the Euclidean disc of radius c).  A site
+therefore knows its distance to an electrode exactly when that distance is <= c
+(the position of the lead column inside its receptive field), and a site
+farther than c from both electrodes sees no absolute position: the model is
+x-translation invariant in the bulk and applies to a lattice of any size.
+(A per-site distance channel clipped at c + 1 would leak: a neighbour at
+distance c carries its own distance, so electrode information would reach
+2c + 1 sites in.)
 
 Symmetries (exact, built in)
 ----------------------------
@@ -36,9 +43,14 @@ Symmetries (exact, built in)
   Both passes run as one batch of size 2B.
 * x -> -x is *not* imposed: the bias breaks it.
 
+Width by measurement (benchmarks/mlff_speed.py, cutoff 6, float32, 2 idle cores):
+channels 16 costs 1.1 ms per force at 40 x 30 (~2400x the fast NEGF) and ~30-40 ms
+at 256 x 256 (~2e6 site-steps/s); 24 channels (89 ms) or 16 + expansion 32 (72 ms)
+miss the 1e6 site-steps/s target at 256 x 256.  Hence the default channels = 16.
+
 Training, checkpoints, inference: ``train``, ``load`` -> ``MLForceProvider``
 (same ``evaluate``/``electronic_force`` contract as ``holstein.forces``), and
-``evaluate_rmse``/``predict`` for the held-out metric.
+``evaluate_rmse``/``predict``/``held_out_evaluation`` for the held-out metric.
 """
 
 from __future__ import annotations
@@ -67,7 +79,7 @@ CHECKPOINT_FORMAT_VERSION = 1
 # or the distribution of configurations it was trained on).
 PHYSICS_KEYS = ("t", "g", "K", "kappa", "gamma", "temperature", "bias_scheme")
 OPTIONAL_META_KEYS = ("damping", "dt")
-IN_CHANNELS = 4  # Q, bias, clipped distance to the left and to the right electrode
+IN_CHANNELS = 4  # Q, bias, left-lead indicator (x = 0), right-lead indicator (x = Lx-1)
 
 DEFAULT_HYPER: dict[str, Any] = {
     "cutoff": 6,
@@ -81,6 +93,7 @@ DEFAULT_HYPER: dict[str, Any] = {
     "seed": 0,
     # Not in the pipeline config (internal defaults):
     "head_channels": None,  # width of the 1x1 head; None = channels
+    "expansion": 0,  # width of the per-site 1x1 MLP inside each block; 0 = none
     "lr_decay_patience": None,  # ReduceLROnPlateau patience; None = max(1, patience // 4)
     "lr_decay_factor": 0.5,
     "threads": None,  # torch.set_num_threads during training; None = torch's default
@@ -119,12 +132,15 @@ def _wrap_y(h: torch.Tensor, width: int = 1) -> torch.Tensor:
 
 
 class Backbone(nn.Module):
-    """``cutoff`` 3x3 convolutions: receptive field = Chebyshev radius ``cutoff``.
+    """``cutoff`` blocks around a 3x3 convolution: receptive field = Chebyshev radius ``cutoff``.
 
+    Block k: ``u = silu(conv3x3(h))``, optionally (``expansion`` E > 0) followed by the
+    per-site MLP ``u = pw2(silu(pw1(u)))`` (1x1 convolutions C -> E -> C: more depth and
+    width per site at no cost in reach); ``h = u`` for the first block, ``h + u`` after.
     Zero padding along x (inside the convolution), circular along y (``_wrap_y``).
     """
 
-    def __init__(self, in_channels: int, channels: int, cutoff: int) -> None:
+    def __init__(self, in_channels: int, channels: int, cutoff: int, expansion: int = 0) -> None:
         super().__init__()
         if cutoff < 1:
             raise ValueError(f"cutoff={cutoff}: need at least one layer (cutoff >= 1)")
@@ -132,10 +148,17 @@ class Backbone(nn.Module):
             nn.Conv2d(in_channels if k == 0 else channels, channels, 3, padding=(1, 0))
             for k in range(cutoff)
         )
+        self.mlps = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(channels, expansion, 1), nn.SiLU(),
+                          nn.Conv2d(expansion, channels, 1))
+            for _ in range(cutoff if expansion > 0 else 0)
+        )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         for k, conv in enumerate(self.layers):
             out = F.silu(conv(_wrap_y(h)))
+            if self.mlps:
+                out = self.mlps[k](out)
             h = out if k == 0 else h + out
         return h
 
@@ -175,6 +198,7 @@ class LocalForceField(nn.Module):
         cutoff: int = 6,
         channels: int = 16,
         head_channels: int | None = None,
+        expansion: int = 0,
         normalisation: Mapping[str, float] | None = None,
         channels_last: bool = True,
     ) -> None:
@@ -182,13 +206,14 @@ class LocalForceField(nn.Module):
         self.cutoff = int(cutoff)
         self.channels = int(channels)
         self.head_channels = int(head_channels or channels)
+        self.expansion = int(expansion or 0)
         self.channels_last = channels_last
-        self.backbone = Backbone(IN_CHANNELS, self.channels, self.cutoff)
+        self.backbone = Backbone(IN_CHANNELS, self.channels, self.cutoff, self.expansion)
         self.heads = nn.ModuleDict({"onsite": SiteHead(self.channels, self.head_channels)})
         norm = identity_normalisation() if normalisation is None else dict(normalisation)
         for key in NORMALISATION_KEYS:
             self.register_buffer(key, torch.tensor(float(norm[key])))
-        self._distance_cache: dict[tuple, torch.Tensor] = {}
+        self._lead_cache: dict[tuple, torch.Tensor] = {}
 
     @property
     def architecture(self) -> dict:
@@ -197,6 +222,7 @@ class LocalForceField(nn.Module):
             "cutoff": self.cutoff,
             "channels": self.channels,
             "head_channels": self.head_channels,
+            "expansion": self.expansion,
             "in_channels": IN_CHANNELS,
             "heads": list(self.head_kinds),
             "activation": "silu",
@@ -205,24 +231,23 @@ class LocalForceField(nn.Module):
     def normalisation(self) -> dict[str, float]:
         return {k: float(getattr(self, k)) for k in NORMALISATION_KEYS}
 
-    def _distances(self, lx: int, like: torch.Tensor) -> torch.Tensor:
-        """(2, Lx, 1): clipped distances to the left / right electrode, in [0, 1]."""
+    def _lead_columns(self, lx: int, like: torch.Tensor) -> torch.Tensor:
+        """(2, Lx, 1): indicators of the left (x = 0) and right (x = Lx - 1) lead columns."""
         key = (lx, like.dtype, like.device)
-        d = self._distance_cache.get(key)
+        d = self._lead_cache.get(key)
         if d is None:
-            x = torch.arange(lx, dtype=like.dtype, device=like.device)
-            c1 = self.cutoff + 1
-            d = torch.stack([torch.clamp(x, max=c1), torch.clamp(lx - 1 - x, max=c1)]) / c1
-            d = d[:, :, None]
-            self._distance_cache[key] = d
+            d = torch.zeros(2, lx, 1, dtype=like.dtype, device=like.device)
+            d[0, 0] = 1.0
+            d[1, lx - 1] = 1.0
+            self._lead_cache[key] = d
         return d
 
     def features(self, q: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        """Input channels (B, 4, Lx, Ly) from physical q (B, Lx, Ly) and bias (B,)."""
+        """Input channels (B, 4, Lx, Ly): normalised Q, normalised V, two lead indicators."""
         b, lx, ly = q.shape
         qn = ((q - self.q_mean) / self.q_std)[:, None]
         vn = ((bias - self.bias_mean) / self.bias_std).to(q.dtype)[:, None, None, None]
-        d = self._distances(lx, q)
+        d = self._lead_columns(lx, q)
         return torch.cat(
             [qn, vn.expand(b, 1, lx, ly), d[None].expand(b, 2, lx, ly)], dim=1
         )
@@ -242,8 +267,10 @@ class LocalForceField(nn.Module):
         return out
 
     def forward(self, q: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Head outputs in physical units (buffers ``<head>_mean``, ``<head>_std``)."""
         out = self.forward_normalised(q, bias)
-        return {"onsite": out["onsite"] * self.onsite_std + self.onsite_mean}
+        return {k: v * getattr(self, f"{k}_std") + getattr(self, f"{k}_mean")
+                for k, v in out.items()}
 
 
 def build_model(hyper: Mapping[str, Any] | None = None, normalisation=None) -> LocalForceField:
@@ -253,6 +280,7 @@ def build_model(hyper: Mapping[str, Any] | None = None, normalisation=None) -> L
         cutoff=int(h["cutoff"]),
         channels=int(h["channels"]),
         head_channels=h.get("head_channels"),
+        expansion=int(h.get("expansion") or 0),
         normalisation=normalisation,
     )
 
@@ -263,8 +291,9 @@ def build_model(hyper: Mapping[str, Any] | None = None, normalisation=None) -> L
 class MLForceProvider:
     """Force provider (``holstein.forces`` contract) backed by a LocalForceField.
 
-    float32, ``torch.inference_mode``; any lattice size (the model is local).
-    ``threads`` calls ``torch.set_num_threads`` (process wide).  Density is
+    float32 (the model is converted in place), ``torch.inference_mode``; any lattice
+    size (the model is local).  ``threads`` calls ``torch.set_num_threads`` (process
+    wide; 1 per process is best when several jobs share few cores).  Density is
     ``1/2 + onsite`` and force ``-g * onsite``; bond currents are None for now.
     """
 
@@ -298,10 +327,10 @@ class MLForceProvider:
         q = np.asarray(q)
         if q.ndim != 3:
             raise ValueError(f"q must be (B, Lx, Ly), got shape {q.shape}")
-        bias = np.broadcast_to(np.asarray(biases, dtype=np.float32), (q.shape[0],))
+        bias = np.array(np.broadcast_to(np.asarray(biases, dtype=np.float32), (q.shape[0],)))
         with torch.inference_mode():
-            qt = torch.as_tensor(q, dtype=torch.float32)
-            vt = torch.as_tensor(np.ascontiguousarray(bias), dtype=torch.float32)
+            qt = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32))
+            vt = torch.from_numpy(bias)
             onsite = self.model(qt, vt)["onsite"].numpy().astype(np.float64)
         return {"force": -self.g * onsite, "density": 0.5 + onsite}
 
@@ -442,6 +471,49 @@ def _atomic_write_json(obj: Any, path: Path) -> None:
         raise
 
 
+def _plain(obj: Any) -> Any:
+    """JSON-like plain Python (numpy scalars -> float/int), safe for weights_only loading."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
+
+
+def save_checkpoint(
+    path, model: LocalForceField, physics: Mapping[str, Any],
+    lattice_shape: tuple[int, int] | None, hyper: Mapping[str, Any] | None = None, **extra,
+) -> None:
+    """Write the checkpoint (a plain dict for ``torch.load(weights_only=True)``) atomically.
+
+    Keys: format, format_version, architecture, state_dict (normalisation buffers
+    included), normalisation, hyper, lattice_shape (training lattice), physics, cutoff,
+    version (holstein), torch_version, plus ``extra`` (loss_curve, best_epoch, ...).
+    """
+    missing = [k for k in PHYSICS_KEYS if k not in physics]
+    if missing:
+        raise ValueError(f"physics lacks {missing}: a checkpoint records {list(PHYSICS_KEYS)}")
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_FORMAT_VERSION,
+        "architecture": model.architecture,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "normalisation": model.normalisation(),
+        "hyper": _plain(dict(hyper or {})),
+        "lattice_shape": None if lattice_shape is None else [int(v) for v in lattice_shape],
+        "physics": _plain(dict(physics)),
+        "cutoff": model.cutoff,
+        "version": __version__,
+        "torch_version": str(torch.__version__),
+        **_plain(extra),
+    }
+    _atomic_torch_save(checkpoint, Path(path))
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -474,6 +546,9 @@ def train(
     trajectories (``split_trajectories``); normalisation comes from the training split;
     early stopping on the validation loss keeps the best weights.  The checkpoint is a
     plain dict written atomically; ``metrics_path`` (optional) gets the metrics as JSON.
+    Returned metrics: ``history`` (per-epoch train_loss, val_loss, epoch_seconds, lr),
+    best_epoch, best_val_loss, epochs_run, the split, ``validation`` (``evaluate_rmse``
+    of the best model on the validation trajectories), normalisation, hyper, seconds.
     """
     t_start = time.perf_counter()
     hyper = {**DEFAULT_HYPER, **dict(hyper)}
@@ -561,7 +636,7 @@ def train(
             loss = _loss(model, q_tr[idx], v_tr[idx], y_tr[idx])
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         train_loss = total / len(perm)
         model.eval()
         val_loss = _mean_loss(model, q_va, v_va, y_va, 4 * batch_size)
@@ -589,30 +664,18 @@ def train(
     model.load_state_dict(best[2])
     model.eval()
 
-    checkpoint = {
-        "format": CHECKPOINT_FORMAT,
-        "format_version": CHECKPOINT_FORMAT_VERSION,
-        "architecture": model.architecture,
-        "state_dict": model.state_dict(),
-        "hyper": hyper,
-        "normalisation": norm,
-        "lattice_shape": [lx, ly],
-        "physics": physics,
-        "cutoff": model.cutoff,
-        "version": __version__,
-        "torch_version": torch.__version__,
-        "loss_curve": curve,
-        "best_epoch": best[1],
-        "train_trajectories": [int(i) for i in train_ids],
-        "val_trajectories": [int(i) for i in val_ids],
-    }
     checkpoint_path = Path(checkpoint_path)
-    _atomic_torch_save(checkpoint, checkpoint_path)
+    save_checkpoint(
+        checkpoint_path, model, physics, (lx, ly), hyper,
+        loss_curve=curve, best_epoch=best[1],
+        train_trajectories=[int(i) for i in train_ids],
+        val_trajectories=[int(i) for i in val_ids],
+    )
 
     provider = MLForceProvider(model, physics, (lx, ly))
     val_data = {"q": q_all[va], "bias": bias[va], "force": force[va]}
     metrics = {
-        **curve,
+        "history": curve,  # per-epoch train_loss, val_loss (normalised MSE), epoch_seconds, lr
         "best_epoch": best[1],
         "best_val_loss": best[0],
         "epochs_run": len(curve["train_loss"]),
@@ -710,6 +773,40 @@ def evaluate_rmse(
     return out
 
 
+def held_out_evaluation(checkpoint_path, data: Mapping[str, Any], batch_size: int = 64) -> dict:
+    """Force RMSE per bias on the validation trajectories recorded in the checkpoint.
+
+    ``data`` is the training set passed to ``train`` (same ``trajectory`` ids).  Returns
+    ``{"per_bias": {label: {"bias", "rmse", "force_std", "relative_rmse",
+    "max_abs_error", "n_snapshots", "n_values", "true", "pred"}}, "overall": {...},
+    "max_relative_rmse", "val_trajectories"}``; ``true``/``pred`` are flat arrays of
+    every force value for a parity plot (drop them before writing JSON).
+    """
+    ckpt = read_checkpoint(checkpoint_path)
+    val_ids = ckpt.get("val_trajectories")
+    if not val_ids:
+        raise ValueError(f"{checkpoint_path}: the checkpoint records no validation trajectories")
+    sel = np.isin(np.asarray(data["trajectory"]), val_ids)
+    if not sel.any():
+        raise ValueError(
+            f"{checkpoint_path}: none of its validation trajectories {val_ids} is in the data; "
+            "pass the data set the model was trained on"
+        )
+    held = {k: np.asarray(data[k])[sel] for k in ("q", "force", "bias")}
+    result = evaluate_rmse(load(checkpoint_path), held, True, batch_size)
+    pred = result.pop("predictions")
+    per_bias = {}
+    for row in result["per_bias"]:
+        rows = held["bias"] == row["bias"]
+        per_bias[f"{row['bias']:g}"] = {
+            **row,
+            "n_values": int(rows.sum() * held["force"][0].size),
+            "true": held["force"][rows].ravel(),
+            "pred": pred[rows].ravel(),
+        }
+    return {**result, "per_bias": per_bias, "val_trajectories": list(val_ids)}
+
+
 # ----------------------------------------------------------------------------- loading
 
 
@@ -797,6 +894,7 @@ def load(
         cutoff=int(arch["cutoff"]),
         channels=int(arch["channels"]),
         head_channels=int(arch["head_channels"]),
+        expansion=int(arch.get("expansion", 0)),
         normalisation=ckpt["normalisation"],
     )
     try:

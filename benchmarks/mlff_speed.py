@@ -1,0 +1,201 @@
+"""Benchmark: speed of the ML force field (holstein.mlff) against the fast NEGF steady state.
+
+What is measured (wall time, time.perf_counter, warm-up calls before timing, medians and
+minima over --repeats; every ratio is formed from numbers measured in the same run):
+
+* ML ``MLForceProvider.electronic_force(q, V)`` (float32, torch.inference_mode, the
+  mirror-symmetrised network, i.e. two backbone passes batched) on a CDW configuration
+  with noise, for each lattice size (default 40x30, 120x120, 256x256) and each backbone
+  width in --channels (and per-site MLP width in --expansion), cutoff --cutoff (= number
+  of 3x3 layers).  Random weights: the cost does not depend on their values.
+* One full Brownian step with the ML provider (``BrownianIntegrator``: electronic force +
+  elastic force + noise + update) and the resulting throughput in site-steps per second.
+* The fast NEGF ``steady_state`` at the sizes in --negf-sizes (default 40x30; 120x120 would
+  need a dense 14400 x 14400 complex eigendecomposition, hours and ~10 GB: not feasible).
+
+Targets (issue 4): ML electronic_force at 40x30 at least 300x faster than the fast NEGF in
+the same run; ML throughput at 256x256 >= 1e6 site-steps/s on 2 cores (<= 65 ms per step).
+
+Run on a quiet machine (other processes on the same cores distort multi-threaded timings
+badly: OpenMP threads wait for each other):
+
+    python benchmarks/mlff_speed.py                       # default table, 2 threads
+    python benchmarks/mlff_speed.py --channels 8,16,24,32 # choose the width
+    python benchmarks/mlff_speed.py --threads 1 --quick   # smoke run
+
+A report goes to stdout, all numbers plus machine information to --out (JSON, default
+benchmarks/out/mlff_speed.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def _threads_from_argv(argv: list[str]) -> str:
+    for k, a in enumerate(argv):
+        if a == "--threads" and k + 1 < len(argv):
+            return argv[k + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "2"
+
+
+# BLAS threads = torch threads, set before numpy loads OpenBLAS: oversubscribed OpenBLAS
+# threads (two on two cores with another job running) slow the NEGF down up to ~20x.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, _threads_from_argv(sys.argv[1:]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from holstein.dynamics import BrownianIntegrator, BrownianParameters  # noqa: E402
+from holstein.lattice import checkerboard  # noqa: E402
+from holstein.mlff import LocalForceField, MLForceProvider  # noqa: E402
+from holstein.negf import steady_state  # noqa: E402
+
+PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
+               bias_scheme="gated")
+BIAS, NOISE, SEED = 4.0, 0.05, 20260121
+TARGET_SPEEDUP, TARGET_THROUGHPUT = 300.0, 1e6
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    return [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",") if s]
+
+
+def configuration(lx: int, ly: int) -> np.ndarray:
+    rng = np.random.default_rng(SEED)
+    return checkerboard(lx, ly) + NOISE * rng.standard_normal((lx, ly))
+
+
+def timed(fn, repeats: int, warmup: int = 2) -> dict:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {"median_s": statistics.median(times), "min_s": min(times), "repeats": repeats}
+
+
+def bench_ml(channels: int, cutoff: int, sizes, repeats: int, expansion: int = 0) -> list[dict]:
+    torch.manual_seed(0)
+    model = LocalForceField(cutoff=cutoff, channels=channels, expansion=expansion)
+    provider = MLForceProvider(model, PHYSICS)
+    n_params = sum(p.numel() for p in model.parameters())
+    rows = []
+    for lx, ly in sizes:
+        q = configuration(lx, ly)
+        reps = repeats if lx * ly <= 20000 else max(5, repeats // 2)
+        force = timed(lambda q=q: provider.electronic_force(q, BIAS), reps)
+        integ = BrownianIntegrator(q, provider, BIAS, BrownianParameters(), seed=1)
+        step = timed(lambda integ=integ: integ.advance(integ.electronic()), reps)
+        rows.append({
+            "Lx": lx, "Ly": ly, "channels": channels, "cutoff": cutoff, "expansion": expansion,
+            "parameters": n_params,
+            "force": force, "step": step,
+            "site_steps_per_s": lx * ly / step["median_s"],
+        })
+        print(f"  ML  C={channels:2d} E={expansion:2d} {lx:4d}x{ly:<4d} force median "
+              f"{force['median_s'] * 1e3:8.2f} ms (min {force['min_s'] * 1e3:7.2f})  "
+              f"step {step['median_s'] * 1e3:8.2f} ms  "
+              f"{rows[-1]['site_steps_per_s']:.3g} site-steps/s", flush=True)
+    return rows
+
+
+def bench_negf(sizes, repeats: int) -> list[dict]:
+    rows = []
+    for lx, ly in sizes:
+        q = configuration(lx, ly)
+        kw = {k: PHYSICS[k] for k in ("t", "g", "gamma", "temperature", "bias_scheme")}
+        r = timed(lambda q=q, kw=kw: steady_state(q, BIAS, method="fast", **kw), repeats, 1)
+        rows.append({"Lx": lx, "Ly": ly, "negf_fast": r})
+        print(f"  NEGF fast {lx:4d}x{ly:<4d} median {r['median_s']:.3f} s "
+              f"(min {r['min_s']:.3f})", flush=True)
+    return rows
+
+
+def machine() -> dict:
+    return {
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "torch": str(torch.__version__),
+        "numpy": np.__version__,
+        "cpu_count": os.cpu_count(),
+        "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else None,
+        "torch_threads": torch.get_num_threads(),
+        "blas_threads_env": {v: os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS",
+                                                            "OMP_NUM_THREADS")},
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "load_average": list(os.getloadavg()),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="40x30,120x120,256x256")
+    ap.add_argument("--negf-sizes", default="40x30")
+    ap.add_argument("--channels", default="16", help="comma-separated backbone widths")
+    ap.add_argument("--expansion", default="0",
+                    help="comma-separated widths of the per-site MLP in each block (0: none)")
+    ap.add_argument("--cutoff", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--negf-repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    ap.add_argument("--out", default="benchmarks/out/mlff_speed.json")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.sizes, args.negf_sizes, args.repeats, args.negf_repeats = "40x30,64x64", "20x15", 5, 1
+    torch.set_num_threads(args.threads)
+    info = machine()
+    print(f"torch {info['torch']}, {args.threads} thread(s), load average "
+          f"{info['load_average']}", flush=True)
+    # NEGF first: torch's OpenMP workers spin after each parallel region and can steal
+    # the cores from OpenBLAS threads started later in the same process.
+    negf = bench_negf(parse_sizes(args.negf_sizes), args.negf_repeats)
+    sizes = parse_sizes(args.sizes)
+    ml = []
+    for c in (int(v) for v in args.channels.split(",")):
+        for e in (int(v) for v in args.expansion.split(",")):
+            ml += bench_ml(c, args.cutoff, sizes, args.repeats, e)
+
+    summary = []
+    for row in ml:
+        ref = next((n for n in negf if (n["Lx"], n["Ly"]) == (row["Lx"], row["Ly"])), None)
+        if ref is not None:
+            row["speedup_vs_negf_fast"] = ref["negf_fast"]["median_s"] / row["force"]["median_s"]
+    print("\nsummary (medians)")
+    for row in ml:
+        line = (f"  C={row['channels']:2d} E={row['expansion']:2d} {row['Lx']}x{row['Ly']}: force "
+                f"{row['force']['median_s'] * 1e3:.2f} ms, step {row['step']['median_s'] * 1e3:.2f}"
+                f" ms, {row['site_steps_per_s']:.3g} site-steps/s")
+        if "speedup_vs_negf_fast" in row:
+            ok = row["speedup_vs_negf_fast"] >= TARGET_SPEEDUP
+            line += (f", {row['speedup_vs_negf_fast']:.0f}x faster than NEGF "
+                     f"({'meets' if ok else 'MISSES'} >= {TARGET_SPEEDUP:.0f}x)")
+        if (row["Lx"], row["Ly"]) == (256, 256):
+            ok = row["site_steps_per_s"] >= TARGET_THROUGHPUT
+            line += f" ({'meets' if ok else 'MISSES'} >= 1e6 site-steps/s)"
+        print(line)
+        summary.append(line.strip())
+    info["load_average_end"] = list(os.getloadavg())
+    out = {"args": vars(args), "machine": info, "ml": ml, "negf": negf, "summary": summary}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
