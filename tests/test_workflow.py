@@ -20,15 +20,20 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
-def snakemake(*args, cwd=ROOT, timeout=900):
-    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args]
+def snakemake(*args, configs=(), cwd=ROOT, timeout=900):
+    """Run Snakemake on this checkout's Snakefile from ``cwd`` (outputs land in ``cwd``).
+
+    ``configs`` are merged over the default config.yaml, later ones winning.
+    """
+    configfiles = ["--configfile", str(ROOT / "config.yaml"), *map(str, configs)]
+    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args, *configfiles]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env=ENV)
 
 
-def planned_jobs(*args, cwd=ROOT):
+def planned_jobs(*configs, cwd=ROOT):
     """Rule -> job count of a dry run (parsed from the job stats table)."""
-    out = snakemake("--dry-run", "--cores", "2", *args, cwd=cwd)
+    out = snakemake("--dry-run", "--cores", "2", configs=configs, cwd=cwd)
     assert out.returncode == 0, out.stdout + out.stderr
     counts = Counter()
     in_table = False
@@ -75,7 +80,7 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
 def test_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("physics: {gama: 1.0}\n")
-    out = snakemake("--dry-run", "--cores", "1", "--configfile", str(bad), cwd=tmp_path)
+    out = snakemake("--dry-run", "--cores", "1", configs=[bad], cwd=tmp_path)
     assert out.returncode != 0
     assert "gama" in out.stdout + out.stderr
     assert not (tmp_path / "results").exists()
@@ -84,7 +89,7 @@ def test_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
-    out = snakemake("--cores", "2", "--configfile", str(TINY), cwd=workdir)
+    out = snakemake("--cores", "2", configs=[TINY], cwd=workdir)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     return workdir
 
@@ -118,7 +123,7 @@ def test_tiny_chain_produces_every_output(tiny_run):
 
 
 def test_nothing_to_do_after_a_finished_run(tiny_run):
-    assert planned_jobs("--configfile", str(TINY), cwd=tiny_run) == {}
+    assert planned_jobs(TINY, cwd=tiny_run) == {}
 
 
 def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tiny_run,
@@ -127,7 +132,7 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
     config["model"]["channels"] = 6
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
-    jobs = planned_jobs("--configfile", str(changed), cwd=tiny_run)
+    jobs = planned_jobs(changed, cwd=tiny_run)
     n_valid = 2 * 1
     assert jobs == {"train_model": 1, "brownian_run": n_valid, "analyse_run": n_valid,
                     "validate": 1, "all": 1}
@@ -138,7 +143,7 @@ def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tm
     config["training_data"]["biases"].append(3.0)
     changed = tmp_path / "more.yaml"
     changed.write_text(yaml.safe_dump(config))
-    jobs = planned_jobs("--configfile", str(changed), cwd=tiny_run)
+    jobs = planned_jobs(changed, cwd=tiny_run)
     assert jobs["negf_training_shard"] == 2  # one per seed of the new bias
     assert jobs["train_model"] == 1
     assert jobs["brownian_run"] == 2  # ML runs only: the NEGF references do not change

@@ -22,6 +22,11 @@ def setup_job(log_path: str | None, threads: int) -> None:
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", handlers=handlers,
         force=True,
     )
+    # An uncaught error must reach the job's log file, not only the terminal.
+    def log_uncaught(kind, value, tb):
+        logging.getLogger("holstein").critical("job failed", exc_info=(kind, value, tb))
+
+    sys.excepthook = log_uncaught
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     threadpool_limits(threads)  # BLAS libraries already loaded (numpy, scipy)

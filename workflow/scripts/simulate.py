@@ -22,5 +22,5 @@ run_job(
     n_steps=p.n_steps,
     stride=p.stride,
     method=p.method,
-    model_path=sm.input.model or None,
+    model_path=getattr(sm.input, "model", None) or None,
 )
