@@ -17,8 +17,9 @@ def code_hash(*modules):
 
 
 PHYSICS_CODE = code_hash("lattice", "negf", "forces", "dynamics", "simulation", "io")
-MODEL_CODE = code_hash("mlff", "dataset")
+MODEL_CODE = code_hash("mlff", "dataset", "training", "io")
 ANALYSIS_CODE = code_hash("observables", "analysis")
+VALIDATION_CODE = code_hash("observables", "validation")
 
 TRAIN = config["training_data"]
 VALID = config["validation"]

@@ -56,6 +56,6 @@ rule validate:
     params:
         n_steps=VALID["n_steps"],
         training_biases=TRAIN["biases"],
-        code=ANALYSIS_CODE,
+        code=VALIDATION_CODE,
     script:
         "../scripts/validate.py"
