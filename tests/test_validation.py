@@ -1,0 +1,20 @@
+"""The ML-versus-NEGF agreement criterion used in metrics.json."""
+
+import math
+
+from holstein.validation import agreement
+
+
+def test_five_percent_or_the_seed_spread_whichever_is_larger():
+    negf = {"mean": 1.0, "std": 0.01, "n": 3}
+    assert agreement({"mean": 1.049, "std": 0, "n": 3}, negf)["agrees"] is True
+    assert agreement({"mean": 1.051, "std": 0, "n": 3}, negf)["agrees"] is False
+    wide = {"mean": 1.0, "std": 0.2, "n": 3}  # spread larger than 5 %
+    result = agreement({"mean": 1.15, "std": 0, "n": 3}, wide)
+    assert result["agrees"] is True and math.isclose(result["tolerance"], 0.2)
+    assert math.isclose(result["relative_difference"], 0.15)
+
+
+def test_missing_values_give_no_verdict():
+    nan = {"mean": math.nan, "std": math.nan, "n": 0}
+    assert agreement(nan, {"mean": 1.0, "std": 0.0, "n": 2})["agrees"] is None
