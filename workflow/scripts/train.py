@@ -6,9 +6,8 @@ from pathlib import Path
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 sys.path.insert(0, str(Path(sm.scriptdir).parents[1] / "src"))  # this checkout's package
 
-from holstein.training import train_from_shards
-
 from holstein.jobs import setup_job
+from holstein.training import train_from_shards
 
 setup_job(sm.log[0], sm.threads)
 train_from_shards(
