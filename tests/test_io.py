@@ -47,3 +47,21 @@ def test_truncated_file_is_rejected_with_advice(tmp_path, trajectory):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="delete it and re-run"):
         read_trajectory(path)
+
+
+def test_figures_are_written_atomically(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from holstein.atomic import save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    save_figure(fig, tmp_path / "figure.png")
+    assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError):
+        save_figure(fig, tmp_path / "broken.png", dpi=-1)  # matplotlib refuses mid-way
+    plt.close(fig)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png"]

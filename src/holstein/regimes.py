@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import save_figure
 from .dynamics import BrownianParameters, run_brownian
 from .forces import NEGFForceProvider
 from .lattice import checkerboard
@@ -95,7 +96,7 @@ def plot_kymographs(runs, path, title):
     np.atleast_1d(axes)[0].set_ylabel("x (gated electrode at x = 0)")
     fig.colorbar(im, ax=axes, label=r"$\phi(x)/\phi_0$")
     fig.suptitle(title, fontsize=10, y=1.06)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

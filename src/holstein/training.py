@@ -8,6 +8,7 @@ import logging
 import numpy as np
 
 from . import mlff
+from .atomic import save_figure
 from .dataset import load_shards
 from .io import write_text_atomic
 
@@ -32,7 +33,7 @@ def plot_parity(evaluation: dict, path) -> None:
     ax.set_ylabel("ML electronic force")
     ax.set_title("Held-out trajectories", fontsize=10)
     ax.legend(fontsize=7, markerscale=6)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
+    save_figure(fig, path, dpi=130, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -48,7 +49,7 @@ def plot_loss(history: dict, path) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (normalised MSE)")
     ax.legend()
-    fig.savefig(path, dpi=130, bbox_inches="tight")
+    save_figure(fig, path, dpi=130, bbox_inches="tight")
     plt.close(fig)
 
 

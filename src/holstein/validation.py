@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import atomic_path, write_text_atomic
+from .atomic import save_figure, write_text_atomic
 
 RELATIVE_TOLERANCE = 0.05
 
@@ -96,7 +96,7 @@ def plot_velocity(table, training_biases, path):
     ax.set_title("Wall velocity, mean and spread over seeds\n(grey lines: training biases)",
                  fontsize=10)
     ax.legend()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -127,7 +127,7 @@ def plot_time_series(runs, biases, column, ylabel, title, path):
     axes[0].set_ylabel(ylabel)
     axes[0].legend()
     fig.suptitle(title, fontsize=10, y=1.04)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -149,7 +149,7 @@ def plot_kymographs(runs, biases, path):
     for ax in axes[-1]:
         ax.set_xlabel("time")
     fig.colorbar(im, ax=axes, label=r"$\phi(x)/\phi_0$")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    save_figure(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -169,7 +169,7 @@ def plot_cost(costs, loop_costs, path):
         ax.set_title(f"Cost per step; NEGF/ML = {costs['negf'] / costs['ml']:.0f}x (job), "
                      f"{loop_costs['negf'] / loop_costs['ml']:.0f}x (loop)", fontsize=9)
     ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -222,4 +222,3 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
     return metrics
 
 
-__all__ = ["make_validation", "agreement", "cost_per_step", "atomic_path"]
