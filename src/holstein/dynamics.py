@@ -11,12 +11,15 @@ integrator's whole state (q, step, generator state) is exposed for checkpoints.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .forces import ElectronicResponse, ForceProvider, elastic_force
 from .lattice import Lattice
 
@@ -131,6 +134,69 @@ class BrownianIntegrator:
         self.rng.bit_generator.state = state["rng"]
 
 
+class NumericalError(FloatingPointError):
+    """The dynamics produced a non-finite force or a coordinate beyond the allowed bound."""
+
+
+FRAME_FIELDS = ("q", "force", "density", "bond_current_x", "bond_current_y", "current")
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """Where and how often a run saves its full state, and what identifies the run.
+
+    A checkpoint whose ``fingerprint`` differs (another bias, seed, physics...) is
+    ignored and overwritten: only the same run can resume from it.
+    """
+
+    path: Path
+    every: int
+    fingerprint: dict
+
+    def save(self, integ: BrownianIntegrator, frames: dict, elapsed: float) -> None:
+        header = {"step": integ.step, "rng": integ.rng.bit_generator.state,
+                  "fingerprint": self.fingerprint, "elapsed": elapsed}
+        arrays = {"state_q": integ.q, "frame_steps": np.asarray(frames["steps"])}
+        for name in FRAME_FIELDS:
+            if frames[name] and frames[name][0] is not None:
+                arrays[f"frame_{name}"] = np.asarray(frames[name])
+        with atomic_path(self.path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, header=np.array(json.dumps(header)), **arrays)
+
+    def load(self) -> tuple[dict, dict] | None:
+        """(integrator state, recorded frames), or None if there is no usable checkpoint."""
+        if not Path(self.path).exists():
+            return None
+        try:
+            with np.load(self.path) as data:
+                header = json.loads(str(data["header"]))
+                arrays = {k: data[k] for k in data.files if k != "header"}
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("ignoring unreadable checkpoint %s (%s)", self.path, err)
+            return None
+        if header["fingerprint"] != json.loads(json.dumps(self.fingerprint)):
+            log.info("checkpoint %s belongs to another run; starting afresh", self.path)
+            return None
+        state = {"q": arrays["state_q"], "step": header["step"], "rng": header["rng"],
+                 "elapsed": header["elapsed"]}
+        frames = {"steps": list(arrays["frame_steps"])}
+        n = len(frames["steps"])
+        for name in FRAME_FIELDS:
+            key = f"frame_{name}"
+            frames[name] = list(arrays[key]) if key in arrays else [None] * n
+        return state, frames
+
+
+def _check_finite(values: np.ndarray, what: str, step: int, where: str) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        site = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise NumericalError(
+            f"step {step}: {what} is {values[site]} at site (x, y) = {site}; {where}"
+        )
+
+
 def run_brownian(
     q0: np.ndarray,
     provider: ForceProvider,
@@ -140,35 +206,66 @@ def run_brownian(
     seed: int,
     stride: int = 1,
     progress_every: float = 30.0,
+    checkpoint: CheckpointPolicy | None = None,
+    q_bound: float | None = None,
 ) -> Trajectory:
     """Integrate n_steps from q0, recording frames at steps 0, stride, 2 stride, ... <= n_steps.
 
     Each frame holds q and the electronic response at that q (the one that moves
     it to the next step).  Progress is logged every ``progress_every`` seconds.
+    With ``checkpoint`` the full state (q, step, random-generator state, frames so
+    far) is saved every ``checkpoint.every`` steps and a matching checkpoint is
+    resumed from: a resumed run reproduces the uninterrupted one bit for bit.
+    A non-finite electronic force, or |Q| > ``q_bound``, stops the run with a
+    NumericalError naming the step, the site and the last good checkpoint.
     """
     if n_steps < 0 or stride < 1:
         raise ValueError(f"n_steps={n_steps}, stride={stride}: need n_steps >= 0, stride >= 1")
     integ = BrownianIntegrator(q0, provider, bias, params, seed)
-    frames: dict[str, list] = {k: [] for k in ("steps", "q", "force", "density", "bx", "by", "I")}
+    frames: dict[str, list] = {k: [] for k in ("steps", *FRAME_FIELDS)}
+    elapsed_before = 0.0
+    last_good = "no checkpoint (checkpointing is off)"
+    if checkpoint is not None:
+        last_good = "no checkpoint written yet"
+        resumed = checkpoint.load()
+        if resumed is not None:
+            state, frames = resumed
+            integ.set_state(state)
+            elapsed_before = state["elapsed"]
+            last_good = f"last good checkpoint {checkpoint.path} (step {integ.step})"
+            log.info("resuming from %s at step %d", checkpoint.path, integ.step)
     t0 = last = time.perf_counter()
-    for k in range(n_steps + 1):
+    first = integ.step
+    for k in range(first, n_steps + 1):
         response = integ.electronic()
+        _check_finite(response.force, "the electronic force", k, last_good)
         if k % stride == 0:
             frames["steps"].append(k)
             frames["q"].append(integ.q.copy())
             frames["force"].append(response.force)
             frames["density"].append(response.density)
-            frames["bx"].append(response.bond_current_x)
-            frames["by"].append(response.bond_current_y)
-            frames["I"].append(response.current)
-        if k < n_steps:
-            integ.advance(response)
+            frames["bond_current_x"].append(response.bond_current_x)
+            frames["bond_current_y"].append(response.bond_current_y)
+            frames["current"].append(response.current)
+        if k == n_steps:
+            break
+        integ.advance(response)
+        _check_finite(integ.q, "Q", k + 1, last_good)
+        if q_bound is not None and np.max(np.abs(integ.q)) > q_bound:
+            site = np.unravel_index(np.argmax(np.abs(integ.q)), integ.q.shape)
+            raise NumericalError(
+                f"step {k + 1}: |Q| = {abs(integ.q[site]):.3g} > q_bound = {q_bound:g} at site "
+                f"(x, y) = {tuple(int(i) for i in site)}; {last_good}"
+            )
         now = time.perf_counter()
+        if checkpoint is not None and integ.step % checkpoint.every == 0:
+            checkpoint.save(integ, frames, elapsed_before + now - t0)
+            last_good = f"last good checkpoint {checkpoint.path} (step {integ.step})"
         if now - last > progress_every:
             last = now
             log.info("step %d/%d (%.1f s elapsed, %.3f s/step)", k, n_steps, now - t0,
-                     (now - t0) / (k + 1))
-    elapsed = time.perf_counter() - t0
+                     (now - t0) / (k + 1 - first))
+    elapsed = elapsed_before + time.perf_counter() - t0
 
     def stack(values):
         return None if values[0] is None else np.stack(values)
@@ -180,9 +277,10 @@ def run_brownian(
         q=np.stack(frames["q"]),
         force=np.stack(frames["force"]),
         density=stack(frames["density"]),
-        bond_current_x=stack(frames["bx"]),
-        bond_current_y=stack(frames["by"]),
-        current=None if frames["I"][0] is None else np.array(frames["I"], dtype=float),
+        bond_current_x=stack(frames["bond_current_x"]),
+        bond_current_y=stack(frames["bond_current_y"]),
+        current=None if frames["current"][0] is None
+        else np.array(frames["current"], dtype=float),
         seconds_per_step=elapsed / (n_steps + 1),
         meta={"bias": float(bias), "seed": int(seed), "stride": int(stride)},
     )

@@ -6,10 +6,12 @@ The pipeline's NEGF training shards, NEGF reference runs and ML runs all go thro
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from pathlib import Path
 
-from .dynamics import BrownianParameters, run_brownian
+from .dynamics import BrownianParameters, CheckpointPolicy, run_brownian
 from .forces import ForceProvider, NEGFForceProvider
 from .io import write_trajectory
 from .lattice import checkerboard
@@ -51,8 +53,14 @@ def simulate(
     seed: int,
     n_steps: int,
     stride: int,
+    checkpoint: CheckpointPolicy | None = None,
 ) -> None:
-    """Run from the perfect checkerboard and write the trajectory to ``out_path``."""
+    """Run from the perfect checkerboard and write the trajectory to ``out_path``.
+
+    ``dynamics`` may hold ``q_bound`` (stop if any |Q| exceeds it).  With ``checkpoint``
+    the run resumes from a matching checkpoint; the checkpoint is removed once the
+    trajectory is written.
+    """
     q0 = checkerboard(lattice["Lx"], lattice["Ly"], physics["g"], physics["K"], physics["kappa"])
     params = brownian_parameters(physics, dynamics)
     log.info(
@@ -60,7 +68,8 @@ def simulate(
         provider_name, lattice["Lx"], lattice["Ly"], bias, seed, n_steps, stride,
     )
     t0 = time.perf_counter()
-    traj = run_brownian(q0, provider, bias, params, n_steps, seed, stride=stride)
+    traj = run_brownian(q0, provider, bias, params, n_steps, seed, stride=stride,
+                        checkpoint=checkpoint, q_bound=dynamics.get("q_bound"))
     log.info("done in %.1f s (%.4f s/step)", time.perf_counter() - t0, traj.seconds_per_step)
     meta = {
         "bias": float(bias),
@@ -73,6 +82,8 @@ def simulate(
         "seconds_per_step": traj.seconds_per_step,
     }
     write_trajectory(out_path, traj, meta)
+    if checkpoint is not None:
+        Path(checkpoint.path).unlink(missing_ok=True)
 
 
 def make_provider(provider_name: str, physics: dict, method: str = "fast", model_path=None):
@@ -88,9 +99,29 @@ def make_provider(provider_name: str, physics: dict, method: str = "fast", model
     raise ValueError(f"provider={provider_name!r}: choose 'negf' or 'ml'")
 
 
+def checkpoint_path(out_path) -> Path:
+    return Path(f"{out_path}.checkpoint.npz")
+
+
 def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_steps, stride,
             method="fast", model_path=None) -> None:
-    """Pipeline entry point: build the provider, then ``simulate``."""
+    """Pipeline entry point: build the provider, then ``simulate`` with checkpoints.
+
+    ``dynamics["checkpoint_every"]`` (steps; 0 or absent: off) sets the interval.  The
+    checkpoint lives next to the output and is only resumed by the identical run
+    (same provider, model file, lattice, physics, dynamics, bias, seed, length).
+    """
     provider = make_provider(provider_name, physics, method, model_path)
+    every = int(dynamics.get("checkpoint_every") or 0)
+    checkpoint = None
+    if every > 0:
+        fingerprint = {
+            "provider": provider_name, "method": method, "lattice": dict(lattice),
+            "physics": dict(physics), "dynamics": dict(dynamics), "bias": float(bias),
+            "seed": int(seed), "n_steps": int(n_steps), "stride": int(stride),
+            "model_sha256": hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
+            if model_path else None,
+        }
+        checkpoint = CheckpointPolicy(checkpoint_path(out_path), every, fingerprint)
     simulate(out_path, provider, provider_name, lattice, physics, dynamics, bias, seed,
-             n_steps, stride)
+             n_steps, stride, checkpoint)
