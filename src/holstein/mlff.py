@@ -51,11 +51,20 @@ miss the 1e6 site-steps/s target at 256 x 256.  Hence the default channels = 16.
 Training, checkpoints, inference: ``train``, ``load`` -> ``MLForceProvider``
 (same ``evaluate``/``electronic_force`` contract as ``holstein.forces``), and
 ``evaluate_rmse``/``predict``/``held_out_evaluation`` for the held-out metric.
+
+Resumable training: every ``checkpoint_every_epochs`` epochs ``train`` saves its full
+state (weights, optimiser and LR-scheduler state, best weights, early-stopping counter,
+loss curves, random-generator states, split, normalisation) to
+``training_state_path(checkpoint)``; a killed run re-run with the same data,
+hyperparameters and physics resumes there and ends with the same weights, bit for bit
+on the same machine, torch build and thread count (measured with one thread,
+tests/test_train_resume.py).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -97,7 +106,13 @@ DEFAULT_HYPER: dict[str, Any] = {
     "lr_decay_patience": None,  # ReduceLROnPlateau patience; None = max(1, patience // 4)
     "lr_decay_factor": 0.5,
     "threads": None,  # torch.set_num_threads during training; None = torch's default
+    # Save the resumable training state every this many epochs (0 = never):
+    "checkpoint_every_epochs": 10,
 }
+# Hyperparameters that do not change what training computes (beyond rounding with other
+# thread counts): left out of the training-state fingerprint, so a resumed run may differ.
+UNFINGERPRINTED_HYPER = ("checkpoint_every_epochs", "threads")
+TRAINING_STATE_FORMAT = 1
 
 
 # ----------------------------------------------------------------------------- symmetries
@@ -514,12 +529,45 @@ def _mean_loss(model: LocalForceField, q, v, target, batch_size: int) -> float:
     return total / len(q)
 
 
+def training_state_path(checkpoint_path) -> Path:
+    """Where ``train`` keeps its resumable state: ``<checkpoint>.training-state.pt``."""
+    return Path(f"{checkpoint_path}.training-state.pt")
+
+
+def _data_hash(*arrays: np.ndarray) -> str:
+    """blake2b of the arrays' dtype, shape and bytes (about 1 GB/s)."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes() if a.dtype.hasobject else memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+def _load_training_state(path: Path, fingerprint: str, log) -> dict | None:
+    """The saved training state if it belongs to this run (same fingerprint), else None."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated or foreign file: start afresh, overwrite it
+        log(f"mlff: ignoring unreadable training state {path} ({type(err).__name__}); "
+            "starting afresh")
+        return None
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        log(f"mlff: training state {path} belongs to another run (other data, "
+            "hyperparameters or physics); starting afresh and overwriting it")
+        return None
+    return state
+
+
 def train(
     data: Mapping[str, Any],
     hyper: Mapping[str, Any],
     checkpoint_path,
     metrics_path=None,
     log: Callable[[str], Any] = print,
+    keep_training_state: bool = False,
 ) -> dict:
     """Train the local model on NEGF snapshots; write the checkpoint; return metrics.
 
@@ -533,12 +581,27 @@ def train(
     Returned metrics: ``history`` (per-epoch train_loss, val_loss, epoch_seconds, lr),
     best_epoch, best_val_loss, epochs_run, the split, ``validation`` (``evaluate_rmse``
     of the best model on the validation trajectories), normalisation, hyper, seconds.
+
+    Resume: with ``hyper["checkpoint_every_epochs"]`` = N > 0 the full training state is
+    written atomically to ``training_state_path(checkpoint_path)`` every N epochs and when
+    the loop ends.  If that file exists and its fingerprint (hyperparameters other than
+    ``UNFINGERPRINTED_HYPER``, physics, data shape and hash, holstein version) matches, training
+    resumes from it (and is logged); otherwise it is ignored and overwritten.  The file is
+    removed once the checkpoint and metrics are written, unless ``keep_training_state``
+    (for a caller that writes further outputs and removes it itself).  A resumed run ends
+    with the same weights, bit for bit, as an uninterrupted one on the same machine, torch
+    build and thread count.
     """
     t_start = time.perf_counter()
     hyper = {**DEFAULT_HYPER, **dict(hyper)}
     unknown = sorted(set(hyper) - set(DEFAULT_HYPER))
     if unknown:
         raise ValueError(f"unknown hyperparameters {unknown}; known: {sorted(DEFAULT_HYPER)}")
+    every = hyper["checkpoint_every_epochs"]
+    if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 0:
+        raise ValueError(f"checkpoint_every_epochs = {every!r}: give an integer >= 0 (epochs "
+                         "between saves of the resumable training state; 0 = never)")
+    every = int(every)
     _check_data(data, ("q", "force", "bias", "trajectory", "meta"))
     physics = _physics_from_meta(data["meta"])
     g = float(physics["g"])
@@ -609,7 +672,60 @@ def train(
     best = (math.inf, 0, copy.deepcopy(model.state_dict()))
     wait = 0
     max_epochs = int(hyper["epochs"])
-    for epoch in range(1, max_epochs + 1):
+    split = {"train_trajectories": [int(i) for i in train_ids],
+             "val_trajectories": [int(i) for i in val_ids]}
+
+    state_path = training_state_path(checkpoint_path)
+    fingerprint = json.dumps(_plain({
+        "format": TRAINING_STATE_FORMAT,
+        "hyper": {k: v for k, v in hyper.items() if k not in UNFINGERPRINTED_HYPER},
+        "physics": physics,
+        "data": {"shape": [n, lx, ly], "hash": _data_hash(q_all, force, bias, traj)},
+        "version": __version__,
+    }), sort_keys=True)
+    epoch, finished, elapsed_before = 0, False, 0.0
+    state = _load_training_state(state_path, fingerprint, log) if every else None
+    if state is not None and (state["normalisation"] != norm
+                              or {k: state[k] for k in split} != split):
+        log(f"mlff: training state {state_path} has another split or normalisation; "
+            "starting afresh and overwriting it")
+        state = None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["batch_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        best = (state["best_val_loss"], state["best_epoch"], state["best_state_dict"])
+        wait, curve, epoch = state["wait"], state["curve"], state["epoch"]
+        finished, elapsed_before = state["finished"], state["elapsed"]
+        log(f"mlff: resuming from {state_path} after epoch {epoch}"
+            f"{' (training loop already finished)' if finished else ''}; best "
+            f"{best[0]:.3e} @ {best[1]}")
+
+    def save_state() -> None:
+        with atomic_path(state_path) as tmp:
+            torch.save({
+                "fingerprint": fingerprint,
+                "epoch": epoch,
+                "finished": finished,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "best_val_loss": best[0],
+                "best_epoch": best[1],
+                "best_state_dict": best[2],
+                "wait": wait,
+                "curve": curve,
+                "batch_rng": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "normalisation": norm,
+                **split,
+                "elapsed": elapsed_before + time.perf_counter() - t_start,
+            }, tmp)
+
+    while not finished and epoch < max_epochs:
+        epoch += 1
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(len(q_tr), generator=gen)
@@ -644,16 +760,17 @@ def train(
                                      "learning rate")
         if wait >= int(hyper["patience"]):
             log(f"early stop at epoch {epoch}: no improvement for {wait} epochs")
-            break
+            finished = True
+        finished = finished or epoch == max_epochs
+        if every and (finished or epoch % every == 0):
+            save_state()
     model.load_state_dict(best[2])
     model.eval()
 
     checkpoint_path = Path(checkpoint_path)
     save_checkpoint(
         checkpoint_path, model, physics, (lx, ly), hyper,
-        loss_curve=curve, best_epoch=best[1],
-        train_trajectories=[int(i) for i in train_ids],
-        val_trajectories=[int(i) for i in val_ids],
+        loss_curve=curve, best_epoch=best[1], **split,
     )
 
     provider = MLForceProvider(model, physics, (lx, ly))
@@ -673,7 +790,7 @@ def train(
         "normalisation": norm,
         "hyper": hyper,
         "lattice_shape": [lx, ly],
-        "seconds": time.perf_counter() - t_start,
+        "seconds": elapsed_before + time.perf_counter() - t_start,
         "checkpoint": str(checkpoint_path),
     }
     val_rel = metrics["validation"]["overall"]["relative_rmse"]
@@ -681,6 +798,8 @@ def train(
         f"checkpoint {checkpoint_path} ({metrics['seconds']:.1f} s)")
     if metrics_path is not None:
         _atomic_write_json(metrics, Path(metrics_path))
+    if not keep_training_state:
+        state_path.unlink(missing_ok=True)
     return metrics
 
 

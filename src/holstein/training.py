@@ -59,7 +59,11 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
     log.info("training set: %d snapshots from %d trajectories, lattice %dx%d",
              len(data["q"]), len(set(data["trajectory"])), data["meta"]["Lx"],
              data["meta"]["Ly"])
-    metrics = mlff.train(data, dict(hyper), checkpoint_path, log=log.info)
+    # The resumable training state (every ``checkpoint_every_epochs`` epochs) is kept until
+    # every output is written: a job killed after training but before its metrics resumes
+    # from the finished state and skips the epochs.
+    metrics = mlff.train(data, dict(hyper), checkpoint_path, log=log.info,
+                         keep_training_state=True)
     evaluation = mlff.held_out_evaluation(checkpoint_path, data)
     plot_parity(evaluation, parity_path)
     plot_loss(metrics["history"], loss_path)
@@ -72,4 +76,5 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
         "history": metrics["history"],
     }
     write_text_atomic(metrics_path, json.dumps(summary, indent=2, default=float))
+    mlff.training_state_path(checkpoint_path).unlink(missing_ok=True)
     return summary

@@ -1,0 +1,160 @@
+"""Kill-and-resume of ML training (``holstein.mlff.train``).
+
+A training run killed with SIGKILL after its first training-state file and re-run ends
+with the same final weights as an uninterrupted run with the same seed: bit for bit
+(``torch.equal``) on one torch thread, the same machine and torch build; the loss
+curves and the learning-rate schedule agree exactly too.  A state file of another run
+(other fingerprint) is ignored and overwritten.  Synthetic local target as in
+tests/test_mlff.py, kept tiny (60 snapshots of 8 x 6, cutoff 2, 4 channels).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from holstein.mlff import read_checkpoint, train, training_state_path
+
+PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
+               bias_scheme="gated")
+# A high learning rate and small batches make the validation loss go up now and then:
+# the kill lands after epoch 14, a bad epoch (early-stopping counter and the LR scheduler's
+# bad-epoch count are 1); epoch 15 is bad too, so the learning rate is halved after it
+# (patience 100) or training stops early there (patience 2).  A resume that lost the
+# scheduler or early-stopping state would end with other weights.
+HYPER = dict(cutoff=2, channels=4, epochs=30, batch_size=4, learning_rate=5e-2,
+             patience=100, lr_decay_patience=1, validation_fraction=0.5, seed=3, threads=1)
+KILL_AFTER = 14
+CURVES = ("train_loss", "val_loss", "lr")  # epoch_seconds is wall time
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def synthetic_data(n=10, shape=(8, 6)) -> dict:
+    """Local target tanh(Q_x-1 + Q_x+1 - Q + 0.3 V) (zero beyond the open x ends)."""
+    q, f, v, traj = [], [], [], []
+    for k, bias in enumerate((0.0, 0.0, 1.0, 1.0, 2.0, 2.0)):
+        rng = np.random.default_rng(100 + k)
+        for _ in range(n):
+            qi = rng.standard_normal(shape)
+            p = np.pad(qi, ((1, 1), (0, 0)))
+            q.append(qi)
+            f.append(np.tanh(p[:-2] + p[2:] - qi + 0.3 * bias))
+            v.append(bias)
+            traj.append(k)
+    meta = {"Lx": shape[0], "Ly": shape[1], "physics": PHYSICS}
+    return {"q": np.array(q), "force": np.array(f), "bias": np.array(v),
+            "trajectory": np.array(traj), "meta": meta}
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize("patience", [100, 2])
+def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patience):
+    data = synthetic_data()
+    reference = tmp_path / "reference" / "mlff.pt"
+    hyper = {**HYPER, "patience": patience, "checkpoint_every_epochs": 0}
+    ref = train(data, hyper, reference, log=lambda s: None)
+    epochs = HYPER["epochs"] if patience == 100 else KILL_AFTER + 1  # early stop
+    assert ref["epochs_run"] == epochs
+
+    resumed = tmp_path / "resumed" / "mlff.pt"
+    state = training_state_path(resumed)
+    hyper["checkpoint_every_epochs"] = 1
+    # The subprocess's log callback blocks in the progress line of epoch KILL_AFTER + 1
+    # (after that epoch's optimiser steps, before its state is saved) and leaves a marker
+    # file: the last state file it wrote is then that of epoch KILL_AFTER.
+    marker = tmp_path / "blocked"
+    block = (f"lambda s: (open({str(marker)!r}, 'w').close(), time.sleep(600)) "
+             f"if s.startswith('epoch {KILL_AFTER + 1}/') else None")
+    arrays = ("q", "force", "bias", "trajectory")
+    code = (
+        "import time, numpy as np\n"
+        "from holstein.mlff import train\n"
+        f"data = {{k: np.load({str(tmp_path)!r} + '/' + k + '.npy') for k in {arrays!r}}}\n"
+        f"data['meta'] = {data['meta']!r}\n"
+        f"train(data, {hyper!r}, {str(resumed)!r}, log={block})\n"
+    )
+    for key in arrays:
+        np.save(tmp_path / f"{key}.npy", data[key])
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert marker.exists() and state.exists(), "the training stopped before its state files"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not resumed.exists(), "a killed training must not leave a checkpoint"
+    saved = torch.load(state, weights_only=True)
+    killed_at = saved["epoch"]
+    assert killed_at == KILL_AFTER
+    assert saved["wait"] == 1 and saved["scheduler"]["num_bad_epochs"] == 1
+    if patience == 100:
+        assert ref["history"]["lr"][KILL_AFTER + 1] < ref["history"]["lr"][KILL_AFTER]
+
+    lines: list[str] = []
+    out = train(data, hyper, resumed, log=lines.append)
+    assert any(f"resuming from {state} after epoch {killed_at}" in s for s in lines), lines
+    assert sum(s.startswith("epoch ") for s in lines) == epochs - killed_at
+    assert not state.exists(), "the state file is removed after the checkpoint is written"
+    a, b = read_checkpoint(reference), read_checkpoint(resumed)
+    assert_same_weights(a["state_dict"], b["state_dict"])
+    for key in CURVES:
+        assert ref["history"][key] == out["history"][key], key
+    assert (ref["best_epoch"], ref["best_val_loss"]) == (out["best_epoch"], out["best_val_loss"])
+    assert ref["validation"] == out["validation"]
+
+
+def test_state_of_another_run_is_ignored_and_a_finished_state_skips_training(tmp_path):
+    data = synthetic_data(n=4)
+    hyper = {**HYPER, "epochs": 6, "checkpoint_every_epochs": 2}
+    path = tmp_path / "mlff.pt"
+    state = training_state_path(path)
+    # Leaves the finished state of a seed-3 run at ``state``.
+    train(data, hyper, path, log=lambda s: None, keep_training_state=True)
+    assert torch.load(state, weights_only=True)["finished"]
+    fresh = train(data, {**hyper, "seed": 4}, tmp_path / "fresh.pt", log=lambda s: None)
+
+    lines: list[str] = []
+    other = train(data, {**hyper, "seed": 4}, path, log=lines.append,
+                  keep_training_state=True)
+    assert any("belongs to another run" in s for s in lines), lines
+    assert sum(s.startswith("epoch ") for s in lines) == hyper["epochs"]
+    assert_same_weights(read_checkpoint(tmp_path / "fresh.pt")["state_dict"],
+                        read_checkpoint(path)["state_dict"])
+    assert other["history"]["val_loss"] == fresh["history"]["val_loss"]
+
+    # The state now belongs to the seed-4 run, and it is finished: no epoch is re-run,
+    # and a change of the checkpoint interval alone is the same run.
+    lines.clear()
+    again = train(data, {**hyper, "seed": 4, "checkpoint_every_epochs": 5}, path,
+                  log=lines.append)
+    assert any("training loop already finished" in s for s in lines), lines
+    assert not any(s.startswith("epoch ") for s in lines)
+    assert again["history"]["val_loss"] == fresh["history"]["val_loss"]
+    assert_same_weights(read_checkpoint(tmp_path / "fresh.pt")["state_dict"],
+                        read_checkpoint(path)["state_dict"])
+    assert not state.exists()
+
+
+def test_checkpoint_interval_must_be_a_non_negative_integer(tmp_path):
+    with pytest.raises(ValueError, match="checkpoint_every_epochs"):
+        train(synthetic_data(n=2), {**HYPER, "checkpoint_every_epochs": -1}, tmp_path / "m.pt")
