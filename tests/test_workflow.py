@@ -120,6 +120,10 @@ def test_tiny_chain_produces_every_output(tiny_run):
     assert metrics["speedup_negf_over_ml"] > 0
     for rmse in metrics["model"]["held_out_force_rmse"].values():
         assert 0 <= rmse["relative_rmse"] < 10
+    reference = metrics["reference_force_rmse"]
+    assert set(reference) == {"2", "2.5"}  # every validation bias, from the NEGF runs
+    for rmse in reference.values():
+        assert 0 < rmse["relative_rmse"] < 10 and rmse["n_values"] == 11 * 36
 
 
 def test_nothing_to_do_after_a_finished_run(tiny_run):

@@ -5,6 +5,9 @@ the runs (wall time per job, hence cost per step) and the training metrics.  Out
 wall velocity against bias, order-parameter decay, kymographs side by side, device
 current against time, per-step cost, and ``metrics.json``.
 
+``metrics.json`` also holds the ML force error on the NEGF reference trajectories
+(``reference_force_rmse``): held-out seeds at every validation bias.
+
 Agreement criterion (issue 4): ML within 5 % of NEGF, or within the NEGF
 seed-to-seed spread (standard deviation over seeds) when that is larger.
 """
@@ -71,6 +74,36 @@ def cost_per_step(benchmarks, n_steps):
         seconds = pd.read_csv(path, sep="\t")["s"].iloc[0]
         per[provider].append(seconds / (n_steps + 1))
     return {p: float(np.median(v)) for p, v in per.items()}
+
+
+def reference_force_rmse(model_path, negf_runs) -> dict:
+    """ML force error on the independent NEGF reference trajectories, per bias.
+
+    These frames were never seen in training (other seeds, and biases between the
+    training biases), so this is the held-out error where the validation runs live.
+    Pooled over seeds: RMSE, the NEGF force standard deviation, and their ratio.
+    """
+    from .io import read_trajectory
+    from .mlff import load
+
+    provider = load(model_path)
+    per_bias = defaultdict(lambda: {"sq": 0.0, "n": 0, "forces": []})
+    for path in negf_runs:
+        arrays, meta = read_trajectory(path)
+        entry = per_bias[f"{meta['bias']:g}"]
+        for start in range(0, len(arrays["q"]), 64):
+            chunk = slice(start, start + 64)
+            predicted = provider.predict_batch(arrays["q"][chunk], meta["bias"])["force"]
+            entry["sq"] += float(np.sum((predicted - arrays["force"][chunk]) ** 2))
+            entry["n"] += predicted.size
+        entry["forces"].append(arrays["force"].ravel())
+    result = {}
+    for label, entry in sorted(per_bias.items(), key=lambda kv: float(kv[0])):
+        rmse = math.sqrt(entry["sq"] / entry["n"])
+        std = float(np.std(np.concatenate(entry["forces"])))
+        result[label] = {"rmse": rmse, "force_std": std, "relative_rmse": rmse / std,
+                         "n_values": entry["n"]}
+    return result
 
 
 def _plt():
@@ -174,7 +207,7 @@ def plot_cost(costs, loop_costs, path):
 
 
 def make_validation(summaries, series, benchmarks, model_metrics, n_steps, training_biases,
-                    outputs) -> dict:
+                    outputs, model_path=None, negf_runs=()) -> dict:
     runs = read_runs(summaries, series)
     biases = sorted({b for _, b in runs})
     trained = {float(b) for b in training_biases}
@@ -209,6 +242,8 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
         "loop_speedup_negf_over_ml": loop_costs["negf"] / loop_costs["ml"],
         "model": {k: model[k] for k in model if k != "history"},
     }
+    if model_path is not None and negf_runs:
+        metrics["reference_force_rmse"] = reference_force_rmse(model_path, negf_runs)
     plot_velocity(table, sorted(trained), outputs["velocity"])
     plot_time_series(runs, biases, "order_parameter", "order parameter (normalised)",
                      "Decay of the CDW order: NEGF (solid, band = seed range) and ML (dashed)",

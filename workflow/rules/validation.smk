@@ -22,6 +22,12 @@ rule validate:
             seed=VALID["seeds"],
         ),
         model_metrics="results/model/metrics.json",
+        model=MODEL_CHECKPOINT,
+        negf_runs=expand(
+            "results/runs/negf/V{bias}_s{seed}.parquet",
+            bias=VALID_BIASES,
+            seed=VALID["seeds"],
+        ),
     output:
         metrics="results/validation/metrics.json",
         velocity=report(

@@ -18,4 +18,6 @@ make_validation(
     n_steps=sm.params.n_steps,
     training_biases=sm.params.training_biases,
     outputs=dict(sm.output.items()),
+    model_path=sm.input.model,
+    negf_runs=list(sm.input.negf_runs),
 )
