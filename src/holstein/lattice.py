@@ -7,7 +7,7 @@ flattened as ``i = x * Ly + y`` everywhere (C order of an ``(Lx, Ly)`` array).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -84,40 +84,6 @@ class Lattice:
         """Flat indices of the column coupled to the left ('L', x = 0) or right ('R') lead."""
         x = {"L": 0, "R": self.Lx - 1}[side]
         return x * self.Ly + np.arange(self.Ly)
-
-
-@dataclass(frozen=True)
-class ModelParameters:
-    """Physical parameters (names as in config.yaml).
-
-    t: hopping; g: electron-lattice coupling; K: on-site stiffness; kappa:
-    nearest-neighbour elastic coupling; gamma: wide-band lead coupling on the end
-    columns; temperature: electron (and lattice bath) temperature kT; bias_scheme:
-    'gated' (mu_L = V, mu_R = 0) or 'symmetric' (mu_L,R = +-V/2).
-    """
-
-    t: float = 1.0
-    g: float = 1.5
-    K: float = 1.0
-    kappa: float = 0.18
-    gamma: float = 1.0
-    temperature: float = 0.1
-    bias_scheme: str = "gated"
-
-    def __post_init__(self) -> None:
-        check_bias_scheme(self.bias_scheme)
-        if not self.gamma > 0:
-            raise ValueError(f"gamma={self.gamma}: the lead coupling must be > 0")
-        if not self.temperature >= 0:
-            raise ValueError(f"temperature={self.temperature}: must be >= 0")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def cdw_amplitude(self) -> float:
-        """|Q| of the perfect checkerboard start, g / (2 (K - 4 kappa))."""
-        return cdw_amplitude(self.g, self.K, self.kappa)
 
 
 def check_bias_scheme(bias_scheme: str) -> None:

@@ -19,54 +19,30 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import save_figure
-from .dynamics import BrownianParameters, run_brownian
-from .forces import NEGFForceProvider
+from .analysis import run_time_series, summarise
+from .atomic import save_figure, write_text_atomic
+from .dynamics import run_brownian
 from .lattice import checkerboard
-from .observables import (
-    column_profile,
-    domain_wall_position,
-    domain_wall_velocity,
-    half_decay_time,
-    order_parameter,
-)
+from .simulation import brownian_parameters, negf_provider
 
 log = logging.getLogger(__name__)
 
 REGIME_NAMES = ("CDW survives", "propagating domain wall", "abrupt collapse")
 
 
-def simulate_regime(Lx, Ly, bias, gamma, temperature, n_steps, stride, seed, physics):
-    """One NEGF Brownian run from the checkerboard; returns the summary and the kymograph."""
-    q0 = checkerboard(Lx, Ly, physics["g"], physics["K"], physics["kappa"])
-    provider = NEGFForceProvider(
-        t=physics["t"], g=physics["g"], gamma=gamma, temperature=temperature
-    )
-    params = BrownianParameters(
-        K=physics["K"],
-        kappa=physics["kappa"],
-        temperature=temperature,
-        damping=physics["damping"],
-        dt=physics["dt"],
-    )
-    traj = run_brownian(q0, provider, bias, params, n_steps, seed, stride=stride)
-    profile = column_profile(traj.q)
-    bulk = float(q0[0, 0])
-    positions = domain_wall_position(profile, bulk)
-    fit = domain_wall_velocity(traj.times, positions, Lx)
-    order = order_parameter(traj.q, q0)
-    summary = {
-        "bias": bias,
-        "wall_velocity": fit.velocity,
-        "wall_velocity_stderr": fit.stderr,
-        "wall_fit_points": fit.n_points,
-        "final_wall_position": float(positions[-1]),
-        "half_decay_time": half_decay_time(traj.times, order),
-        "final_order_parameter": float(order[-1]),
-        "final_current": float(traj.current[-1]),
-        "seconds_per_step": traj.seconds_per_step,
-    }
-    return summary, traj.times, profile / bulk, positions
+def simulate_regime(lattice, physics, dynamics, bias, n_steps, stride, seed):
+    """One NEGF Brownian run from the checkerboard, analysed like a pipeline run.
+
+    Returns the summary (holstein.analysis.summarise) and the time series with the
+    column profile phi(x)/phi_0 for the kymograph.
+    """
+    q0 = checkerboard(lattice["Lx"], lattice["Ly"], physics["g"], physics["K"], physics["kappa"])
+    traj = run_brownian(q0, negf_provider(physics), bias, brownian_parameters(physics, dynamics),
+                        n_steps, seed, stride=stride)
+    meta = {**lattice, "physics": physics, "bias": bias, "seed": seed, "provider": "negf",
+            "seconds_per_step": traj.seconds_per_step}
+    series = run_time_series({"time": traj.times, "q": traj.q, "current": traj.current}, meta)
+    return summarise(series, meta), series
 
 
 def plot_kymographs(runs, path, title):
@@ -76,9 +52,10 @@ def plot_kymographs(runs, path, title):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True)
-    for ax, (name, summary, times, profile, positions) in zip(
-        np.atleast_1d(axes), runs, strict=True
-    ):
+    for ax, (name, summary, series) in zip(np.atleast_1d(axes), runs, strict=True):
+        times = series["time"].to_numpy()
+        profile = series[[c for c in series.columns if c.startswith("phi_")]].to_numpy()
+        positions = series["wall_position"].to_numpy()
         Lx = profile.shape[1]
         im = ax.imshow(
             profile.T,
@@ -114,7 +91,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    physics = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "damping": 0.2, "dt": 0.1}
+    physics = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": args.gamma,
+               "temperature": args.temperature, "bias_scheme": "gated"}
+    dynamics = {"damping": 0.2, "dt": 0.1}
+    lattice = {"Lx": args.Lx, "Ly": args.Ly}
     biases = [float(b) for b in args.biases.split(",")]
     if len(biases) != len(REGIME_NAMES):
         ap.error(f"--biases needs {len(REGIME_NAMES)} values (survive, wall, collapse)")
@@ -122,21 +102,18 @@ def main(argv=None):
     runs = []
     for name, bias in zip(REGIME_NAMES, biases, strict=True):
         log.info("regime %r: bias %g", name, bias)
-        summary, times, profile, positions = simulate_regime(
-            args.Lx, args.Ly, bias, args.gamma, args.temperature, args.steps, args.stride,
-            args.seed, physics,
-        )
+        summary, series = simulate_regime(lattice, physics, dynamics, bias, args.steps,
+                                          args.stride, args.seed)
         log.info("  %s", summary)
-        runs.append((name, summary, times, profile, positions))
+        runs.append((name, summary, series))
     title = (
         f"NEGF Brownian dynamics, {args.Lx} x {args.Ly}, lead coupling {args.gamma:g}, "
         f"kT = {args.temperature:g}, gated bias (mu_L = V, mu_R = 0)"
     )
     plot_kymographs(runs, args.out / "kymographs.png", title)
-    meta = {"Lx": args.Lx, "Ly": args.Ly, "gamma": args.gamma, "temperature": args.temperature,
-            "steps": args.steps, "seed": args.seed, **physics}
+    meta = {**lattice, **physics, **dynamics, "steps": args.steps, "seed": args.seed}
     result = {"parameters": meta, "regimes": {name: s for name, s, *_ in runs}}
-    (args.out / "regimes.json").write_text(json.dumps(result, indent=2))
+    write_text_atomic(args.out / "regimes.json", json.dumps(result, indent=2))
     log.info("wrote %s", args.out)
 
 
