@@ -83,27 +83,12 @@ def reference_force_rmse(model_path, negf_runs) -> dict:
     training biases), so this is the held-out error where the validation runs live.
     Pooled over seeds: RMSE, the NEGF force standard deviation, and their ratio.
     """
-    from .io import read_trajectory
-    from .mlff import load
+    from .dataset import load_shards
+    from .mlff import evaluate_rmse, load
 
-    provider = load(model_path)
-    per_bias = defaultdict(lambda: {"sq": 0.0, "n": 0, "forces": []})
-    for path in negf_runs:
-        arrays, meta = read_trajectory(path)
-        entry = per_bias[f"{meta['bias']:g}"]
-        for start in range(0, len(arrays["q"]), 64):
-            chunk = slice(start, start + 64)
-            predicted = provider.predict_batch(arrays["q"][chunk], meta["bias"])["force"]
-            entry["sq"] += float(np.sum((predicted - arrays["force"][chunk]) ** 2))
-            entry["n"] += predicted.size
-        entry["forces"].append(arrays["force"].ravel())
-    result = {}
-    for label, entry in sorted(per_bias.items(), key=lambda kv: float(kv[0])):
-        rmse = math.sqrt(entry["sq"] / entry["n"])
-        std = float(np.std(np.concatenate(entry["forces"])))
-        result[label] = {"rmse": rmse, "force_std": std, "relative_rmse": rmse / std,
-                         "n_values": entry["n"]}
-    return result
+    rows = evaluate_rmse(load(model_path), load_shards(negf_runs))["per_bias"]
+    return {f"{row['bias']:g}": {k: row[k] for k in ("rmse", "force_std", "relative_rmse",
+                                                      "n_snapshots")} for row in rows}
 
 
 def _plt():
