@@ -25,6 +25,20 @@ What is tested, and why:
   physics is rejected naming the key(s) and both values; truncated, garbage and foreign
   files are rejected with a message that says to delete the file.
 * The loaded provider drives ``holstein.dynamics.run_brownian``.
+* Bond-current heads (issue 7): exact y-mirror symmetry with random weights (float64,
+  1e-12): bond_current_x even, bond_current_y odd and moved to the mirrored bond, for
+  both mirrors of the ring; shapes (Lx - 1, Ly) and (Lx, Ly); the provider's current is
+  ``device_current(bond_current_x)``.  Training on a synthetic local bond target whose
+  cross-section sums are exactly equal, I = Ly * 0.2 tanh(V) (a y-difference of a
+  mirror-odd local stream function plus a uniform part), reproduces the current of
+  unseen configurations (12 x 10, V = 1.5, unseen bias and size) within
+  ``CURRENT_BOUND`` = 8 % of I (measured worst of 5 configurations 2.1-5.1 %, training
+  seeds 0-2, 150 epochs, ~3 s), the bond currents within 15 % RMSE / std (measured
+  <= 6.6 %); the predicted Kirchhoff spread is positive and below 30 % of I (measured
+  14-20 %: per-bond errors add up over a cross-section, the mean over x averages them).
+  ``kirchhoff_spread`` of exact NEGF bond currents is ~0 (1e-10 relative) and positive
+  once one bond is perturbed.  An old-style checkpoint (no bond heads) loads and reports
+  no currents.
 
 torch runs on one thread here: two threads on two busy cores are ~10x slower.
 """
@@ -54,6 +68,7 @@ from holstein.mlff import (
     train,
 )
 from holstein.negf import steady_state
+from holstein.observables import device_current, kirchhoff_spread
 
 PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
                bias_scheme="gated")
@@ -69,12 +84,16 @@ def one_thread():
     torch.set_num_threads(old)
 
 
-def random_model(cutoff=3, channels=6, seed=0, dtype=torch.float64, expansion=0):
+def random_model(cutoff=3, channels=6, seed=0, dtype=torch.float64, expansion=0,
+                 bond_heads=False):
     torch.manual_seed(seed)
     norm = dict(q_mean=0.1, q_std=0.7, bias_mean=1.0, bias_std=2.0, onsite_mean=0.02,
                 onsite_std=0.3)
+    if bond_heads:  # a nonzero bond_current_y_mean must be ignored (odd quantity)
+        norm.update(bond_current_x_mean=0.05, bond_current_x_std=0.2, bond_current_y_mean=0.3,
+                    bond_current_y_std=0.1)
     model = LocalForceField(cutoff=cutoff, channels=channels, expansion=expansion,
-                            normalisation=norm)
+                            normalisation=norm, bond_heads=bond_heads)
     return model.to(dtype).eval()
 
 
@@ -401,3 +420,143 @@ def test_bad_inputs_rejected(tmp_path):
     with pytest.raises(ValueError, match="lacks the physical parameters"):
         train(broken, {"epochs": 1}, tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
+
+
+# ------------------------------------------------------------------------------ bond heads
+
+CURRENT_BOUND = 0.08  # |I_ML - I_exact| / |I_exact| on unseen configurations (stated bound)
+
+
+def run_all(model, q, bias=0.7) -> dict[str, np.ndarray]:
+    dtype = next(model.parameters()).dtype
+    with torch.no_grad():
+        qt = torch.as_tensor(np.ascontiguousarray(q), dtype=dtype)[None]
+        return {k: v[0].numpy() for k, v in model(qt, torch.tensor([bias], dtype=dtype)).items()}
+
+
+@pytest.mark.parametrize(("shape", "dtype", "atol"),
+                         [((9, 7), torch.float64, 1e-12), ((8, 10), torch.float64, 1e-12),
+                          ((8, 10), torch.float32, 1e-5)])
+def test_bond_heads_mirror_symmetry(shape, dtype, atol):
+    model = random_model(bond_heads=True, dtype=dtype)
+    q = np.random.default_rng(10).standard_normal(shape)
+    out = run_all(model, q)
+    lx, ly = shape
+    assert out["bond_current_x"].shape == (lx - 1, ly)
+    assert out["bond_current_y"].shape == (lx, ly)
+    assert out["onsite"].shape == (lx, ly)
+    bx, by = out["bond_current_x"], out["bond_current_y"]
+    assert np.abs(by).max() > 1e-3 and np.abs(bx).max() > 1e-3  # not trivially zero
+    # mirror through the site y = 0: x bonds even, y bonds (y, y+1) -> (-y-1, -y) and odd
+    m = run_all(model, mirror_np(q))
+    np.testing.assert_allclose(m["bond_current_x"], mirror_np(bx), atol=atol)
+    np.testing.assert_allclose(m["bond_current_y"], -mirror_np(by, "bond_y"), atol=atol)
+    np.testing.assert_allclose(m["onsite"], mirror_np(out["onsite"]), atol=atol)
+    # mirror through a bond centre, y -> Ly - 1 - y: bond (y, y+1) -> (Ly-2-y, Ly-1-y)
+    r = run_all(model, q[:, ::-1])
+    np.testing.assert_allclose(r["bond_current_x"], bx[:, ::-1], atol=atol)
+    np.testing.assert_allclose(r["bond_current_y"], -np.roll(by[:, ::-1], -1, axis=1),
+                               atol=atol)
+    # y translations
+    t = run_all(model, np.roll(q, 2, axis=1))
+    np.testing.assert_allclose(t["bond_current_y"], np.roll(by, 2, axis=1), atol=atol)
+    # a mirror-symmetric configuration carries no net transverse current per column
+    sym = run_all(model, q[:, :1].repeat(ly, axis=1))
+    np.testing.assert_allclose(sym["bond_current_y"], 0.0, atol=atol)
+    # the on-site head is the same network with or without bond heads
+    plain = random_model(dtype=dtype)
+    plain.load_state_dict(model.state_dict(), strict=False)
+    np.testing.assert_allclose(run_all(plain, q)["onsite"], out["onsite"], atol=atol)
+
+
+def test_provider_reports_bond_currents_and_device_current():
+    model = random_model(cutoff=2, bond_heads=True, dtype=torch.float32)
+    provider = MLForceProvider(model, PHYSICS)
+    q = np.random.default_rng(11).standard_normal((7, 5))
+    r = provider.evaluate(q, 1.2)
+    assert r.bond_current_x.shape == (6, 5) and r.bond_current_y.shape == (7, 5)
+    assert r.current == pytest.approx(device_current(r.bond_current_x), abs=1e-12)
+    batch = provider.predict_batch(q[None].repeat(2, axis=0), [1.2, 0.3])
+    np.testing.assert_allclose(batch["bond_current_x"][0], r.bond_current_x, atol=1e-6)
+    assert batch["current"].shape == (2,) and batch["current"][0] == pytest.approx(r.current)
+    traj = run_brownian(q, provider, 1.2, BrownianParameters(), n_steps=2, seed=0, stride=1)
+    assert traj.bond_current_x.shape == (3, 6, 5) and np.all(np.isfinite(traj.current))
+
+
+def synthetic_bonds(q: np.ndarray, bias: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local bond currents with exactly equal cross-section sums Ly * 0.2 tanh(V).
+
+    x bond (x, y)->(x+1, y): 0.2 tanh(V) + psi(y) - psi(y - 1) with the stream function
+    psi(y) = 0.3 tanh(S(y + 1) - S(y)), S = Q(x) + Q(x + 1): psi is odd under the mirror,
+    so the x current is even and its sum over the ring is exactly Ly * 0.2 tanh(V).
+    y bond (y, y+1): 0.5 tanh(Q(y + 1) - Q(y)) (1 + 0.2 V), odd under the mirror.
+    """
+    s = q[:-1] + q[1:]
+    psi = 0.3 * np.tanh(np.roll(s, -1, axis=1) - s)
+    bx = 0.2 * np.tanh(bias) + psi - np.roll(psi, 1, axis=1)
+    by = 0.5 * np.tanh(np.roll(q, -1, axis=1) - q) * (1 + 0.2 * bias)
+    return bx, by
+
+
+def with_bonds(data: dict) -> dict:
+    pairs = [synthetic_bonds(q, v) for q, v in zip(data["q"], data["bias"], strict=True)]
+    return {**data, "bond_current_x": np.array([p[0] for p in pairs]),
+            "bond_current_y": np.array([p[1] for p in pairs])}
+
+
+@pytest.fixture(scope="module")
+def trained_bonds(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mlff_bonds")
+    data = with_bonds(synthetic_data())
+    hyper = dict(cutoff=2, channels=8, epochs=150, batch_size=16, learning_rate=5e-3,
+                 weight_decay=0.0, patience=20, validation_fraction=0.5, seed=0, threads=1,
+                 bond_loss_weight=1.0)
+    metrics = train(data, hyper, tmp / "mlff.pt", log=lambda s: None)
+    return {"metrics": metrics, "path": tmp / "mlff.pt", "data": data}
+
+
+def test_trained_bond_heads_reproduce_the_device_current(trained_bonds):
+    m = trained_bonds["metrics"]
+    assert m["validation"]["max_relative_rmse"] < RMSE_BOUND  # the force is still learnt
+    assert m["validation_bond"]["current"]["relative_rmse"] < 1.0
+    ckpt = torch.load(trained_bonds["path"], weights_only=True)
+    assert {"bond_current_x_std", "bond_current_y_std"} <= set(ckpt["normalisation"])
+    assert ckpt["normalisation"]["bond_current_y_mean"] == 0.0
+    provider = load(trained_bonds["path"], expect=PHYSICS)
+    unseen = synthetic_data(biases=(1.5,), seeds=(7,), n=5, shape=(12, 10), offset=900)
+    exact = 10 * 0.2 * np.tanh(1.5)
+    for q in unseen["q"]:
+        r = provider.evaluate(q, 1.5)
+        bx, by = synthetic_bonds(q, 1.5)
+        assert device_current(bx) == pytest.approx(exact, rel=1e-12)  # the target's current
+        assert abs(r.current - exact) < CURRENT_BOUND * exact, (r.current, exact)
+        assert 0 < kirchhoff_spread(r.bond_current_x) < 0.3 * exact
+        # the local bond currents are learnt too, not only their sum
+        assert np.sqrt(np.mean((r.bond_current_x - bx) ** 2)) < 0.15 * np.std(bx)
+        assert np.sqrt(np.mean((r.bond_current_y - by) ** 2)) < 0.15 * np.std(by)
+
+
+def test_bond_loss_weight_zero_and_old_checkpoints_have_no_bond_heads(trained, tmp_path):
+    # the bond-less checkpoint (as written before issue 7) loads and reports no currents
+    provider = load(trained["path"])
+    r = provider.evaluate(np.zeros((6, 4)), 1.0)
+    assert r.bond_current_x is None and r.bond_current_y is None and r.current is None
+    assert "bond_current_x" not in provider.predict_batch(np.zeros((1, 6, 4)), 1.0)
+    data = with_bonds(synthetic_data(n=3))
+    m = train(data, {"epochs": 1, "cutoff": 1, "channels": 4, "bond_loss_weight": 0.0},
+              tmp_path / "x.pt", log=lambda s: None)
+    assert m["validation_bond"] is None and load(tmp_path / "x.pt").evaluate(
+        data["q"][0], 1.0).current is None
+    with pytest.raises(ValueError, match="bond_loss_weight"):
+        train(data, {"epochs": 1, "bond_loss_weight": -1.0}, tmp_path / "y.pt")
+
+
+def test_kirchhoff_spread_of_negf_bond_currents():
+    q = 0.8 * np.random.default_rng(12).standard_normal((6, 4))
+    ss = steady_state(q, 1.5, method="exact")
+    assert abs(ss.current) > 1e-2
+    assert kirchhoff_spread(ss.bond_current_x) < 1e-10 * abs(ss.current)
+    assert device_current(ss.bond_current_x) == pytest.approx(ss.current, rel=1e-10)
+    perturbed = ss.bond_current_x.copy()
+    perturbed[2, 1] += 0.01 * abs(ss.current)
+    assert kirchhoff_spread(perturbed) == pytest.approx(0.01 * abs(ss.current), rel=1e-6)

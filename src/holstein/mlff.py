@@ -7,8 +7,18 @@ force follows exactly as ``F_i = -g (n_i - 1/2)`` (g from the checkpoint).  Forc
 and density are the same quantity up to the constant -g, so the loss is the same
 either way; predicting the density keeps the head a pure electronic quantity
 (independent of g, the "on-site kind" of arXiv:2403.13675) and makes the
-provider's density and force consistent by construction.  Bond-current heads
-(issue 7) can be added to ``LocalForceField.heads`` on the same backbone.
+provider's density and force consistent by construction.
+
+The optional *bond head* (issue 7, the "bond kind"; ``heads["bond"]``) predicts the
+bond currents on the same backbone, one output channel per bond direction per site:
+``bond_current_x`` at (x, y) is the current on the bond (x, y) -> (x + 1, y)
+(the output of the last column, x = Lx - 1, is dropped: (B, Lx - 1, Ly)), and
+``bond_current_y`` at (x, y) the current on (x, y) -> (x, y + 1 mod Ly).  They are
+trained jointly with the on-site head when the data has bond currents (the NEGF
+shards do) and ``hyper["bond_loss_weight"]`` > 0; the provider then reports them
+and the device current ``observables.device_current(bond_current_x)`` (mean over
+the cross-sections of the summed x-bond currents).  A checkpoint without bond
+heads (older ones) loads as before and reports no currents.
 
 Architecture and locality definition
 ------------------------------------
@@ -36,10 +46,15 @@ Symmetries (exact, built in)
 * y translations: convolutions with circular y padding are equivariant.  The
   input is the raw Q (not the staggered order (-1)^(x+y) Q): the two CDW domains
   are related by a one-site y shift, so they are treated alike by construction.
-* y mirror: ``out(Q) = (net(Q) + M net(M Q)) / 2`` with ``M: y -> (-y) mod Ly``
-  (``mirror_y``).  Together with y translations this gives equivariance under
-  every mirror of the ring (y -> (a - y) mod Ly for any a, e.g. a = Ly - 1, the
-  mirror through a bond centre): the lattice Hamiltonian has all of them.
+* y mirror: ``out(Q) = (net(Q) + s M net(M Q)) / 2`` with ``M: y -> (-y) mod Ly``
+  (``mirror_y``), per output channel the mirror of its kind (``HEAD_OUTPUTS``): on-site and
+  ``bond_current_x`` are even (kind "site", s = +1); ``bond_current_y`` lives on
+  the bond (y, y + 1), which the mirror maps to (-y - 1, -y) (kind "bond_y", a
+  plain flip), and as an oriented current it changes sign (s = -1).  Its
+  normalisation mean is fixed at 0 so that the physical output stays odd.
+  Together with y translations this gives equivariance under every mirror of
+  the ring (y -> (a - y) mod Ly for any a, e.g. a = Ly - 1, the mirror through a
+  bond centre): the lattice Hamiltonian has all of them.
   Both passes run as one batch of size 2B.
 * x -> -x is *not* imposed: the bias breaks it.
 
@@ -81,6 +96,7 @@ from torch import nn
 from . import __version__
 from .forces import ElectronicResponse
 from .io import atomic_path, write_text_atomic
+from .observables import device_current, kirchhoff_spread
 
 CHECKPOINT_FORMAT = "holstein-mlff"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -108,6 +124,11 @@ DEFAULT_HYPER: dict[str, Any] = {
     "threads": None,  # torch.set_num_threads during training; None = torch's default
     # Save the resumable training state every this many epochs (0 = never):
     "checkpoint_every_epochs": 10,
+    # Weight of the bond-current loss (mean of the normalised MSEs of bond_current_x and
+    # bond_current_y) relative to the on-site loss; 0 = no bond heads.  Used only when
+    # the data has bond currents.  Off by default until the pipeline's current figures
+    # and their validation (issue 7) use it.
+    "bond_loss_weight": 0.0,
 }
 # Hyperparameters that do not change what training computes (beyond rounding with other
 # thread counts): left out of the training-state fingerprint, so a resumed run may differ.
@@ -192,21 +213,36 @@ class SiteHead(nn.Module):
 
 
 NORMALISATION_KEYS = ("q_mean", "q_std", "bias_mean", "bias_std", "onsite_mean", "onsite_std")
+BOND_OUTPUTS = ("bond_current_x", "bond_current_y")
+BOND_NORMALISATION_KEYS = tuple(f"{h}_{s}" for h in BOND_OUTPUTS for s in ("mean", "std"))
+# Head name -> its output channels as (output name, mirror_y kind, sign under the y mirror).
+# The two bond currents share one head (one hidden 1x1 layer, two output channels): a
+# head per direction cost ~30 % extra Brownian-step time at 40 x 30 on 2 threads (per-call
+# overhead of the extra convolutions); the shared one +12 % (1 thread) / +19 % (2 threads)
+# at 40 x 30 and +4-5 % at 256 x 256 (cutoff 6, 16 channels, medians of 40 steps).
+HEAD_OUTPUTS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "onsite": (("onsite", "site", 1),),
+    "bond": (
+        ("bond_current_x", "site", 1),  # at (x, y): the bond (x, y) -> (x + 1, y); even
+        ("bond_current_y", "bond_y", -1),  # on the bond (y, y + 1); oriented: odd
+    ),
+}
 
 
-def identity_normalisation() -> dict[str, float]:
-    return {k: (1.0 if k.endswith("std") else 0.0) for k in NORMALISATION_KEYS}
+def identity_normalisation(bond_heads: bool = False) -> dict[str, float]:
+    keys = NORMALISATION_KEYS + (BOND_NORMALISATION_KEYS if bond_heads else ())
+    return {k: (1.0 if k.endswith("std") else 0.0) for k in keys}
 
 
 class LocalForceField(nn.Module):
     """Shared local backbone + heads, exactly y-translation and y-mirror equivariant.
 
     ``forward(q, bias)`` takes physical Q (B, Lx, Ly) and V (B,) and returns a dict of
-    physical head outputs, now ``{"onsite": n - 1/2}`` (B, Lx, Ly).  The normalisation
-    (from the training split) lives in buffers, so the module is self-contained.
+    physical head outputs: ``{"onsite": n - 1/2}`` (B, Lx, Ly), and with
+    ``bond_heads`` also ``"bond_current_x"`` (B, Lx - 1, Ly) and ``"bond_current_y"``
+    (B, Lx, Ly).  The normalisation (from the training split) lives in buffers, so the
+    module is self-contained.
     """
-
-    head_kinds = {"onsite": "site"}  # head name -> mirror kind (issue 7: bond heads)
 
     def __init__(
         self,
@@ -216,6 +252,7 @@ class LocalForceField(nn.Module):
         expansion: int = 0,
         normalisation: Mapping[str, float] | None = None,
         channels_last: bool = True,
+        bond_heads: bool = False,
     ) -> None:
         super().__init__()
         self.cutoff = int(cutoff)
@@ -224,9 +261,17 @@ class LocalForceField(nn.Module):
         self.expansion = int(expansion or 0)
         self.channels_last = channels_last
         self.backbone = Backbone(IN_CHANNELS, self.channels, self.cutoff, self.expansion)
-        self.heads = nn.ModuleDict({"onsite": SiteHead(self.channels, self.head_channels)})
-        norm = identity_normalisation() if normalisation is None else dict(normalisation)
-        for key in NORMALISATION_KEYS:
+        names = ("onsite", "bond") if bond_heads else ("onsite",)
+        self.head_outputs = {name: HEAD_OUTPUTS[name] for name in names}
+        self.heads = nn.ModuleDict({
+            name: SiteHead(self.channels, self.head_channels, len(HEAD_OUTPUTS[name]))
+            for name in names
+        })
+        norm = identity_normalisation(bond_heads)
+        norm.update(normalisation or {})
+        if bond_heads:
+            norm["bond_current_y_mean"] = 0.0  # an odd quantity: a mean would break the mirror
+        for key in self._normalisation_keys:
             self.register_buffer(key, torch.tensor(float(norm[key])))
         self._lead_cache: dict[tuple, torch.Tensor] = {}
 
@@ -239,12 +284,20 @@ class LocalForceField(nn.Module):
             "head_channels": self.head_channels,
             "expansion": self.expansion,
             "in_channels": IN_CHANNELS,
-            "heads": list(self.head_kinds),
+            "heads": list(self.head_outputs),
             "activation": "silu",
         }
 
+    @property
+    def bond_heads(self) -> bool:
+        return "bond" in self.head_outputs
+
+    @property
+    def _normalisation_keys(self) -> tuple[str, ...]:
+        return NORMALISATION_KEYS + (BOND_NORMALISATION_KEYS if self.bond_heads else ())
+
     def normalisation(self) -> dict[str, float]:
-        return {k: float(getattr(self, k)) for k in NORMALISATION_KEYS}
+        return {k: float(getattr(self, k)) for k in self._normalisation_keys}
 
     def _lead_columns(self, lx: int, like: torch.Tensor) -> torch.Tensor:
         """(2, Lx, 1): indicators of the left (x = 0) and right (x = Lx - 1) lead columns."""
@@ -268,7 +321,8 @@ class LocalForceField(nn.Module):
         )
 
     def forward_normalised(self, q: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Mirror-symmetrised head outputs in normalised units, each (B, Lx, Ly)."""
+        """Mirror-symmetrised head outputs in normalised units, (B, Lx, Ly) each except
+        ``bond_current_x`` (B, Lx - 1, Ly)."""
         x = self.features(q, bias)
         b = x.shape[0]
         x = torch.cat([x, mirror_y(x)], dim=0)  # features commute with the mirror
@@ -277,8 +331,12 @@ class LocalForceField(nn.Module):
         h = self.backbone(x)
         out = {}
         for name, head in self.heads.items():
-            y = head(h)[:, 0]
-            out[name] = 0.5 * (y[:b] + mirror_y(y[b:], self.head_kinds[name]))
+            y = head(h)
+            for k, (output, kind, sign) in enumerate(self.head_outputs[name]):
+                m = mirror_y(y[b:, k], kind)
+                out[output] = 0.5 * (y[:b, k] + m if sign > 0 else y[:b, k] - m)
+        if "bond_current_x" in out:
+            out["bond_current_x"] = out["bond_current_x"][:, :-1]  # no bond beyond x = Lx-1
         return out
 
     def forward(self, q: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -288,7 +346,8 @@ class LocalForceField(nn.Module):
                 for k, v in out.items()}
 
 
-def build_model(hyper: Mapping[str, Any] | None = None, normalisation=None) -> LocalForceField:
+def build_model(hyper: Mapping[str, Any] | None = None, normalisation=None,
+                bond_heads: bool = False) -> LocalForceField:
     """A LocalForceField from hyperparameters (cutoff, channels, head_channels)."""
     h = {**DEFAULT_HYPER, **(hyper or {})}
     return LocalForceField(
@@ -297,6 +356,7 @@ def build_model(hyper: Mapping[str, Any] | None = None, normalisation=None) -> L
         head_channels=h.get("head_channels"),
         expansion=int(h.get("expansion") or 0),
         normalisation=normalisation,
+        bond_heads=bond_heads,
     )
 
 
@@ -309,7 +369,8 @@ class MLForceProvider:
     float32 (the model is converted in place), ``torch.inference_mode``; any lattice
     size (the model is local).  ``threads`` calls ``torch.set_num_threads`` (process
     wide; 1 per process is best when several jobs share few cores).  Density is
-    ``1/2 + onsite`` and force ``-g * onsite``; bond currents are None for now.
+    ``1/2 + onsite`` and force ``-g * onsite``; with bond heads also the bond currents
+    and the device current (``observables.device_current``), else those are None.
     """
 
     def __init__(
@@ -337,7 +398,9 @@ class MLForceProvider:
     def predict_batch(self, q: np.ndarray, biases) -> dict[str, np.ndarray]:
         """Batched prediction: q (B, Lx, Ly), biases (B,) or a scalar.
 
-        Returns float64 arrays ``{"force": (B, Lx, Ly), "density": (B, Lx, Ly)}``.
+        Returns float64 arrays ``{"force": (B, Lx, Ly), "density": (B, Lx, Ly)}``, with
+        bond heads also ``"bond_current_x"`` (B, Lx - 1, Ly), ``"bond_current_y"``
+        (B, Lx, Ly) and ``"current"`` (B,) (``observables.device_current``; NaN if Lx = 1).
         """
         q = np.asarray(q)
         if q.ndim != 3:
@@ -346,15 +409,30 @@ class MLForceProvider:
         with torch.inference_mode():
             qt = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32))
             vt = torch.from_numpy(bias)
-            onsite = self.model(qt, vt)["onsite"].numpy().astype(np.float64)
-        return {"force": -self.g * onsite, "density": 0.5 + onsite}
+            out = self.model(qt, vt)
+        onsite = out["onsite"].numpy().astype(np.float64)
+        result = {"force": -self.g * onsite, "density": 0.5 + onsite}
+        if "bond_current_x" in out:
+            bx = out["bond_current_x"].numpy().astype(np.float64)
+            result["bond_current_x"] = bx
+            result["bond_current_y"] = out["bond_current_y"].numpy().astype(np.float64)
+            result["current"] = (device_current(bx) if bx.shape[1] > 0
+                                 else np.full(len(bx), np.nan))
+        return result
 
     def evaluate(self, q: np.ndarray, bias: float) -> ElectronicResponse:
         q = np.asarray(q)
         if q.ndim != 2:
             raise ValueError(f"lattice configuration must be a 2-d (Lx, Ly) array, got {q.shape}")
         out = self.predict_batch(q[None], [bias])
-        return ElectronicResponse(force=out["force"][0], density=out["density"][0])
+        if "bond_current_x" not in out:
+            return ElectronicResponse(force=out["force"][0], density=out["density"][0])
+        current = float(out["current"][0])
+        return ElectronicResponse(
+            force=out["force"][0], density=out["density"][0],
+            bond_current_x=out["bond_current_x"][0], bond_current_y=out["bond_current_y"][0],
+            current=None if math.isnan(current) else current,
+        )
 
     def electronic_force(self, q: np.ndarray, bias: float) -> np.ndarray:
         return self.evaluate(q, bias).force
@@ -516,16 +594,25 @@ def save_checkpoint(
 # ----------------------------------------------------------------------------- training
 
 
-def _loss(model: LocalForceField, q, v, target) -> torch.Tensor:
-    return F.mse_loss(model.forward_normalised(q, v)["onsite"], target)
+def _loss(model: LocalForceField, q, v, target: Mapping[str, torch.Tensor],
+          bond_weight: float = 0.0) -> torch.Tensor:
+    """Normalised MSE of the on-site head + ``bond_weight`` x mean of the bond-head MSEs."""
+    out = model.forward_normalised(q, v)
+    loss = F.mse_loss(out["onsite"], target["onsite"])
+    if bond_weight > 0 and "bond_current_x" in target:
+        bond = sum(F.mse_loss(out[k], target[k]) for k in BOND_OUTPUTS) / len(BOND_OUTPUTS)
+        loss = loss + bond_weight * bond
+    return loss
 
 
-def _mean_loss(model: LocalForceField, q, v, target, batch_size: int) -> float:
+def _mean_loss(model: LocalForceField, q, v, target: Mapping[str, torch.Tensor],
+               batch_size: int, bond_weight: float = 0.0) -> float:
     total = 0.0
     with torch.no_grad():
         for s in range(0, len(q), batch_size):
             sl = slice(s, s + batch_size)
-            total += float(_loss(model, q[sl], v[sl], target[sl])) * len(q[sl])
+            part = {k: t[sl] for k, t in target.items()}
+            total += float(_loss(model, q[sl], v[sl], part, bond_weight)) * len(q[sl])
     return total / len(q)
 
 
@@ -572,15 +659,19 @@ def train(
     """Train the local model on NEGF snapshots; write the checkpoint; return metrics.
 
     ``data``: ``q``, ``force`` (electronic force), ``bias`` (n,), ``trajectory`` (n,)
-    integer id per (bias, seed) run, optional ``density``, and ``meta`` (physics keys
-    ``PHYSICS_KEYS``, optionally damping, dt and the lattice shape; flat or under
+    integer id per (bias, seed) run, optional ``density``, optional ``bond_current_x``
+    (n, Lx - 1, Ly) and ``bond_current_y`` (n, Lx, Ly) (then, with
+    ``hyper["bond_loss_weight"]`` > 0, the bond heads are trained jointly), and ``meta``
+    (physics keys ``PHYSICS_KEYS``, optionally damping, dt and the lattice shape; flat or under
     ``meta["physics"]``).  ``hyper``: see ``DEFAULT_HYPER``.  The split is by whole
     trajectories (``split_trajectories``); normalisation comes from the training split;
     early stopping on the validation loss keeps the best weights.  The checkpoint is a
     plain dict written atomically; ``metrics_path`` (optional) gets the metrics as JSON.
     Returned metrics: ``history`` (per-epoch train_loss, val_loss, epoch_seconds, lr),
     best_epoch, best_val_loss, epochs_run, the split, ``validation`` (``evaluate_rmse``
-    of the best model on the validation trajectories), normalisation, hyper, seconds.
+    of the best model on the validation trajectories), ``validation_bond`` (with bond
+    heads, else None: ``bond_current_metrics`` on the validation trajectories),
+    normalisation, hyper, seconds.
 
     Resume: with ``hyper["checkpoint_every_epochs"]`` = N > 0 the full training state is
     written atomically to ``training_state_path(checkpoint_path)`` every N epochs and when
@@ -622,12 +713,29 @@ def train(
             log(f"warning: force and density disagree by up to {dev:.2e} in -g (n - 1/2)")
     bias = np.asarray(data["bias"], dtype=np.float64)
     traj = np.asarray(data["trajectory"])
+    bond_weight = float(hyper["bond_loss_weight"])
+    if not math.isfinite(bond_weight) or bond_weight < 0:
+        raise ValueError(f"bond_loss_weight = {bond_weight}: give a number >= 0 (0 = no "
+                         "bond-current heads)")
+    bonds = {}
+    if bond_weight > 0 and all(data.get(k) is not None for k in BOND_OUTPUTS):
+        bonds = {k: np.asarray(data[k], dtype=np.float64) for k in BOND_OUTPUTS}
+        want = {"bond_current_x": (n, lx - 1, ly), "bond_current_y": (n, lx, ly)}
+        for k, a in bonds.items():
+            if a.shape != want[k]:
+                raise ValueError(f"data[{k!r}] has shape {a.shape}, expected {want[k]}")
+        if lx < 2:
+            bonds = {}
     train_ids, val_ids = split_trajectories(traj, bias, float(hyper["validation_fraction"]), seed)
     tr = np.isin(traj, train_ids)
     va = np.isin(traj, val_ids)
 
     def std(a):
         s = float(np.std(a))
+        return s if s > 0 else 1.0
+
+    def rms(a):
+        s = float(np.sqrt(np.mean(a**2)))
         return s if s > 0 else 1.0
 
     norm = {
@@ -638,14 +746,23 @@ def train(
         "onsite_mean": float(np.mean(onsite[tr])),
         "onsite_std": std(onsite[tr]),
     }
-    model = build_model(hyper, normalisation=norm)
+    if bonds:
+        norm.update({
+            "bond_current_x_mean": float(np.mean(bonds["bond_current_x"][tr])),
+            "bond_current_x_std": std(bonds["bond_current_x"][tr]),
+            "bond_current_y_mean": 0.0,  # odd under the y mirror
+            "bond_current_y_std": rms(bonds["bond_current_y"][tr]),  # about mean 0
+        })
+    model = build_model(hyper, normalisation=norm, bond_heads=bool(bonds))
     n_params = sum(p.numel() for p in model.parameters())
 
     def tensors(mask):
         q = torch.as_tensor(q_all[mask], dtype=torch.float32)
         v = torch.as_tensor(bias[mask], dtype=torch.float32)
-        y = (onsite[mask] - norm["onsite_mean"]) / norm["onsite_std"]
-        return q, v, torch.as_tensor(y, dtype=torch.float32)
+        targets = {"onsite": onsite, **bonds}
+        y = {k: torch.as_tensor((a[mask] - norm[f"{k}_mean"]) / norm[f"{k}_std"],
+                                dtype=torch.float32) for k, a in targets.items()}
+        return q, v, y
 
     q_tr, v_tr, y_tr = tensors(tr)
     q_va, v_va, y_va = tensors(va)
@@ -655,6 +772,8 @@ def train(
         f"train {int(tr.sum())} snapshots ({len(train_ids)} trajectories), validation "
         f"{int(va.sum())} ({len(val_ids)} trajectories, biases {val_biases}); "
         f"cutoff {model.cutoff}, channels {model.channels}, {n_params} parameters"
+        + (f"; bond-current heads (loss weight {bond_weight:g})" if bonds else
+           "; no bond-current heads")
     )
 
     batch_size = int(hyper["batch_size"])
@@ -680,7 +799,8 @@ def train(
         "format": TRAINING_STATE_FORMAT,
         "hyper": {k: v for k, v in hyper.items() if k not in UNFINGERPRINTED_HYPER},
         "physics": physics,
-        "data": {"shape": [n, lx, ly], "hash": _data_hash(q_all, force, bias, traj)},
+        "data": {"shape": [n, lx, ly],
+                 "hash": _data_hash(q_all, force, bias, traj, *bonds.values())},
         "version": __version__,
     }), sort_keys=True)
     epoch, finished, elapsed_before = 0, False, 0.0
@@ -733,13 +853,14 @@ def train(
         for s in range(0, len(perm), batch_size):
             idx = perm[s : s + batch_size]
             opt.zero_grad(set_to_none=True)
-            loss = _loss(model, q_tr[idx], v_tr[idx], y_tr[idx])
+            loss = _loss(model, q_tr[idx], v_tr[idx], {k: t[idx] for k, t in y_tr.items()},
+                         bond_weight)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
         train_loss = total / len(perm)
         model.eval()
-        val_loss = _mean_loss(model, q_va, v_va, y_va, 4 * batch_size)
+        val_loss = _mean_loss(model, q_va, v_va, y_va, 4 * batch_size, bond_weight)
         lr = opt.param_groups[0]["lr"]
         sched.step(val_loss)
         dt = time.perf_counter() - t0
@@ -787,6 +908,8 @@ def train(
         "val_trajectories": [int(i) for i in val_ids],
         "val_biases": val_biases,
         "validation": evaluate_rmse(provider, val_data),
+        "validation_bond": (bond_current_metrics(provider, {**val_data, **{
+            k: a[va] for k, a in bonds.items()}}) if bonds else None),
         "normalisation": norm,
         "hyper": hyper,
         "lattice_shape": [lx, ly],
@@ -873,6 +996,37 @@ def evaluate_rmse(
     }
     if return_predictions:
         out["predictions"] = pred
+    return out
+
+
+def bond_current_metrics(provider, data: Mapping[str, Any], batch_size: int = 64) -> dict:
+    """Bond-current and device-current errors of a provider with bond heads.
+
+    ``data``: ``q``, ``bias``, ``bond_current_x``, ``bond_current_y`` (NEGF).  Returns
+    ``{"bond_current_x": row, "bond_current_y": row, "current": row}`` with row = {rmse,
+    std, relative_rmse, max_abs_error} (current: per snapshot), plus
+    ``"mean_kirchhoff_spread"`` of the predicted x-bond currents.
+    """
+    q = np.asarray(data["q"], dtype=np.float64)
+    bias = np.asarray(data["bias"], dtype=np.float64)
+    parts: dict[str, list] = {k: [] for k in (*BOND_OUTPUTS, "current")}
+    for s in range(0, len(q), batch_size):
+        out = provider.predict_batch(q[s : s + batch_size], bias[s : s + batch_size])
+        for k in parts:
+            parts[k].append(out[k])
+    pred = {k: np.concatenate(v) for k, v in parts.items()}
+    ref = {k: np.asarray(data[k], dtype=np.float64) for k in BOND_OUTPUTS}
+    ref["current"] = device_current(ref["bond_current_x"])
+
+    def row(p, r):
+        rmse = float(np.sqrt(np.mean((p - r) ** 2)))
+        std = float(np.std(r))
+        return {"rmse": rmse, "std": std,
+                "relative_rmse": rmse / std if std > 0 else float("inf"),
+                "max_abs_error": float(np.max(np.abs(p - r)))}
+
+    out = {k: row(pred[k], ref[k]) for k in pred}
+    out["mean_kirchhoff_spread"] = float(np.mean(kirchhoff_spread(pred["bond_current_x"])))
     return out
 
 
@@ -999,6 +1153,7 @@ def load(
         head_channels=int(arch["head_channels"]),
         expansion=int(arch.get("expansion", 0)),
         normalisation=ckpt["normalisation"],
+        bond_heads="bond" in arch.get("heads", ()),
     )
     try:
         model.load_state_dict(ckpt["state_dict"])
