@@ -76,12 +76,7 @@ STENCIL = np.array([[0.1, 0.3, 0.1], [0.4, -0.8, 0.4], [0.2, 0.25, 0.2]])  # [dx
 RMSE_BOUND = 0.10  # held-out force RMSE / force std after the small training run
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def random_model(cutoff=3, channels=6, seed=0, dtype=torch.float64, expansion=0,

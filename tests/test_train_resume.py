@@ -35,12 +35,7 @@ KILL_AFTER = 14
 CURVES = ("train_loss", "val_loss", "lr")  # epoch_seconds is wall time
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def synthetic_data(n=10, shape=(8, 6)) -> dict:

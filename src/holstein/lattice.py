@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 BIAS_SCHEMES = ("gated", "symmetric")
+# The physical parameters that fix the electronic force (config.yaml section physics).
+PHYSICS_KEYS = ("t", "g", "K", "kappa", "gamma", "temperature", "bias_scheme")
 
 
 @dataclass(frozen=True)

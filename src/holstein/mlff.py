@@ -96,13 +96,12 @@ from torch import nn
 from . import __version__
 from .forces import ElectronicResponse
 from .io import atomic_path, write_text_atomic
+from .lattice import PHYSICS_KEYS
 from .observables import device_current, kirchhoff_spread
 
 CHECKPOINT_FORMAT = "holstein-mlff"
 CHECKPOINT_FORMAT_VERSION = 1
-# Physical parameters a checkpoint must match (the ones that change the electronic force
-# or the distribution of configurations it was trained on).
-PHYSICS_KEYS = ("t", "g", "K", "kappa", "gamma", "temperature", "bias_scheme")
+# A checkpoint must match PHYSICS_KEYS (holstein.lattice); these are recorded if present.
 OPTIONAL_META_KEYS = ("damping", "dt")
 IN_CHANNELS = 4  # Q, bias, left-lead indicator (x = 0), right-lead indicator (x = Lx-1)
 

@@ -14,11 +14,10 @@ from pathlib import Path
 from .dynamics import BrownianParameters, CheckpointPolicy, run_brownian
 from .forces import ForceProvider, NEGFForceProvider
 from .io import write_trajectory
-from .lattice import checkerboard
+from .lattice import PHYSICS_KEYS, checkerboard
 
 log = logging.getLogger(__name__)
 
-PHYSICS_KEYS = ("t", "g", "K", "kappa", "gamma", "temperature", "bias_scheme")
 
 
 def negf_provider(physics: dict, method: str = "fast") -> NEGFForceProvider:
