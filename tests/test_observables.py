@@ -17,6 +17,7 @@ from holstein.observables import (
     kymograph,
     order_parameter,
     staggered_order,
+    switching_time,
 )
 
 LX, LY = 8, 5  # odd Ly on purpose: the staggered sign must not assume an even ring
@@ -314,6 +315,26 @@ def test_half_decay_time_never_decaying_is_nan():
     times = np.linspace(0.0, 5.0, 11)
     assert math.isnan(half_decay_time(times, np.full(11, 0.9)))
     assert math.isnan(half_decay_time(times, 1.0 - 0.09 * times))  # ends at 0.55
+
+
+def test_switching_time_is_exact_for_a_linear_rise():
+    times = np.linspace(0.0, 10.0, 11)
+    # I(t) = 0.1 t reaches half of the final 0.8 at t = 4 (a frame) ...
+    assert switching_time(times, 0.1 * times, 0.8) == pytest.approx(4.0, abs=1e-12)
+    # ... and half of 0.9 at t = 4.5, between frames (linear interpolation is exact).
+    assert switching_time(times, 0.1 * times, 0.9) == pytest.approx(4.5, abs=1e-12)
+    # The sign of the current does not matter: it is measured against its final value.
+    assert switching_time(times, -0.1 * times, -0.9) == pytest.approx(4.5, abs=1e-12)
+
+
+def test_switching_time_undefined_cases_are_nan():
+    times = np.linspace(0.0, 10.0, 11)
+    assert math.isnan(switching_time(times, np.full(11, 0.1), 1.0))  # never reaches 0.5
+    assert math.isnan(switching_time(times, 0.1 * times, 0.0))  # no final current
+    assert math.isnan(switching_time(times, 0.1 * times, math.nan))
+    assert switching_time(times, np.full(11, 1.0), 1.0) == 0.0  # switched from the start
+    with pytest.raises(ValueError, match="current"):
+        switching_time(times, np.ones(3), 1.0)
 
 
 # --- device current ---------------------------------------------------------------------------

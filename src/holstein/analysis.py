@@ -1,9 +1,15 @@
 """Per-run analysis: order parameter, domain-wall position and device current against time.
 
 ``analyse_run`` reads one Parquet trajectory and writes a CSV time series (time,
-order_parameter, wall_position, current, and the column profile phi(x)/phi_0 as
-columns ``phi_0 .. phi_{Lx-1}`` for kymographs) plus a JSON summary (wall
-velocity fit, half-decay time, late-time current).
+order_parameter, wall_position, current, kirchhoff_spread, and the column profile
+phi(x)/phi_0 as columns ``phi_0 .. phi_{Lx-1}`` for kymographs) plus a JSON summary
+(wall velocity fit, half-decay time, the current before and after the resistance switch
+and the switching time, and the mean Kirchhoff spread of the bond currents).
+
+The current is the provider's device current: NEGF's exact one, or the ML bond heads'
+mean over cross-sections.  ``kirchhoff_spread`` (max minus min over cross-sections of
+the summed x-bond currents) is zero for exact bond currents; for learned ones it says
+how far the prediction is from conserving charge.
 """
 
 from __future__ import annotations
@@ -22,8 +28,16 @@ from .observables import (
     domain_wall_position,
     domain_wall_velocity,
     half_decay_time,
+    kirchhoff_spread,
     order_parameter,
+    switching_time,
 )
+
+# The current after the switch is the mean over this last fraction of the frames.  The
+# current before it is the mean over the frames up to this fraction of the switching time
+# (the insulating CDW state; the first frames if the current never switches).
+LATE_FRACTION = 0.2
+EARLY_FRACTION_OF_SWITCH = 0.25
 
 
 def run_time_series(arrays: dict, meta: dict) -> pd.DataFrame:
@@ -37,12 +51,17 @@ def run_time_series(arrays: dict, meta: dict) -> pd.DataFrame:
         current = device_current(arrays["bond_current_x"])
     else:
         current = np.full(len(arrays["time"]), np.nan)
+    if "bond_current_x" in arrays and meta["Lx"] > 1:
+        spread = kirchhoff_spread(arrays["bond_current_x"])
+    else:
+        spread = np.full(len(arrays["time"]), np.nan)
     frame = pd.DataFrame(
         {
             "time": arrays["time"],
             "order_parameter": order_parameter(arrays["q"], q0),
             "wall_position": domain_wall_position(profile, bulk),
             "current": current,
+            "kirchhoff_spread": spread,
         }
     )
     phi = pd.DataFrame(profile / bulk, columns=[f"phi_{x}" for x in range(meta["Lx"])])
@@ -52,7 +71,16 @@ def run_time_series(arrays: dict, meta: dict) -> pd.DataFrame:
 def summarise(series: pd.DataFrame, meta: dict) -> dict:
     fit = domain_wall_velocity(series["time"].to_numpy(), series["wall_position"].to_numpy(),
                                meta["Lx"])
-    late = series["current"].iloc[-max(1, len(series) // 5):]
+    times = series["time"].to_numpy()
+    current = series["current"].to_numpy()
+    edge = max(1, int(round(LATE_FRACTION * len(series))))
+    late_current = float(np.mean(current[-edge:]))
+    switched_at = switching_time(times, current, late_current)
+    if math.isfinite(switched_at):
+        early = times <= times[0] + EARLY_FRACTION_OF_SWITCH * (switched_at - times[0])
+    else:
+        early = np.arange(len(times)) < edge
+    early[0] = True
     return {
         "provider": meta.get("provider", "unknown"),
         "bias": meta["bias"],
@@ -66,7 +94,10 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
         "half_decay_time": half_decay_time(series["time"].to_numpy(),
                                            series["order_parameter"].to_numpy()),
         "final_order_parameter": float(series["order_parameter"].iloc[-1]),
-        "late_current": float(late.mean()),
+        "initial_current": float(np.mean(current[early])),
+        "late_current": late_current,
+        "switching_time": switched_at,
+        "mean_kirchhoff_spread": float(series["kirchhoff_spread"].mean()),
         "seconds_per_step": meta.get("seconds_per_step", math.nan),
     }
 

@@ -125,8 +125,8 @@ DEFAULT_HYPER: dict[str, Any] = {
     "checkpoint_every_epochs": 10,
     # Weight of the bond-current loss (mean of the normalised MSEs of bond_current_x and
     # bond_current_y) relative to the on-site loss; 0 = no bond heads.  Used only when
-    # the data has bond currents.  Off by default until the pipeline's current figures
-    # and their validation (issue 7) use it.
+    # the data has bond currents.  Off for a bare ``train`` call (a force-only model);
+    # the pipeline's config (model.bond_loss_weight) turns it on.
     "bond_loss_weight": 0.0,
 }
 # Hyperparameters that do not change what training computes (beyond rounding with other

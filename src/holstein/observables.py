@@ -11,11 +11,13 @@ accept any number of leading frame axes.
 - metal/CDW domain wall: where ``|phi(x)|`` first reaches half of its bulk CDW value, counted
   from the gated electrode, and its velocity while it propagates through the sample;
 - device current from the NEGF (or predicted) bond currents along x, and the spread of the
-  cross-section sums, which Kirchhoff's law makes zero for an exact steady state.
+  cross-section sums, which Kirchhoff's law makes zero for an exact steady state;
+- resistance-switch time: when the device current first reaches half of its final value.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,6 +188,27 @@ def domain_wall_velocity(
     return WallFit(velocity, intercept, stderr, n_points, t_start, t_end)
 
 
+def _first_time_at_or_below(times: np.ndarray, values: np.ndarray, level: float,
+                            names: tuple[str, str]) -> float:
+    """First time at which ``values`` <= ``level``, interpolated linearly; nan if never."""
+    times = np.asarray(times, dtype=float)
+    values = np.asarray(values, dtype=float)
+    if times.ndim != 1 or times.shape != values.shape or times.size == 0:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must be 1-d, non-empty, of equal length, got "
+            f"{times.shape}, {values.shape}"
+        )
+    reached = np.flatnonzero(values <= level)
+    if reached.size == 0:
+        return float("nan")
+    k = int(reached[0])
+    if k == 0:
+        return float(times[0])
+    # values[k - 1] > level >= values[k], so the denominator is positive.
+    fraction = (values[k - 1] - level) / (values[k - 1] - values[k])
+    return float(times[k - 1] + fraction * (times[k] - times[k - 1]))
+
+
 def half_decay_time(times: np.ndarray, order: np.ndarray) -> float:
     """First time at which the normalised order parameter is 0.5 or below; nan if never.
 
@@ -193,22 +216,23 @@ def half_decay_time(times: np.ndarray, order: np.ndarray) -> float:
     configuration, so it starts at 1); it is not renormalised here.  Between the last frame
     above 0.5 and the first at or below it the crossing is interpolated linearly.
     """
-    times = np.asarray(times, dtype=float)
-    order = np.asarray(order, dtype=float)
-    if times.ndim != 1 or times.shape != order.shape or times.size == 0:
-        raise ValueError(
-            f"times and order must be 1-d, non-empty, of equal length, got {times.shape}, "
-            f"{order.shape}"
-        )
-    decayed = np.flatnonzero(order <= 0.5)
-    if decayed.size == 0:
+    return _first_time_at_or_below(times, order, 0.5, ("times", "order"))
+
+
+def switching_time(times: np.ndarray, current: np.ndarray, final_current: float) -> float:
+    """Resistance-switch time: first time the current reaches half of its final value.
+
+    ``final_current`` is the current of the switched (metallic) state, e.g. the late-time
+    mean.  The crossing of ``current / final_current = 1/2`` is interpolated linearly
+    between frames; nan if it is never reached, or if ``final_current`` is zero or not
+    finite (no switch to time).
+    """
+    final_current = float(final_current)
+    if not math.isfinite(final_current) or final_current == 0:
         return float("nan")
-    k = int(decayed[0])
-    if k == 0:
-        return float(times[0])
-    # order[k - 1] > 0.5 >= order[k], so the denominator is positive.
-    fraction = (order[k - 1] - 0.5) / (order[k - 1] - order[k])
-    return float(times[k - 1] + fraction * (times[k] - times[k - 1]))
+    ratio = np.asarray(current, dtype=float) / final_current
+    # "reaches 1/2 from below" is "-ratio falls to -1/2": one crossing routine for both.
+    return _first_time_at_or_below(times, -ratio, -0.5, ("times", "current"))
 
 
 def kymograph(trajectory: np.ndarray) -> np.ndarray:

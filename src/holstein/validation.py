@@ -3,10 +3,13 @@
 Inputs are the per-run analyses (holstein.analysis), the Snakemake benchmark files of
 the runs (wall time per job, hence cost per step) and the training metrics.  Outputs:
 wall velocity against bias, order-parameter decay, kymographs side by side, device
-current against time, per-step cost, and ``metrics.json``.
+current against time, the I-V curve before and after the resistance switch, per-step
+cost, and ``metrics.json``.
 
-``metrics.json`` also holds the ML force error on the NEGF reference trajectories
-(``reference_force_rmse``): held-out seeds at every validation bias.
+``metrics.json`` also holds the ML errors on the NEGF reference trajectories (held-out
+seeds at every validation bias): the force (``reference_force_rmse``) and, for a model
+with bond-current heads, the device current once the metallic domain has formed
+(``reference_current``, frames after the NEGF run's switching time).
 
 Agreement criterion (issue 4): ML within 5 % of NEGF, or within the NEGF
 seed-to-seed spread (standard deviation over seeds) when that is larger.
@@ -23,8 +26,12 @@ import numpy as np
 import pandas as pd
 
 from .atomic import save_figure, write_text_atomic
+from .observables import kirchhoff_spread
 
 RELATIVE_TOLERANCE = 0.05
+# Per-run quantities (holstein.analysis summaries) compared ML against NEGF at every bias.
+COMPARED = ("wall_velocity", "half_decay_time", "initial_current", "late_current",
+            "switching_time")
 
 
 def _stats(values):
@@ -91,6 +98,58 @@ def reference_force_rmse(model_path, negf_runs) -> dict:
                                                       "n_snapshots")} for row in rows}
 
 
+def reference_current(model_path, negf_runs, batch_size: int = 64) -> dict | None:
+    """ML device current on the NEGF reference trajectories after the metallic domain forms.
+
+    For every reference run the frames from its (NEGF) switching time on are taken; the
+    ML model predicts the device current of those exact configurations.  Per bias, pooled
+    over seeds: the NEGF mean current, the RMSE of the ML current and its ratio to the mean
+    |current| (``relative_rmse``), the relative error of the mean, and the mean Kirchhoff
+    spread of the ML bond currents relative to the mean |current|.  None for a model
+    without bond-current heads.
+    """
+    from .io import read_trajectory
+    from .mlff import load
+    from .observables import switching_time
+
+    provider = load(model_path)
+    if not provider.model.bond_heads:
+        return None
+    pooled = defaultdict(lambda: {"negf": [], "ml": [], "spread": [], "runs": 0})
+    for path in negf_runs:
+        arrays, meta = read_trajectory(path)
+        times, current = arrays["time"], arrays["current"]
+        edge = max(1, len(times) // 5)
+        t_switch = switching_time(times, current, float(np.mean(current[-edge:])))
+        if not math.isfinite(t_switch):
+            continue
+        sel = times >= t_switch
+        q, bias = arrays["q"][sel], arrays["bias"][sel]
+        for s in range(0, len(q), batch_size):
+            out = provider.predict_batch(q[s : s + batch_size], bias[s : s + batch_size])
+            pooled[meta["bias"]]["ml"].append(out["current"])
+            pooled[meta["bias"]]["spread"].append(kirchhoff_spread(out["bond_current_x"]))
+        pooled[meta["bias"]]["negf"].append(current[sel])
+        pooled[meta["bias"]]["runs"] += 1
+    result = {}
+    for bias in sorted(pooled):
+        negf, ml = (np.concatenate(pooled[bias][k]) for k in ("negf", "ml"))
+        spread = np.concatenate(pooled[bias]["spread"])
+        scale = float(np.mean(np.abs(negf)))
+        rmse = float(np.sqrt(np.mean((ml - negf) ** 2)))
+        result[f"{bias:g}"] = {
+            "negf_mean_current": float(np.mean(negf)),
+            "ml_mean_current": float(np.mean(ml)),
+            "rmse": rmse,
+            "relative_rmse": rmse / scale,
+            "relative_error_of_mean": float(abs(np.mean(ml) - np.mean(negf)) / scale),
+            "ml_relative_kirchhoff_spread": float(np.mean(spread)) / scale,
+            "n_snapshots": int(len(negf)),
+            "n_runs": pooled[bias]["runs"],
+        }
+    return result
+
+
 def _plt():
     import matplotlib
 
@@ -105,8 +164,8 @@ def plot_velocity(table, training_biases, path):
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for provider, style in (("negf", "o-"), ("ml", "s--")):
         rows = table[table.provider == provider]
-        ax.errorbar(rows.bias, rows.v_mean, yerr=rows.v_std, fmt=style, capsize=3,
-                    label=provider.upper())
+        ax.errorbar(rows.bias, rows.wall_velocity_mean, yerr=rows.wall_velocity_std,
+                    fmt=style, capsize=3, label=provider.upper())
     for b in training_biases:
         ax.axvline(b, color="0.85", lw=0.8, zorder=0)
     ax.set_xlabel("bias V")
@@ -114,6 +173,31 @@ def plot_velocity(table, training_biases, path):
     ax.set_title("Wall velocity, mean and spread over seeds\n(grey lines: training biases)",
                  fontsize=10)
     ax.legend()
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_iv(table, training_biases, path):
+    """Device current against bias in the CDW state (before the switch) and after it."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    branches = (("initial_current", "before the switch (CDW)", "C0"),
+                ("late_current", "after the switch (metal)", "C3"))
+    for column, branch, colour in branches:
+        for provider, style, fill in (("negf", "o-", colour), ("ml", "s--", "none")):
+            rows = table[table.provider == provider]
+            if not np.isfinite(rows[f"{column}_mean"]).any():
+                continue
+            ax.errorbar(rows.bias, rows[f"{column}_mean"], yerr=rows[f"{column}_std"],
+                        fmt=style, color=colour, mfc=fill, capsize=3,
+                        label=f"{provider.upper()}, {branch}")
+    for b in training_biases:
+        ax.axvline(b, color="0.85", lw=0.8, zorder=0)
+    ax.set_xlabel("bias V")
+    ax.set_ylabel("device current (e = hbar = 1)")
+    ax.set_title("I-V: mean and spread over seeds\n(grey lines: training biases)",
+                 fontsize=10)
+    ax.legend(fontsize=7)
     save_figure(fig, path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
@@ -199,17 +283,20 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
     rows, per_bias = [], {}
     for bias in biases:
         entry = {"interpolated": bias not in trained}
-        for quantity, key in (("wall_velocity", "wall_velocity"),
-                              ("half_decay_time", "half_decay_time"),
-                              ("late_current", "late_current")):
-            stats = {p: _stats([s[key] for s, _ in runs[(p, bias)].values()])
+        for quantity in COMPARED:
+            stats = {p: _stats([s.get(quantity) for s, _ in runs[(p, bias)].values()])
                      for p in ("negf", "ml")}
             entry[quantity] = {**stats, "agreement": agreement(stats["ml"], stats["negf"])}
+        entry["mean_kirchhoff_spread"] = {
+            p: _stats([s.get("mean_kirchhoff_spread") for s, _ in runs[(p, bias)].values()])
+            for p in ("negf", "ml")}
         per_bias[f"{bias:g}"] = entry
         for p in ("negf", "ml"):
-            rows.append({"provider": p, "bias": bias,
-                         "v_mean": entry["wall_velocity"][p]["mean"],
-                         "v_std": entry["wall_velocity"][p]["std"]})
+            row = {"provider": p, "bias": bias}
+            for quantity in COMPARED:
+                row[f"{quantity}_mean"] = entry[quantity][p]["mean"]
+                row[f"{quantity}_std"] = entry[quantity][p]["std"]
+            rows.append(row)
     table = pd.DataFrame(rows)
     costs = cost_per_step(benchmarks, n_steps)
     # The job wall time includes start-up (imports, model loading); the loop time does not.
@@ -229,14 +316,16 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
     }
     if model_path is not None and negf_runs:
         metrics["reference_force_rmse"] = reference_force_rmse(model_path, negf_runs)
+        metrics["reference_current"] = reference_current(model_path, negf_runs)
     plot_velocity(table, sorted(trained), outputs["velocity"])
     plot_time_series(runs, biases, "order_parameter", "order parameter (normalised)",
                      "Decay of the CDW order: NEGF (solid, band = seed range) and ML (dashed)",
                      outputs["decay"])
     plot_kymographs(runs, biases, outputs["kymographs"])
     plot_time_series(runs, biases, "current", "device current",
-                     "Device current: NEGF (solid) and ML (dashed, where predicted)",
-                     outputs["current"])
+                     "Device current: NEGF (solid, band = seed range) and ML (dashed, "
+                     "where the model has bond-current heads)", outputs["current"])
+    plot_iv(table, sorted(trained), outputs["iv_curve"])
     plot_cost(costs, loop_costs, outputs["cost"])
     write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
     return metrics

@@ -50,6 +50,11 @@ rule validate:
             caption="../report/current.rst",
             category="Validation",
         ),
+        iv_curve=report(
+            "results/validation/iv_curve.png",
+            caption="../report/iv_curve.rst",
+            category="Validation",
+        ),
         cost=report(
             "results/validation/cost.png",
             caption="../report/cost.rst",

@@ -1,0 +1,59 @@
+"""Per-run analysis: the current before and after the resistance switch, switching time,
+Kirchhoff spread, from synthetic trajectories whose answers are known in closed form."""
+
+import math
+
+import numpy as np
+import pytest
+
+from holstein.analysis import run_time_series, summarise
+from holstein.lattice import checkerboard
+
+PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
+           "bias_scheme": "gated"}
+
+
+def synthetic_run(current, lx=6, ly=4, bond_noise=0.0, seed=0):
+    """A CDW trajectory whose x-bond currents sum to ``current`` in every cross-section
+    (plus optional noise that breaks Kirchhoff's law)."""
+    n = len(current)
+    q0 = checkerboard(lx, ly, PHYSICS["g"], PHYSICS["K"], PHYSICS["kappa"])
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.5, 1.5, size=(n, lx - 1, ly))
+    bond_x = current[:, None, None] * weights / weights.sum(axis=2, keepdims=True)
+    bond_x = bond_x + bond_noise * rng.standard_normal(bond_x.shape)
+    arrays = {"time": np.arange(n, dtype=float), "q": np.broadcast_to(q0, (n, lx, ly)),
+              "bond_current_x": bond_x}
+    meta = {"Lx": lx, "Ly": ly, "physics": PHYSICS, "bias": 2.0, "seed": 1,
+            "provider": "ml"}
+    return arrays, meta
+
+
+def test_switch_of_a_step_like_current():
+    # 0.01 (insulating) for t < 20, a linear rise to 1.0 at t = 40, then flat to t = 99.
+    t = np.arange(100, dtype=float)
+    current = np.interp(t, [0, 20, 40, 99], [0.01, 0.01, 1.0, 1.0])
+    arrays, meta = synthetic_run(current)
+    series = run_time_series(arrays, meta)
+    np.testing.assert_allclose(series["current"], current, rtol=1e-12)
+    np.testing.assert_allclose(series["kirchhoff_spread"], 0.0, atol=1e-14)
+    summary = summarise(series, meta)
+    assert summary["late_current"] == pytest.approx(1.0, rel=1e-12)
+    # I = 0.5 at t = 20 + 20 * 0.49 / 0.99, exact for the linear rise.
+    assert summary["switching_time"] == pytest.approx(20 + 20 * 0.49 / 0.99, rel=1e-12)
+    assert summary["initial_current"] == pytest.approx(0.01, rel=1e-12)
+    assert summary["mean_kirchhoff_spread"] == pytest.approx(0.0, abs=1e-14)
+
+
+def test_kirchhoff_spread_is_positive_for_perturbed_bond_currents():
+    current = np.full(30, 0.3)
+    series = run_time_series(*synthetic_run(current, bond_noise=0.01))
+    assert (series["kirchhoff_spread"] > 0.001).all()
+
+
+def test_a_run_without_currents_has_nan_current_summaries():
+    arrays, meta = synthetic_run(np.ones(10))
+    del arrays["bond_current_x"]
+    summary = summarise(run_time_series(arrays, meta), meta)
+    for key in ("initial_current", "late_current", "switching_time", "mean_kirchhoff_spread"):
+        assert math.isnan(summary[key]), key
