@@ -16,8 +16,10 @@ include: "workflow/rules/negf.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/runs.smk"
 include: "workflow/rules/validation.smk"
+include: "workflow/rules/large_lattice.smk"
 
 
 rule all:
     input:
         rules.validate.output,
+        rules.large_lattice_report.output if LARGE["enabled"] else [],

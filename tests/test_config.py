@@ -108,3 +108,16 @@ def test_unstable_time_step_is_rejected_before_any_job():
 
 def test_bias_labels_are_short_and_distinct():
     assert bias_label(3.0) == "3" and bias_label(2.5) == "2.5" and bias_label(-1) == "-1"
+
+
+def test_large_lattice_bias_must_be_a_validation_bias():
+    config = validated({"large_lattice": {"enabled": True, "bias": 2.15}})
+    with pytest.raises(ConfigError, match="large_lattice.bias"):
+        check_config(config)
+    check_config(validated({"large_lattice": {"enabled": False, "bias": 2.15}}))  # off: ignored
+
+
+def test_large_lattice_narrower_than_the_model_is_rejected():
+    config = validated({"large_lattice": {"enabled": True, "Ly": 10}, "model": {"cutoff": 6}})
+    with pytest.raises(ConfigError, match="large_lattice.Ly"):
+        check_config(config)

@@ -154,7 +154,30 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
     jobs = planned_jobs(changed, cwd=tiny_run)
     n_valid = 2 * 1
     assert jobs == {"train_model": 1, "brownian_run": n_valid, "analyse_run": n_valid,
-                    "validate": 1, "all": 1}
+                    "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "large_lattice_report": 1, "all": 1}
+
+
+def test_large_lattice_run_and_report(tiny_run):
+    results = tiny_run / "results" / "large_lattice"
+    table = pq.read_table(results / "ml_12x8_V2_s21.parquet")
+    # Only q and the current are recorded on a large lattice.
+    assert set(table.column_names) == {"step", "time", "bias", "seed", "q", "current"}
+    assert table.num_rows == 11
+    meta = json.loads(table.schema.metadata[b"holstein"])
+    assert (meta["Lx"], meta["Ly"], meta["bias"], meta["seed"]) == (12, 8, 2.0, 21)
+    assert meta["peak_memory_mb"] > 0
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert metrics["lattice"] == {"Lx": 12, "Ly": 8}
+    assert metrics["ml_seconds_per_step"] > 0 and metrics["job_max_rss_mb"] > 0
+    assert set(metrics["small_lattice_wall_velocity"]) == {"ml", "negf"}
+    estimate = metrics["negf_estimate"]
+    assert estimate["measured_sites"] == 36
+    # N^3 scaling from 36 to 96 sites.
+    assert math.isclose(estimate["seconds_per_step"],
+                        estimate["measured_seconds_per_step"] * (96 / 36) ** 3)
+    assert (results / "large_lattice.png").stat().st_size > 1000
+    assert not list(results.glob("*.checkpoint.npz"))
 
 
 def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tmp_path):

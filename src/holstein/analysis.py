@@ -99,6 +99,7 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
         "switching_time": switched_at,
         "mean_kirchhoff_spread": float(series["kirchhoff_spread"].mean()),
         "seconds_per_step": meta.get("seconds_per_step", math.nan),
+        "peak_memory_mb": meta.get("peak_memory_mb", math.nan),
     }
 
 

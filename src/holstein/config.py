@@ -50,20 +50,34 @@ def check_config(config: dict) -> None:
             "validation.biases are all training biases, but validation.require_interpolation "
             "is true: add a validation bias between training biases (or set it to false)"
         )
-    cutoff = model["cutoff"]
-    if lattice["Lx"] < 2 * cutoff:
-        raise ConfigError(
-            f"lattice.Lx = {lattice['Lx']} is shorter than twice model.cutoff = {cutoff}: "
-            "every site would see both electrodes; enlarge lattice.Lx or reduce model.cutoff"
-        )
-    if lattice["Ly"] < 2 * cutoff + 1:
-        raise ConfigError(
-            f"lattice.Ly = {lattice['Ly']} < 2 * model.cutoff + 1 = {2 * cutoff + 1}: the "
-            "periodic neighbourhood would wrap onto itself and the model would not transfer "
-            "to other lattices; enlarge lattice.Ly or reduce model.cutoff"
-        )
+    _check_lattice("lattice", lattice, model["cutoff"])
+    large = config.get("large_lattice", {})
+    if large.get("enabled"):
+        _check_lattice("large_lattice", large, model["cutoff"])
+        labels = [bias_label(b) for b in valid["biases"]]
+        if bias_label(large["bias"]) not in labels:
+            raise ConfigError(
+                f"large_lattice.bias = {large['bias']} is not one of validation.biases "
+                f"{labels}: its wall velocity is compared with the validation runs at the "
+                "same bias; choose one of those"
+            )
     if len(train["seeds"]) * len(train["biases"]) < 2:
         raise ConfigError(
             "training_data needs at least two trajectories (biases x seeds) so that whole "
             "trajectories can be held out for validation"
+        )
+
+
+def _check_lattice(section: str, lattice: dict, cutoff: int) -> None:
+    if lattice["Lx"] < 2 * cutoff:
+        raise ConfigError(
+            f"{section}.Lx = {lattice['Lx']} is shorter than twice model.cutoff = {cutoff}: "
+            f"every site would see both electrodes; enlarge {section}.Lx or reduce "
+            "model.cutoff"
+        )
+    if lattice["Ly"] < 2 * cutoff + 1:
+        raise ConfigError(
+            f"{section}.Ly = {lattice['Ly']} < 2 * model.cutoff + 1 = {2 * cutoff + 1}: the "
+            "periodic neighbourhood would wrap onto itself and the model would not transfer "
+            f"to other lattices; enlarge {section}.Ly or reduce model.cutoff"
         )

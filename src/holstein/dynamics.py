@@ -71,14 +71,15 @@ class BrownianParameters:
 class Trajectory:
     """Snapshots recorded every ``stride`` steps (frame k is step ``steps[k]``).
 
-    Fields that the provider does not supply (e.g. density of a force-only model)
-    are None.  ``force`` is the electronic force (what a force field learns).
+    Fields that the provider does not supply (e.g. density of a force-only model), or
+    that the run was told not to record, are None.  ``force`` is the electronic force
+    (what a force field learns).
     """
 
     steps: np.ndarray
     times: np.ndarray
     q: np.ndarray
-    force: np.ndarray
+    force: np.ndarray | None
     density: np.ndarray | None = None
     bond_current_x: np.ndarray | None = None
     bond_current_y: np.ndarray | None = None
@@ -139,6 +140,8 @@ class NumericalError(FloatingPointError):
 
 
 FRAME_FIELDS = ("q", "force", "density", "bond_current_x", "bond_current_y", "current")
+# Fields a run may leave out of its frames (q is always recorded).
+OPTIONAL_FIELDS = FRAME_FIELDS[1:]
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ def run_brownian(
     progress_every: float = 30.0,
     checkpoint: CheckpointPolicy | None = None,
     q_bound: float | None = None,
+    record: tuple[str, ...] = OPTIONAL_FIELDS,
 ) -> Trajectory:
     """Integrate n_steps from q0, recording frames at steps 0, stride, 2 stride, ... <= n_steps.
 
@@ -218,9 +222,15 @@ def run_brownian(
     resumed from: a resumed run reproduces the uninterrupted one bit for bit.
     A non-finite electronic force, or |Q| > ``q_bound``, stops the run with a
     NumericalError naming the step, the site and the last good checkpoint.
+    ``record``: the fields of ``OPTIONAL_FIELDS`` kept in every frame besides q (those
+    the provider supplies); a large lattice keeps only what its analysis needs, e.g.
+    ``("current",)``, since every lattice field costs 8 bytes per site per frame.
     """
     if n_steps < 0 or stride < 1:
         raise ValueError(f"n_steps={n_steps}, stride={stride}: need n_steps >= 0, stride >= 1")
+    unknown = sorted(set(record) - set(OPTIONAL_FIELDS))
+    if unknown:
+        raise ValueError(f"record={unknown}: choose fields among {OPTIONAL_FIELDS}")
     integ = BrownianIntegrator(q0, provider, bias, params, seed)
     frames: dict[str, list] = {k: [] for k in ("steps", *FRAME_FIELDS)}
     elapsed_before = 0.0
@@ -242,11 +252,8 @@ def run_brownian(
         if k % stride == 0:
             frames["steps"].append(k)
             frames["q"].append(integ.q.copy())
-            frames["force"].append(response.force)
-            frames["density"].append(response.density)
-            frames["bond_current_x"].append(response.bond_current_x)
-            frames["bond_current_y"].append(response.bond_current_y)
-            frames["current"].append(response.current)
+            for name in OPTIONAL_FIELDS:
+                frames[name].append(getattr(response, name) if name in record else None)
         if k == n_steps:
             break
         integ.advance(response)
@@ -275,7 +282,7 @@ def run_brownian(
         steps=steps,
         times=steps * params.dt,
         q=np.stack(frames["q"]),
-        force=np.stack(frames["force"]),
+        force=stack(frames["force"]),
         density=stack(frames["density"]),
         bond_current_x=stack(frames["bond_current_x"]),
         bond_current_y=stack(frames["bond_current_y"]),

@@ -11,7 +11,7 @@ import logging
 import time
 from pathlib import Path
 
-from .dynamics import BrownianParameters, CheckpointPolicy, run_brownian
+from .dynamics import OPTIONAL_FIELDS, BrownianParameters, CheckpointPolicy, run_brownian
 from .forces import ForceProvider, NEGFForceProvider
 from .io import write_trajectory
 from .lattice import PHYSICS_KEYS, checkerboard
@@ -53,12 +53,14 @@ def simulate(
     n_steps: int,
     stride: int,
     checkpoint: CheckpointPolicy | None = None,
+    record: tuple[str, ...] = OPTIONAL_FIELDS,
 ) -> None:
     """Run from the perfect checkerboard and write the trajectory to ``out_path``.
 
     ``dynamics`` may hold ``q_bound`` (stop if any |Q| exceeds it).  With ``checkpoint``
     the run resumes from a matching checkpoint; the checkpoint is removed once the
-    trajectory is written.
+    trajectory is written.  ``record``: the fields besides q kept per frame
+    (``dynamics.run_brownian``).
     """
     q0 = checkerboard(lattice["Lx"], lattice["Ly"], physics["g"], physics["K"], physics["kappa"])
     params = brownian_parameters(physics, dynamics)
@@ -68,7 +70,8 @@ def simulate(
     )
     t0 = time.perf_counter()
     traj = run_brownian(q0, provider, bias, params, n_steps, seed, stride=stride,
-                        checkpoint=checkpoint, q_bound=dynamics.get("q_bound"))
+                        checkpoint=checkpoint, q_bound=dynamics.get("q_bound"),
+                        record=tuple(record))
     log.info("done in %.1f s (%.4f s/step)", time.perf_counter() - t0, traj.seconds_per_step)
     meta = {
         "bias": float(bias),
@@ -79,10 +82,18 @@ def simulate(
         "n_steps": int(n_steps),
         "stride": int(stride),
         "seconds_per_step": traj.seconds_per_step,
+        "peak_memory_mb": peak_memory_mb(),
     }
     write_trajectory(out_path, traj, meta)
     if checkpoint is not None:
         Path(checkpoint.path).unlink(missing_ok=True)
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux: ru_maxrss in kB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def make_provider(provider_name: str, physics: dict, method: str = "fast", model_path=None):
@@ -103,7 +114,7 @@ def checkpoint_path(out_path) -> Path:
 
 
 def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_steps, stride,
-            method="fast", model_path=None) -> None:
+            method="fast", model_path=None, record=OPTIONAL_FIELDS) -> None:
     """Pipeline entry point: build the provider, then ``simulate`` with checkpoints.
 
     ``dynamics["checkpoint_every"]`` (steps; 0 or absent: off) sets the interval.  The
@@ -118,9 +129,10 @@ def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_s
             "provider": provider_name, "method": method, "lattice": dict(lattice),
             "physics": dict(physics), "dynamics": dict(dynamics), "bias": float(bias),
             "seed": int(seed), "n_steps": int(n_steps), "stride": int(stride),
+            "record": sorted(record),
             "model_sha256": hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
             if model_path else None,
         }
         checkpoint = CheckpointPolicy(checkpoint_path(out_path), every, fingerprint)
     simulate(out_path, provider, provider_name, lattice, physics, dynamics, bias, seed,
-             n_steps, stride, checkpoint)
+             n_steps, stride, checkpoint, record)

@@ -20,9 +20,22 @@ PHYSICS_CODE = code_hash("lattice", "negf", "forces", "dynamics", "simulation", 
 MODEL_CODE = code_hash("mlff", "dataset", "training", "io")
 ANALYSIS_CODE = code_hash("observables", "analysis")
 VALIDATION_CODE = code_hash("observables", "validation")
+LARGE_LATTICE_CODE = code_hash("observables", "io", "large_lattice")
 
 TRAIN = config["training_data"]
 VALID = config["validation"]
 TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
 VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
 MODEL_CHECKPOINT = "results/model/mlff.pt"
+LARGE = config["large_lattice"]
+LARGE_TAG = f"{LARGE['Lx']}x{LARGE['Ly']}_V{bias_label(LARGE['bias'])}_s{LARGE['seed']}"
+
+
+def large_lattice_mem_mb():
+    """Memory of the large run: the recorded frames (q, 8 bytes a site) plus a margin for
+    the model's activations (float32, channels x sites per layer) and the interpreter.
+    """
+    sites = LARGE["Lx"] * LARGE["Ly"]
+    frames = LARGE["n_steps"] // LARGE["stride"] + 1
+    # Twice the frames: the list of frames and the stacked array exist together at the end.
+    return int(2 * frames * sites * 8 / 1e6 + 200 * sites * 4 / 1e6 + 1500)

@@ -27,6 +27,7 @@ rule negf_training_shard:
         dynamics=config["dynamics"],
         method=config["negf"]["method"],
         bias=lambda wc: TRAIN_BIASES[wc.bias],
+        seed=lambda wc: int(wc.seed),
         n_steps=TRAIN["n_steps"],
         stride=TRAIN["stride"],
         code=PHYSICS_CODE,

@@ -24,6 +24,7 @@ rule brownian_run:
         dynamics=config["dynamics"],
         method=config["negf"]["method"],
         bias=lambda wc: VALID_BIASES[wc.bias],
+        seed=lambda wc: int(wc.seed),
         n_steps=VALID["n_steps"],
         stride=VALID["stride"],
         code=PHYSICS_CODE,

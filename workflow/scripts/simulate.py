@@ -18,9 +18,10 @@ run_job(
     p.physics,
     p.dynamics,
     bias=p.bias,
-    seed=int(sm.wildcards.seed),
+    seed=int(p.seed),
     n_steps=p.n_steps,
     stride=p.stride,
     method=p.method,
     model_path=getattr(sm.input, "model", None) or None,
+    **({"record": tuple(p.record)} if hasattr(p, "record") else {}),
 )

@@ -1,0 +1,189 @@
+"""An ML run on a lattice far beyond NEGF's reach, compared with the training-size runs.
+
+The force field is local, so a model trained on a small lattice drives Brownian dynamics on
+any larger one.  ``large_lattice_report`` takes the analysis of one such run
+(``holstein.analysis``), its trajectory and Snakemake benchmark, and the analyses of the
+validation runs at the same bias on the pipeline's own lattice, and writes a figure
+(kymograph, a snapshot of the staggered order with the wall in the sample, the wall
+position against time beside the small-lattice runs) and ``metrics.json``: the wall
+velocity on both lattices, time and memory per step, and the NEGF cost at the large size
+extrapolated from the NEGF cost measured on the small one.
+
+NEGF extrapolation: one steady state costs one dense complex eigendecomposition of the
+N x N effective Hamiltonian (N = Lx Ly sites), O(N^3) time and a few N x N complex
+matrices of memory (``NEGF_DENSE_MATRICES``).  Scaling the measured small-lattice cost
+by (N / N_small)^3 includes that lattice's per-step overheads, which grow more slowly,
+so it overestimates when N_small is small: it is an order of magnitude, and is labelled so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .atomic import save_figure, write_text_atomic
+from .io import read_trajectory
+from .observables import domain_wall_velocity, staggered_order
+
+# Dense complex128 N x N matrices alive at once in negf.steady_state (H_eff, its
+# eigenvectors, their inverse or transpose): memory ~ this x 16 N^2 bytes.
+NEGF_DENSE_MATRICES = 3
+
+
+def negf_estimate(seconds_per_step: float, sites: int, target_sites: int) -> dict:
+    """NEGF seconds and memory per step at ``target_sites`` from a cost measured at ``sites``."""
+    ratio = target_sites / sites
+    return {
+        "measured_sites": int(sites),
+        "measured_seconds_per_step": float(seconds_per_step),
+        "scaling": "N^3 (dense eigendecomposition), N = Lx Ly",
+        "seconds_per_step": float(seconds_per_step * ratio**3),
+        "memory_gb": NEGF_DENSE_MATRICES * 16 * float(target_sites) ** 2 / 1e9,
+    }
+
+
+def _stats(values) -> dict:
+    values = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if len(values) == 0:
+        return {"mean": math.nan, "std": math.nan, "n": 0}
+    return {"mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "n": int(len(values))}
+
+
+def _read_benchmark(path) -> dict:
+    row = pd.read_csv(path, sep="\t").iloc[0]
+    return {"job_seconds": float(row["s"]), "job_max_rss_mb": float(row["max_rss"])}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, references: dict,
+                       path) -> None:
+    """Kymograph, a mid-run snapshot of the staggered order, wall position against time."""
+    plt = _plt()
+    arrays, meta = trajectory
+    lx, ly = meta["Lx"], meta["Ly"]
+    t = series["time"].to_numpy()
+    wall = series["wall_position"].to_numpy()
+    phi = series[[f"phi_{x}" for x in range(lx)]].to_numpy()
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1.3, 1, 1.1]})
+    ax = axes[0]
+    im = ax.imshow(phi.T, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
+                   extent=[t[0], t[-1], -0.5, lx - 0.5])
+    ax.plot(t, wall, "k--", lw=0.8, label="wall position")
+    ax.set_xlabel("time")
+    ax.set_ylabel("x (0 = gated electrode)")
+    ax.set_title(f"Kymograph, {lx} x {ly}, V = {meta['bias']:g}", fontsize=10)
+    fig.colorbar(im, ax=ax, label=r"$\phi(x)/\phi_0$ (mean over y)")
+
+    # The frame where the wall is closest to mid-sample shows its shape across y.
+    finite = np.where(np.isfinite(wall), wall, -np.inf)
+    k = int(np.argmin(np.abs(finite - lx / 2)))
+    phi0 = float(np.mean(staggered_order(arrays["q"][0])))  # the CDW start: phi_0
+    ax = axes[1]
+    im = ax.imshow(staggered_order(arrays["q"][k]).T / phi0, origin="lower", cmap="RdBu_r",
+                   vmin=-1.2, vmax=1.2, aspect="auto")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y (periodic)")
+    ax.set_title(f"Staggered order at t = {t[k]:.0f} (wall near mid-sample)", fontsize=10)
+    fig.colorbar(im, ax=ax, label=r"$\phi_i/\phi_0$")
+
+    ax = axes[2]
+    inset = ax.inset_axes([0.58, 0.1, 0.38, 0.38])
+    ax.plot(t, wall, "k-", label=f"{lx} x {ly} ML: v = {summary['wall_velocity']:.3f}")
+    for provider, runs in references.items():
+        style, colour = ("-", "C0") if provider == "negf" else ("--", "C1")
+        for i, (ref_summary, ref_series) in enumerate(runs):
+            label = None
+            if i == 0:
+                v = _stats([s["wall_velocity"] for s, _ in runs])["mean"]
+                label = (f"{ref_summary['Lx']} x {ref_summary['Ly']} {provider.upper()}: "
+                         f"v = {v:.3f}")
+            for a in (ax, inset):
+                a.plot(ref_series["time"], ref_series["wall_position"], style, color=colour,
+                       lw=0.9, label=label if a is ax else None)
+    if any(references.values()):
+        small_runs = [s for runs in references.values() for _, s in runs]
+        t_end = max(float(s["time"].iloc[-1]) for s in small_runs)
+        inset.plot(t, wall, "k-")
+        inset.set_xlim(0, t_end)
+        inset.set_ylim(0, max(float(np.nanmax(s["wall_position"])) for s in small_runs) + 1)
+        inset.set_title("small lattice", fontsize=7)
+        inset.tick_params(labelsize=6)
+    else:
+        inset.remove()
+    ax.set_xlabel("time")
+    ax.set_ylabel("wall position x")
+    ax.set_title("Wall position; v: mean fitted velocity (sites / time)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_path,
+                         reference_summaries, reference_series, outputs) -> dict:
+    """Figure and metrics.json of the large run against the validation runs at its bias.
+
+    ``reference_summaries``/``reference_series``: the analyses (JSON, CSV) of the ML and
+    NEGF validation runs at the large run's bias.  ``outputs``: ``figure``, ``metrics``.
+    """
+    summary = json.loads(Path(summary_path).read_text())
+    series = pd.read_csv(series_path)
+    frames = {Path(p).with_suffix("").as_posix(): p for p in reference_series}
+    references: dict[str, list] = {"negf": [], "ml": []}
+    for path in sorted(map(str, reference_summaries)):
+        ref = json.loads(Path(path).read_text())
+        if not math.isclose(ref["bias"], summary["bias"]):
+            raise ValueError(f"{path}: bias {ref['bias']} is not the large run's "
+                             f"{summary['bias']}; pass the validation runs at that bias")
+        references[ref["provider"]].append(
+            (ref, pd.read_csv(frames[Path(path).with_suffix("").as_posix()])))
+    lx, ly = summary["Lx"], summary["Ly"]
+    small = {p: _stats([s["wall_velocity"] for s, _ in runs]) for p, runs in references.items()}
+    velocity = summary["wall_velocity"]
+    fit = domain_wall_velocity(series["time"].to_numpy(), series["wall_position"].to_numpy(), lx)
+    negf_runs = [s for s, _ in references["negf"]]
+    metrics = {
+        "lattice": {"Lx": lx, "Ly": ly},
+        "bias": summary["bias"],
+        "seed": summary["seed"],
+        "wall_velocity": velocity,
+        "wall_velocity_stderr": summary["wall_velocity_stderr"],
+        "wall_fit_window": [fit.t_start, fit.t_end],
+        "wall_reached_far_electrode": summary["wall_reached_far_electrode"],
+        "half_decay_time": summary["half_decay_time"],
+        "late_current": summary["late_current"],
+        "switching_time": summary["switching_time"],
+        "small_lattice_wall_velocity": small,
+        "velocity_ratio_large_over_small": {
+            p: velocity / s["mean"] if s["n"] and s["mean"] else math.nan
+            for p, s in small.items()},
+        "ml_seconds_per_step": summary["seconds_per_step"],
+        "ml_site_steps_per_second": lx * ly / summary["seconds_per_step"],
+        "peak_memory_mb": summary.get("peak_memory_mb", math.nan),
+        **_read_benchmark(benchmark_path),
+    }
+    if negf_runs:
+        small_sites = negf_runs[0]["Lx"] * negf_runs[0]["Ly"]
+        cost = float(np.median([s["seconds_per_step"] for s in negf_runs]))
+        metrics["negf_estimate"] = negf_estimate(cost, small_sites, lx * ly)
+        metrics["estimated_speedup_ml_over_negf"] = (
+            metrics["negf_estimate"]["seconds_per_step"] / summary["seconds_per_step"])
+    plot_large_lattice(read_trajectory(trajectory_path), series, summary, references,
+                       outputs["figure"])
+    write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
+    return metrics

@@ -1,0 +1,84 @@
+# ML Brownian run on a lattice far larger than the training one (config large_lattice),
+# its analysis, and the comparison with the validation runs at the same bias.
+
+
+rule large_lattice_run:
+    input:
+        model=MODEL_CHECKPOINT,
+    output:
+        f"results/large_lattice/ml_{LARGE_TAG}.parquet",
+    log:
+        f"logs/large_lattice/ml_{LARGE_TAG}.log",
+    benchmark:
+        f"results/benchmarks/large_lattice/ml_{LARGE_TAG}.tsv"
+    conda:
+        "../../envs/holstein.yaml"
+    threads: LARGE["threads"]
+    resources:
+        mem_mb=lambda wc: large_lattice_mem_mb(),
+        runtime=240,
+    params:
+        provider="ml",
+        lattice={"Lx": LARGE["Lx"], "Ly": LARGE["Ly"]},
+        physics=config["physics"],
+        dynamics={**config["dynamics"], "checkpoint_every": LARGE["checkpoint_every"]},
+        method=config["negf"]["method"],
+        bias=LARGE["bias"],
+        seed=LARGE["seed"],
+        n_steps=LARGE["n_steps"],
+        stride=LARGE["stride"],
+        record=["current"],
+        code=PHYSICS_CODE,
+    script:
+        "../scripts/simulate.py"
+
+
+rule analyse_large_lattice_run:
+    input:
+        f"results/large_lattice/ml_{LARGE_TAG}.parquet",
+    output:
+        series=f"results/large_lattice/ml_{LARGE_TAG}.csv",
+        summary=f"results/large_lattice/ml_{LARGE_TAG}.json",
+    log:
+        f"logs/large_lattice/analyse_ml_{LARGE_TAG}.log",
+    conda:
+        "../../envs/holstein.yaml"
+    params:
+        code=ANALYSIS_CODE,
+    script:
+        "../scripts/analyse.py"
+
+
+rule large_lattice_report:
+    input:
+        trajectory=f"results/large_lattice/ml_{LARGE_TAG}.parquet",
+        series=f"results/large_lattice/ml_{LARGE_TAG}.csv",
+        summary=f"results/large_lattice/ml_{LARGE_TAG}.json",
+        benchmark=f"results/benchmarks/large_lattice/ml_{LARGE_TAG}.tsv",
+        reference_summaries=expand(
+            "results/analysis/{provider}/V{bias}_s{seed}.json",
+            provider=["ml", "negf"],
+            bias=bias_label(LARGE["bias"]),
+            seed=VALID["seeds"],
+        ),
+        reference_series=expand(
+            "results/analysis/{provider}/V{bias}_s{seed}.csv",
+            provider=["ml", "negf"],
+            bias=bias_label(LARGE["bias"]),
+            seed=VALID["seeds"],
+        ),
+    output:
+        metrics="results/large_lattice/metrics.json",
+        figure=report(
+            "results/large_lattice/large_lattice.png",
+            caption="../report/large_lattice.rst",
+            category="Large lattice",
+        ),
+    log:
+        "logs/large_lattice/report.log",
+    conda:
+        "../../envs/holstein.yaml"
+    params:
+        code=LARGE_LATTICE_CODE,
+    script:
+        "../scripts/large_lattice.py"
