@@ -22,6 +22,7 @@ badly: OpenMP threads wait for each other):
     python benchmarks/mlff_speed.py                       # default table, 2 threads
     python benchmarks/mlff_speed.py --channels 8,16,24,32 # choose the width
     python benchmarks/mlff_speed.py --threads 1 --quick   # smoke run
+    python benchmarks/mlff_speed.py --bond-heads 0,1     # cost of the bond-current heads (default)
 
 A report goes to stdout, all numbers plus machine information to --out (JSON, default
 benchmarks/out/mlff_speed.json).
@@ -87,9 +88,11 @@ def timed(fn, repeats: int, warmup: int = 2) -> dict:
     return {"median_s": statistics.median(times), "min_s": min(times), "repeats": repeats}
 
 
-def bench_ml(channels: int, cutoff: int, sizes, repeats: int, expansion: int = 0) -> list[dict]:
+def bench_ml(channels: int, cutoff: int, sizes, repeats: int, expansion: int = 0,
+             bond_heads: bool = False) -> list[dict]:
     torch.manual_seed(0)
-    model = LocalForceField(cutoff=cutoff, channels=channels, expansion=expansion)
+    model = LocalForceField(cutoff=cutoff, channels=channels, expansion=expansion,
+                            bond_heads=bond_heads)
     provider = MLForceProvider(model, PHYSICS)
     n_params = sum(p.numel() for p in model.parameters())
     rows = []
@@ -101,11 +104,12 @@ def bench_ml(channels: int, cutoff: int, sizes, repeats: int, expansion: int = 0
         step = timed(lambda integ=integ: integ.advance(integ.electronic()), reps)
         rows.append({
             "Lx": lx, "Ly": ly, "channels": channels, "cutoff": cutoff, "expansion": expansion,
-            "parameters": n_params,
+            "bond_heads": bond_heads, "parameters": n_params,
             "force": force, "step": step,
             "site_steps_per_s": lx * ly / step["median_s"],
         })
-        print(f"  ML  C={channels:2d} E={expansion:2d} {lx:4d}x{ly:<4d} force median "
+        print(f"  ML  C={channels:2d} E={expansion:2d} B={int(bond_heads)} {lx:4d}x{ly:<4d} "
+              f"force median "
               f"{force['median_s'] * 1e3:8.2f} ms (min {force['min_s'] * 1e3:7.2f})  "
               f"step {step['median_s'] * 1e3:8.2f} ms  "
               f"{rows[-1]['site_steps_per_s']:.3g} site-steps/s", flush=True)
@@ -149,6 +153,9 @@ def main(argv=None) -> int:
     ap.add_argument("--expansion", default="0",
                     help="comma-separated widths of the per-site MLP in each block (0: none)")
     ap.add_argument("--cutoff", type=int, default=6)
+    ap.add_argument("--bond-heads", default="0,1",
+                    help="0: force head only, 1: with the bond-current heads (issue 7: they "
+                    "may cost at most 20 %% of the step); both: the ratio in the same run")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--negf-repeats", type=int, default=3)
@@ -168,7 +175,8 @@ def main(argv=None) -> int:
     ml = []
     for c in (int(v) for v in args.channels.split(",")):
         for e in (int(v) for v in args.expansion.split(",")):
-            ml += bench_ml(c, args.cutoff, sizes, args.repeats, e)
+            for b in (bool(int(v)) for v in args.bond_heads.split(",")):
+                ml += bench_ml(c, args.cutoff, sizes, args.repeats, e, b)
 
     summary = []
     for row in ml:
@@ -177,7 +185,8 @@ def main(argv=None) -> int:
             row["speedup_vs_negf_fast"] = ref["negf_fast"]["median_s"] / row["force"]["median_s"]
     print("\nsummary (medians)")
     for row in ml:
-        line = (f"  C={row['channels']:2d} E={row['expansion']:2d} {row['Lx']}x{row['Ly']}: force "
+        line = (f"  C={row['channels']:2d} E={row['expansion']:2d} B={int(row['bond_heads'])} "
+                f"{row['Lx']}x{row['Ly']}: force "
                 f"{row['force']['median_s'] * 1e3:.2f} ms, step {row['step']['median_s'] * 1e3:.2f}"
                 f" ms, {row['site_steps_per_s']:.3g} site-steps/s")
         if "speedup_vs_negf_fast" in row:
@@ -187,6 +196,13 @@ def main(argv=None) -> int:
         if (row["Lx"], row["Ly"]) == (256, 256):
             ok = row["site_steps_per_s"] >= TARGET_THROUGHPUT
             line += f" ({'meets' if ok else 'MISSES'} >= 1e6 site-steps/s)"
+        base = next((r for r in ml if not r["bond_heads"] and all(
+            r[k] == row[k] for k in ("Lx", "Ly", "channels", "expansion", "cutoff"))), None)
+        if row["bond_heads"] and base is not None:
+            row["bond_head_step_overhead"] = row["step"]["median_s"] / base["step"]["median_s"] - 1
+            ok = row["bond_head_step_overhead"] <= 0.20
+            line += (f"; bond heads add {100 * row['bond_head_step_overhead']:.1f} % to the step "
+                     f"({'meets' if ok else 'MISSES'} <= 20 %)")
         print(line)
         summary.append(line.strip())
     info["load_average_end"] = list(os.getloadavg())
