@@ -555,3 +555,34 @@ def test_kirchhoff_spread_of_negf_bond_currents():
     perturbed = ss.bond_current_x.copy()
     perturbed[2, 1] += 0.01 * abs(ss.current)
     assert kirchhoff_spread(perturbed) == pytest.approx(0.01 * abs(ss.current), rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def trained_frozen_bonds(tmp_path_factory, trained):
+    """The ``trained`` model's data and hyperparameters plus bond currents and bond heads:
+    the heads are trained after the forces, on the frozen backbone."""
+    tmp = tmp_path_factory.mktemp("mlff_frozen_bonds")
+    data = with_bonds(trained["data"])
+    # A wider bond head and more (cheap) head-only epochs than the force stage: the frozen
+    # 8-channel features were shaped for the density only.
+    hyper = {**trained["metrics"]["hyper"], "bond_heads": True, "bond_loss_weight": 0.0,
+             "bond_head_channels": 64, "bond_epochs": 200}
+    metrics = train(data, hyper, tmp / "mlff.pt", log=lambda s: None)
+    return {"metrics": metrics, "path": tmp / "mlff.pt", "data": data}
+
+
+def test_frozen_backbone_bond_heads_leave_the_forces_unchanged(trained, trained_frozen_bonds):
+    m = trained_frozen_bonds["metrics"]
+    assert m["bond_stage"]["epochs_run"] >= 1 and m["bond_history"]["val_loss"]
+    # The force stage is the force-only training, step for step: identical weights.
+    assert m["history"]["val_loss"] == trained["metrics"]["history"]["val_loss"]
+    plain, with_heads = load(trained["path"]), load(trained_frozen_bonds["path"])
+    q = trained["data"]["q"][:5]
+    np.testing.assert_array_equal(plain.predict_batch(q, 1.0)["force"],
+                                  with_heads.predict_batch(q, 1.0)["force"])
+    # ... and the heads learn the device current from the frozen features.
+    exact = 10 * 0.2 * np.tanh(1.5)
+    unseen = synthetic_data(biases=(1.5,), seeds=(7,), n=5, shape=(12, 10), offset=900)
+    for q in unseen["q"]:
+        r = with_heads.evaluate(q, 1.5)
+        assert abs(r.current - exact) < CURRENT_BOUND * exact, (r.current, exact)
