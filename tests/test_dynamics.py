@@ -11,7 +11,7 @@ from holstein.lattice import Lattice, checkerboard
 class ZeroForce:
     """g = 0: the electrons exert no force."""
 
-    def evaluate(self, q, bias):
+    def evaluate(self, q, bias, observables=True):
         return ElectronicResponse(force=np.zeros_like(q))
 
     def electronic_force(self, q, bias):

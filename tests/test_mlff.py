@@ -476,6 +476,15 @@ def test_provider_reports_bond_currents_and_device_current():
     assert batch["current"].shape == (2,) and batch["current"][0] == pytest.approx(r.current)
     traj = run_brownian(q, provider, 1.2, BrownianParameters(), n_steps=2, seed=0, stride=1)
     assert traj.bond_current_x.shape == (3, 6, 5) and np.all(np.isfinite(traj.current))
+    # Between recorded frames the dynamics asks for the force only: same force, no heads.
+    lean = provider.evaluate(q, 1.2, observables=False)
+    np.testing.assert_array_equal(lean.force, r.force)
+    assert lean.current is None and lean.bond_current_x is None
+    # A run recording every 3rd step has the currents of exactly those frames.
+    traj3 = run_brownian(q, provider, 1.2, BrownianParameters(), n_steps=6, seed=0, stride=3)
+    full = run_brownian(q, provider, 1.2, BrownianParameters(), n_steps=6, seed=0, stride=1)
+    np.testing.assert_array_equal(traj3.q, full.q[::3])
+    np.testing.assert_array_equal(traj3.current, full.current[::3])
 
 
 def synthetic_bonds(q: np.ndarray, bias: float) -> tuple[np.ndarray, np.ndarray]:

@@ -75,7 +75,7 @@ class ZeroAfter:
     def __init__(self, bad_step, site=(2, 3)):
         self.bad_step, self.site, self.calls = bad_step, site, 0
 
-    def evaluate(self, q, bias):
+    def evaluate(self, q, bias, observables=True):
         force = np.zeros_like(q)
         if self.calls >= self.bad_step:
             force[self.site] = np.nan

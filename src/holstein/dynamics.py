@@ -115,8 +115,9 @@ class BrownianIntegrator:
     def time(self) -> float:
         return self.step * self.params.dt
 
-    def electronic(self) -> ElectronicResponse:
-        return self.provider.evaluate(self.q, self.bias)
+    def electronic(self, observables: bool = True) -> ElectronicResponse:
+        """The provider's response at the current q (``observables=False``: force only)."""
+        return self.provider.evaluate(self.q, self.bias, observables)
 
     def advance(self, response: ElectronicResponse) -> None:
         """One Euler-Maruyama step from the current q with its electronic response."""
@@ -247,7 +248,8 @@ def run_brownian(
     t0 = last = time.perf_counter()
     first = integ.step
     for k in range(first, n_steps + 1):
-        response = integ.electronic()
+        # Observables (e.g. learned bond currents) only for the frames that are kept.
+        response = integ.electronic(observables=k % stride == 0)
         _check_finite(response.force, "the electronic force", k, last_good)
         if k % stride == 0:
             frames["steps"].append(k)

@@ -1,9 +1,11 @@
 """Force providers: the one contract between electrons (NEGF or ML) and the lattice dynamics.
 
-A force provider has ``electronic_force(q, bias) -> (Lx, Ly)`` and ``evaluate(q, bias)
--> ElectronicResponse``; the latter also carries whatever electronic observables
-the provider knows (density, bond currents, device current), so that one solve per
-step serves both the force and the recorded snapshot.
+A force provider has ``electronic_force(q, bias) -> (Lx, Ly)`` and ``evaluate(q, bias,
+observables=True) -> ElectronicResponse``; the latter also carries whatever electronic
+observables the provider knows (density, bond currents, device current), so that one
+solve per step serves both the force and the recorded snapshot.  ``observables=False``
+says that only the force is needed (a step whose frame is not recorded): a provider may
+then skip work (the ML bond heads); NEGF computes everything in one solve anyway.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class ElectronicResponse:
 
 
 class ForceProvider(Protocol):
-    def evaluate(self, q: np.ndarray, bias: float) -> ElectronicResponse: ...
+    def evaluate(self, q: np.ndarray, bias: float,
+                 observables: bool = True) -> ElectronicResponse: ...
 
     def electronic_force(self, q: np.ndarray, bias: float) -> np.ndarray: ...
 
@@ -55,7 +58,8 @@ class NEGFForceProvider:
         if self.method not in METHODS:
             raise ValueError(f"method={self.method!r}: choose one of {METHODS}")
 
-    def evaluate(self, q: np.ndarray, bias: float) -> ElectronicResponse:
+    def evaluate(self, q: np.ndarray, bias: float, observables: bool = True
+                 ) -> ElectronicResponse:
         ss = steady_state(
             q,
             bias=bias,

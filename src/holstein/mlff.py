@@ -344,10 +344,11 @@ class LocalForceField(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.backbone(x)
 
-    def forward_normalised(self, q: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Mirror-symmetrised head outputs in normalised units, (B, Lx, Ly) each except
-        ``bond_current_x`` (B, Lx - 1, Ly)."""
-        return self.heads_normalised(self.backbone_features(q, bias))
+    def forward_normalised(self, q: torch.Tensor, bias: torch.Tensor,
+                           heads: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+        """Mirror-symmetrised outputs of ``heads`` (default all) in normalised units,
+        (B, Lx, Ly) each except ``bond_current_x`` (B, Lx - 1, Ly)."""
+        return self.heads_normalised(self.backbone_features(q, bias), heads)
 
     def heads_normalised(self, h: torch.Tensor,
                          names: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
@@ -365,9 +366,11 @@ class LocalForceField(nn.Module):
             out["bond_current_x"] = out["bond_current_x"][:, :-1]  # no bond beyond x = Lx-1
         return out
 
-    def forward(self, q: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Head outputs in physical units (buffers ``<head>_mean``, ``<head>_std``)."""
-        out = self.forward_normalised(q, bias)
+    def forward(self, q: torch.Tensor, bias: torch.Tensor,
+                heads: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+        """Outputs of ``heads`` (default all) in physical units (buffers ``<head>_mean``,
+        ``<head>_std``)."""
+        out = self.forward_normalised(q, bias, heads)
         return {k: v * getattr(self, f"{k}_std") + getattr(self, f"{k}_mean")
                 for k, v in out.items()}
 
@@ -422,12 +425,15 @@ class MLForceProvider:
     def cutoff(self) -> int:
         return self.model.cutoff
 
-    def predict_batch(self, q: np.ndarray, biases) -> dict[str, np.ndarray]:
+    def predict_batch(self, q: np.ndarray, biases, observables: bool = True
+                      ) -> dict[str, np.ndarray]:
         """Batched prediction: q (B, Lx, Ly), biases (B,) or a scalar.
 
         Returns float64 arrays ``{"force": (B, Lx, Ly), "density": (B, Lx, Ly)}``, with
-        bond heads also ``"bond_current_x"`` (B, Lx - 1, Ly), ``"bond_current_y"``
-        (B, Lx, Ly) and ``"current"`` (B,) (``observables.device_current``; NaN if Lx = 1).
+        bond heads (and ``observables``) also ``"bond_current_x"`` (B, Lx - 1, Ly),
+        ``"bond_current_y"`` (B, Lx, Ly) and ``"current"`` (B,)
+        (``observables.device_current``; NaN if Lx = 1).  ``observables=False`` runs the
+        on-site head only: what the dynamics needs between recorded frames.
         """
         q = np.asarray(q)
         if q.ndim != 3:
@@ -436,7 +442,7 @@ class MLForceProvider:
         with torch.inference_mode():
             qt = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32))
             vt = torch.from_numpy(bias)
-            out = self.model(qt, vt)
+            out = self.model(qt, vt, None if observables else ("onsite",))
         onsite = out["onsite"].numpy().astype(np.float64)
         result = {"force": -self.g * onsite, "density": 0.5 + onsite}
         if "bond_current_x" in out:
@@ -447,11 +453,14 @@ class MLForceProvider:
                                  else np.full(len(bx), np.nan))
         return result
 
-    def evaluate(self, q: np.ndarray, bias: float) -> ElectronicResponse:
+    def evaluate(self, q: np.ndarray, bias: float, observables: bool = True
+                 ) -> ElectronicResponse:
+        """Force and density; with bond heads and ``observables`` also the bond currents
+        and the device current."""
         q = np.asarray(q)
         if q.ndim != 2:
             raise ValueError(f"lattice configuration must be a 2-d (Lx, Ly) array, got {q.shape}")
-        out = self.predict_batch(q[None], [bias])
+        out = self.predict_batch(q[None], [bias], observables)
         if "bond_current_x" not in out:
             return ElectronicResponse(force=out["force"][0], density=out["density"][0])
         current = float(out["current"][0])
@@ -462,7 +471,7 @@ class MLForceProvider:
         )
 
     def electronic_force(self, q: np.ndarray, bias: float) -> np.ndarray:
-        return self.evaluate(q, bias).force
+        return self.evaluate(q, bias, observables=False).force
 
 
 # ----------------------------------------------------------------------------- data helpers
