@@ -121,3 +121,13 @@ def test_large_lattice_narrower_than_the_model_is_rejected():
     config = validated({"large_lattice": {"enabled": True, "Ly": 10}, "model": {"cutoff": 6}})
     with pytest.raises(ConfigError, match="large_lattice.Ly"):
         check_config(config)
+
+
+def test_large_lattice_needs_a_model_that_has_seen_the_bulk():
+    # 14 columns, cutoff 6: every site sees an electrode, none the bulk of a longer sample
+    config = validated({"lattice": {"Lx": 14}, "model": {"cutoff": 6},
+                        "large_lattice": {"enabled": True}})
+    with pytest.raises(ConfigError, match="lattice.Lx = 14 < 2 \\* model.cutoff \\+ 3 = 15"):
+        check_config(config)
+    check_config(validated({"lattice": {"Lx": 15}, "model": {"cutoff": 6},
+                            "large_lattice": {"enabled": True}}))

@@ -103,7 +103,7 @@ def test_tiny_chain_produces_every_output(tiny_run):
                    "bond_current_x", "bond_current_y", "current"):
         assert column in table.column_names
     meta = json.loads(table.schema.metadata[b"holstein"])
-    assert (meta["Lx"], meta["Ly"], meta["bias"], meta["seed"]) == (6, 6, 1.5, 1)
+    assert (meta["Lx"], meta["Ly"], meta["bias"], meta["seed"]) == (7, 6, 1.5, 1)
     assert meta["physics"]["gamma"] == 1.0 and "version" in meta
 
     for provider in ("ml", "negf"):
@@ -137,7 +137,7 @@ def test_tiny_chain_produces_every_output(tiny_run):
     currents = metrics["reference_current"]
     assert set(currents) <= {"2", "2.5"} and currents
     for row in currents.values():
-        # four epochs on 6 x 6: the plumbing is tested here, the accuracy in test_mlff
+        # four epochs on 7 x 6: the plumbing is tested here, the accuracy in test_mlff
         assert math.isfinite(row["relative_rmse"]) and row["n_snapshots"] >= 1
 
 
@@ -172,10 +172,10 @@ def test_large_lattice_run_and_report(tiny_run):
     assert metrics["ml_seconds_per_step"] > 0 and metrics["job_max_rss_mb"] > 0
     assert set(metrics["small_lattice_wall_velocity"]) == {"ml", "negf"}
     estimate = metrics["negf_estimate"]
-    assert estimate["measured_sites"] == 36
-    # N^3 scaling from 36 to 96 sites.
+    assert estimate["measured_sites"] == 42
+    # N^3 scaling from 42 to 96 sites.
     assert math.isclose(estimate["seconds_per_step"],
-                        estimate["measured_seconds_per_step"] * (96 / 36) ** 3)
+                        estimate["measured_seconds_per_step"] * (96 / 42) ** 3)
     assert (results / "large_lattice.png").stat().st_size > 1000
     assert not list(results.glob("*.checkpoint.npz"))
 

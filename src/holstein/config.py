@@ -54,6 +54,15 @@ def check_config(config: dict) -> None:
     large = config.get("large_lattice", {})
     if large.get("enabled"):
         _check_lattice("large_lattice", large, model["cutoff"])
+        bulk = 2 * model["cutoff"] + 3
+        if large["Lx"] > lattice["Lx"] and lattice["Lx"] < bulk:
+            raise ConfigError(
+                f"large_lattice.Lx = {large['Lx']} needs a model that has seen the bulk, but "
+                f"lattice.Lx = {lattice['Lx']} < 2 * model.cutoff + 3 = {bulk}: every training "
+                "site is within reach of an electrode, and in a longer sample the model "
+                "extrapolates (measured with a 14 x 14 model: the metal behind the wall "
+                f"re-orders); enlarge lattice.Lx to >= {bulk} or reduce model.cutoff"
+            )
         labels = [bias_label(b) for b in valid["biases"]]
         if bias_label(large["bias"]) not in labels:
             raise ConfigError(
