@@ -28,6 +28,7 @@ import pandas as pd
 from .atomic import save_figure, write_text_atomic
 from .io import read_trajectory
 from .observables import domain_wall_velocity, staggered_order
+from .validation import seed_statistics
 
 # Dense complex128 N x N matrices alive at once in negf.steady_state (H_eff, its
 # eigenvectors, their inverse or transpose): memory ~ this x 16 N^2 bytes.
@@ -44,15 +45,6 @@ def negf_estimate(seconds_per_step: float, sites: int, target_sites: int) -> dic
         "seconds_per_step": float(seconds_per_step * ratio**3),
         "memory_gb": NEGF_DENSE_MATRICES * 16 * float(target_sites) ** 2 / 1e9,
     }
-
-
-def _stats(values) -> dict:
-    values = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
-    if len(values) == 0:
-        return {"mean": math.nan, "std": math.nan, "n": 0}
-    return {"mean": float(values.mean()),
-            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "n": int(len(values))}
 
 
 def _read_benchmark(path) -> dict:
@@ -109,7 +101,7 @@ def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, referenc
         for i, (ref_summary, ref_series) in enumerate(runs):
             label = None
             if i == 0:
-                v = _stats([s["wall_velocity"] for s, _ in runs])["mean"]
+                v = seed_statistics([s["wall_velocity"] for s, _ in runs])["mean"]
                 label = (f"{ref_summary['Lx']} x {ref_summary['Ly']} {provider.upper()}: "
                          f"v = {v:.3f}")
             for a in (ax, inset):
@@ -153,7 +145,8 @@ def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_p
         references[ref["provider"]].append(
             (ref, pd.read_csv(frames[Path(path).with_suffix("").as_posix()])))
     lx, ly = summary["Lx"], summary["Ly"]
-    small = {p: _stats([s["wall_velocity"] for s, _ in runs]) for p, runs in references.items()}
+    small = {p: seed_statistics([s["wall_velocity"] for s, _ in runs])
+             for p, runs in references.items()}
     velocity = summary["wall_velocity"]
     fit = domain_wall_velocity(series["time"].to_numpy(), series["wall_position"].to_numpy(), lx)
     negf_runs = [s for s, _ in references["negf"]]

@@ -684,6 +684,32 @@ def _load_training_state(path: Path, fingerprint: str, log) -> dict | None:
     return state
 
 
+def _optimiser(parameters, hyper: Mapping[str, Any]):
+    """AdamW and its plateau learning-rate decay, as set by the hyperparameters."""
+    opt = torch.optim.AdamW(parameters, lr=float(hyper["learning_rate"]),
+                            weight_decay=float(hyper["weight_decay"]))
+    decay_patience = hyper["lr_decay_patience"] or max(1, int(hyper["patience"]) // 4)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=float(hyper["lr_decay_factor"]), patience=int(decay_patience),
+        min_lr=float(hyper["learning_rate"]) * 1e-3)
+    return opt, sched
+
+
+def _train_epoch(n: int, batch_size: int, gen: torch.Generator, opt, batch_loss) -> float:
+    """One pass over ``n`` samples in the order of ``gen``; ``batch_loss(indices)`` is the
+    loss of a mini-batch.  Returns the sample-weighted mean training loss."""
+    perm = torch.randperm(n, generator=gen)
+    total = 0.0
+    for s in range(0, n, batch_size):
+        idx = perm[s : s + batch_size]
+        opt.zero_grad(set_to_none=True)
+        loss = batch_loss(idx)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(idx)
+    return total / n
+
+
 def _train_bond_heads(model: LocalForceField, train_set, val_set, hyper: Mapping[str, Any],
                       log: Callable[[str], Any]) -> dict:
     """Train only the bond-current heads on the frozen (already trained) backbone.
@@ -718,12 +744,7 @@ def _train_bond_heads(model: LocalForceField, train_set, val_set, hyper: Mapping
         p.requires_grad_(False)
     for p in head.parameters():
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(head.parameters(), lr=float(hyper["learning_rate"]),
-                            weight_decay=float(hyper["weight_decay"]))
-    decay_patience = hyper["lr_decay_patience"] or max(1, int(hyper["patience"]) // 4)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, factor=float(hyper["lr_decay_factor"]), patience=int(decay_patience),
-        min_lr=float(hyper["learning_rate"]) * 1e-3)
+    opt, sched = _optimiser(head.parameters(), hyper)
     gen = torch.Generator().manual_seed(int(hyper["seed"]) + 1)
     history: dict[str, list] = {"train_loss": [], "val_loss": [], "epoch_seconds": [], "lr": []}
     best = (math.inf, 0, copy.deepcopy(head.state_dict()))
@@ -731,15 +752,9 @@ def _train_bond_heads(model: LocalForceField, train_set, val_set, hyper: Mapping
     for epoch in range(1, int(hyper["bond_epochs"] or hyper["epochs"]) + 1):
         t0 = time.perf_counter()
         head.train()
-        perm = torch.randperm(len(h_tr), generator=gen)
-        total = 0.0
-        for s in range(0, len(perm), batch_size):
-            idx = perm[s : s + batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_of(h_tr[idx], {k: t[idx] for k, t in y_tr.items()})
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
+        train_loss = _train_epoch(
+            len(h_tr), batch_size, gen, opt,
+            lambda idx: loss_of(h_tr[idx], {k: t[idx] for k, t in y_tr.items()}))
         head.eval()
         with torch.no_grad():
             val_loss = sum(
@@ -749,8 +764,8 @@ def _train_bond_heads(model: LocalForceField, train_set, val_set, hyper: Mapping
                 for s in range(0, len(h_va), 4 * batch_size)) / len(h_va)
         lr = opt.param_groups[0]["lr"]
         sched.step(val_loss)
-        for key, value in zip(history, (total / len(perm), val_loss,
-                                        time.perf_counter() - t0, lr), strict=True):
+        for key, value in zip(history, (train_loss, val_loss, time.perf_counter() - t0, lr),
+                              strict=True):
             history[key].append(float(value))
         if val_loss < best[0]:
             best, wait = (val_loss, epoch, copy.deepcopy(head.state_dict())), 0
@@ -905,15 +920,7 @@ def train(
     )
 
     batch_size = int(hyper["batch_size"])
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=float(hyper["learning_rate"]),
-        weight_decay=float(hyper["weight_decay"]),
-    )
-    decay_patience = hyper["lr_decay_patience"] or max(1, int(hyper["patience"]) // 4)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, factor=float(hyper["lr_decay_factor"]), patience=int(decay_patience),
-        min_lr=float(hyper["learning_rate"]) * 1e-3,
-    )
+    opt, sched = _optimiser(model.parameters(), hyper)
     gen = torch.Generator().manual_seed(seed)
     curve: dict[str, list] = {"train_loss": [], "val_loss": [], "epoch_seconds": [], "lr": []}
     best = (math.inf, 0, copy.deepcopy(model.state_dict()))
@@ -976,17 +983,10 @@ def train(
         epoch += 1
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(len(q_tr), generator=gen)
-        total = 0.0
-        for s in range(0, len(perm), batch_size):
-            idx = perm[s : s + batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = _loss(model, q_tr[idx], v_tr[idx], {k: t[idx] for k, t in y_tr.items()},
-                         bond_weight)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        train_loss = total / len(perm)
+        train_loss = _train_epoch(
+            len(q_tr), batch_size, gen, opt,
+            lambda idx: _loss(model, q_tr[idx], v_tr[idx],
+                              {k: t[idx] for k, t in y_tr.items()}, bond_weight))
         model.eval()
         val_loss = _mean_loss(model, q_va, v_va, y_va, 4 * batch_size, bond_weight)
         lr = opt.param_groups[0]["lr"]

@@ -34,7 +34,8 @@ COMPARED = ("wall_velocity", "half_decay_time", "late_current", "initial_current
             "switching_time")  # late before initial: the latter is judged on its scale
 
 
-def _stats(values):
+def seed_statistics(values) -> dict:
+    """Mean, standard deviation (ddof 1; 0 for one value) and count of the finite values."""
     values = np.asarray([v for v in values if v is not None], dtype=float)
     finite = values[np.isfinite(values)]
     if len(finite) == 0:
@@ -164,6 +165,19 @@ def _plt():
     return plt
 
 
+def _finish_bias_plot(plt, fig, ax, training_biases, ylabel, what, path, legend_size=None):
+    """Axes against bias with the training biases marked; saved and closed."""
+    for b in training_biases:
+        ax.axvline(b, color="0.85", lw=0.8, zorder=0)
+    ax.set_xlabel("bias V")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{what}: mean and spread over seeds\n(grey lines: training biases)",
+                 fontsize=10)
+    ax.legend(fontsize=legend_size)
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
 def plot_velocity(table, training_biases, path):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.6))
@@ -171,15 +185,8 @@ def plot_velocity(table, training_biases, path):
         rows = table[table.provider == provider]
         ax.errorbar(rows.bias, rows.wall_velocity_mean, yerr=rows.wall_velocity_std,
                     fmt=style, capsize=3, label=provider.upper())
-    for b in training_biases:
-        ax.axvline(b, color="0.85", lw=0.8, zorder=0)
-    ax.set_xlabel("bias V")
-    ax.set_ylabel("domain-wall velocity (sites / time)")
-    ax.set_title("Wall velocity, mean and spread over seeds\n(grey lines: training biases)",
-                 fontsize=10)
-    ax.legend()
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    _finish_bias_plot(plt, fig, ax, training_biases, "domain-wall velocity (sites / time)",
+                      "Wall velocity", path)
 
 
 def plot_iv(table, training_biases, path):
@@ -196,15 +203,8 @@ def plot_iv(table, training_biases, path):
             ax.errorbar(rows.bias, rows[f"{column}_mean"], yerr=rows[f"{column}_std"],
                         fmt=style, color=colour, mfc=fill, capsize=3,
                         label=f"{provider.upper()}, {branch}")
-    for b in training_biases:
-        ax.axvline(b, color="0.85", lw=0.8, zorder=0)
-    ax.set_xlabel("bias V")
-    ax.set_ylabel("device current (e = hbar = 1)")
-    ax.set_title("I-V: mean and spread over seeds\n(grey lines: training biases)",
-                 fontsize=10)
-    ax.legend(fontsize=7)
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    _finish_bias_plot(plt, fig, ax, training_biases, "device current (e = hbar = 1)", "I-V",
+                      path, legend_size=7)
 
 
 def _panels(n):
@@ -289,7 +289,7 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
     for bias in biases:
         entry = {"interpolated": bias not in trained}
         for quantity in COMPARED:
-            stats = {p: _stats([s.get(quantity) for s, _ in runs[(p, bias)].values()])
+            stats = {p: seed_statistics([s.get(quantity) for s, _ in runs[(p, bias)].values()])
                      for p in ("negf", "ml")}
             # The insulating current is ~0: compare it on the scale of the switched current.
             scale = (entry["late_current"]["negf"]["mean"] if quantity == "initial_current"
@@ -297,7 +297,8 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
             entry[quantity] = {**stats, "agreement": agreement(stats["ml"], stats["negf"],
                                                                scale)}
         entry["mean_kirchhoff_spread"] = {
-            p: _stats([s.get("mean_kirchhoff_spread") for s, _ in runs[(p, bias)].values()])
+            p: seed_statistics([s.get("mean_kirchhoff_spread")
+                                for s, _ in runs[(p, bias)].values()])
             for p in ("negf", "ml")}
         per_bias[f"{bias:g}"] = entry
         for p in ("negf", "ml"):
