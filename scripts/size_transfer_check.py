@@ -15,6 +15,7 @@ Physics and dynamics come from config.yaml (and --configfile overrides).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -48,7 +49,11 @@ def main() -> None:
             config.setdefault(key, {}).update(value)
     physics, dynamics = config["physics"], config["dynamics"]
     lattice = {"Lx": args.Lx, "Ly": args.Ly}
-    tag = f"{args.Lx}x{args.Ly}_V{args.bias:g}_s{args.seed}_n{args.steps}"
+    # The NEGF run is reused only for the same lattice, bias, seed, length, stride, physics
+    # and dynamics (hashed into the name).
+    setup = json.dumps([physics, dynamics, config["negf"]["method"], args.stride], sort_keys=True)
+    tag = (f"{args.Lx}x{args.Ly}_V{args.bias:g}_s{args.seed}_n{args.steps}_"
+           f"{hashlib.sha256(setup.encode()).hexdigest()[:8]}")
     args.workdir.mkdir(parents=True, exist_ok=True)
     paths = {"negf": args.workdir / f"negf_{tag}.parquet", "ml": args.workdir / f"ml_{tag}.parquet"}
     for name in ("ml", "negf"):

@@ -39,8 +39,9 @@ def test_switch_of_a_step_like_current():
     np.testing.assert_allclose(series["kirchhoff_spread"], 0.0, atol=1e-14)
     summary = summarise(series, meta)
     assert summary["late_current"] == pytest.approx(1.0, rel=1e-12)
-    # I = 0.5 at t = 20 + 20 * 0.49 / 0.99, exact for the linear rise.
-    assert summary["switching_time"] == pytest.approx(20 + 20 * 0.49 / 0.99, rel=1e-12)
+    # Half-way from 0.01 to 1.0 (I = 0.505) at t = 30, exact for the linear rise.
+    assert summary["switched"] is True
+    assert summary["switching_time"] == pytest.approx(30.0, rel=1e-12)
     assert summary["initial_current"] == pytest.approx(0.01, rel=1e-12)
     assert summary["mean_kirchhoff_spread"] == pytest.approx(0.0, abs=1e-14)
 
@@ -57,3 +58,26 @@ def test_a_run_without_currents_has_nan_current_summaries():
     summary = summarise(run_time_series(arrays, meta), meta)
     for key in ("initial_current", "late_current", "switching_time", "mean_kirchhoff_spread"):
         assert math.isnan(summary[key]), key
+    assert summary["switched"] is False
+
+
+@pytest.mark.parametrize("level, noise", [(1e-7, 2e-8), (-1e-3, 3e-4)])
+def test_an_insulating_run_has_not_switched(level, noise):
+    # NEGF-like (1e-7 +- 2e-8) and learned-like (-1e-3 +- 3e-4) currents of a CDW that
+    # never melts: noise around a constant, no switch to time.
+    current = level + noise * np.random.default_rng(5).standard_normal(100)
+    arrays, meta = synthetic_run(current)
+    summary = summarise(run_time_series(arrays, meta), meta)
+    assert summary["switched"] is False and math.isnan(summary["switching_time"])
+    assert summary["initial_current"] == pytest.approx(np.mean(current[:20]), rel=1e-9)
+
+
+def test_switch_from_a_learned_insulating_offset():
+    # -1e-3 (a learned insulator's offset) rising linearly to 0.5 between t = 20 and 40:
+    # half-way from -1e-3 to 0.5 is at t = 30, exactly.
+    t = np.arange(100, dtype=float)
+    current = np.interp(t, [0, 20, 40, 99], [-1e-3, -1e-3, 0.5, 0.5])
+    arrays, meta = synthetic_run(current)
+    summary = summarise(run_time_series(arrays, meta), meta)
+    assert summary["switched"] is True
+    assert summary["switching_time"] == pytest.approx(30.0, rel=1e-12)

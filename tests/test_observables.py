@@ -325,12 +325,15 @@ def test_switching_time_is_exact_for_a_linear_rise():
     assert switching_time(times, 0.1 * times, 0.9) == pytest.approx(4.5, abs=1e-12)
     # The sign of the current does not matter: it is measured against its final value.
     assert switching_time(times, -0.1 * times, -0.9) == pytest.approx(4.5, abs=1e-12)
+    # Half-way from an initial offset: I = 0.2 + 0.1 t from 0.2 to 1.2 is half-way at t = 5.
+    assert switching_time(times, 0.2 + 0.1 * times, 1.2, 0.2) == pytest.approx(5.0, abs=1e-12)
 
 
 def test_switching_time_undefined_cases_are_nan():
     times = np.linspace(0.0, 10.0, 11)
     assert math.isnan(switching_time(times, np.full(11, 0.1), 1.0))  # never reaches 0.5
     assert math.isnan(switching_time(times, 0.1 * times, 0.0))  # no final current
+    assert math.isnan(switching_time(times, 0.1 * times, 0.3, 0.3))  # no change
     assert math.isnan(switching_time(times, 0.1 * times, math.nan))
     assert switching_time(times, np.full(11, 1.0), 1.0) == 0.0  # switched from the start
     with pytest.raises(ValueError, match="current"):

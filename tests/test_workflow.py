@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -130,7 +131,11 @@ def test_tiny_chain_produces_every_output(tiny_run):
         summary = json.loads((results / "analysis" / provider / "V2_s11.json").read_text())
         assert math.isfinite(summary["late_current"]) and summary["late_current"] > 0
     ml_series = pd.read_csv(results / "analysis" / "ml" / "V2_s11.csv")
-    assert (ml_series["kirchhoff_spread"] >= 0).all()
+    # learned bond currents are not exactly conserved: a finite, positive spread
+    assert np.isfinite(ml_series["kirchhoff_spread"]).all()
+    assert (ml_series["kirchhoff_spread"] > 0).all()
+    negf_series = pd.read_csv(results / "analysis" / "negf" / "V2_s11.csv")
+    assert (negf_series["kirchhoff_spread"] < 1e-10).all()  # exact NEGF currents are
     for entry in metrics["per_bias"].values():
         assert entry["late_current"]["ml"]["n"] == 1
         assert {"initial_current", "switching_time"} <= set(entry)

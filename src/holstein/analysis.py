@@ -35,9 +35,32 @@ from .observables import (
 
 # The current after the switch is the mean over this last fraction of the frames.  The
 # current before it is the mean over the frames up to this fraction of the switching time
-# (the insulating CDW state; the first frames if the current never switches).
+# (the insulating CDW state; the first LATE_FRACTION of the frames if it never switches).
 LATE_FRACTION = 0.2
 EARLY_FRACTION_OF_SWITCH = 0.25
+# A run has switched when its late current differs from the mean of the first
+# NOISE_FRACTION of the frames (at least 2) by more than SWITCH_SIGNIFICANCE times their
+# standard deviation: an insulating run (NEGF ~1e-7, learned ~1e-3 +- 3e-4) has not.
+NOISE_FRACTION = 0.05
+SWITCH_SIGNIFICANCE = 10.0
+
+
+def current_switch(times: np.ndarray, current: np.ndarray) -> dict:
+    """The resistance switch of one run: ``late_current``, the reference ``start_current``
+    (mean of the first frames), ``switched`` and ``switching_time`` (nan if not switched)."""
+    times, current = np.asarray(times, dtype=float), np.asarray(current, dtype=float)
+    n = len(current)
+    late = float(np.mean(current[-max(1, int(round(LATE_FRACTION * n))):]))
+    first = current[: max(2, int(round(NOISE_FRACTION * n)))]
+    start, noise = float(np.mean(first)), float(np.std(first))
+    switched = bool(abs(late - start) > SWITCH_SIGNIFICANCE * noise)
+    return {
+        "late_current": late,
+        "start_current": start,
+        "switched": switched,
+        "switching_time": switching_time(times, current, late, start) if switched
+        else float("nan"),
+    }
 
 
 def run_time_series(arrays: dict, meta: dict) -> pd.DataFrame:
@@ -73,13 +96,12 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
                                meta["Lx"])
     times = series["time"].to_numpy()
     current = series["current"].to_numpy()
-    edge = max(1, int(round(LATE_FRACTION * len(series))))
-    late_current = float(np.mean(current[-edge:]))
-    switched_at = switching_time(times, current, late_current)
+    switch = current_switch(times, current)
+    switched_at = switch["switching_time"]
     if math.isfinite(switched_at):
         early = times <= times[0] + EARLY_FRACTION_OF_SWITCH * (switched_at - times[0])
     else:
-        early = np.arange(len(times)) < edge
+        early = np.arange(len(times)) < max(1, int(round(LATE_FRACTION * len(times))))
     early[0] = True
     return {
         "provider": meta.get("provider", "unknown"),
@@ -95,7 +117,8 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
                                            series["order_parameter"].to_numpy()),
         "final_order_parameter": float(series["order_parameter"].iloc[-1]),
         "initial_current": float(np.mean(current[early])),
-        "late_current": late_current,
+        "late_current": switch["late_current"],
+        "switched": switch["switched"],
         "switching_time": switched_at,
         "mean_kirchhoff_spread": float(series["kirchhoff_spread"].mean()),
         "seconds_per_step": meta.get("seconds_per_step", math.nan),

@@ -4,7 +4,7 @@
     F_i     = F_el,i(Q; V) - K Q_i - kappa sum_{j nn i} Q_j
 
 The electronic force comes from a provider (NEGF now, ML later) through
-``provider.evaluate(q, bias)``; every other line is shared.  The random stream is a
+``provider.evaluate(q, bias, observables)``; every other line is shared.  The random stream is a
 numpy PCG64 generator seeded once, so a seed fixes the trajectory exactly; the
 integrator's whole state (q, step, generator state) is exposed for checkpoints.
 """

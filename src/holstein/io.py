@@ -1,8 +1,9 @@
 """Trajectory files: Parquet with one row per recorded frame, metadata in the file schema.
 
-Columns: ``step``, ``time``, ``bias``, ``seed``, ``q``, ``force`` and, where the
-provider supplies them, ``density``, ``bond_current_x``, ``bond_current_y``
-(lattice arrays flattened in C order into list<double> cells) and ``current``.
+Columns: ``step``, ``time``, ``bias``, ``seed``, ``q`` and, where the provider supplies
+them and the run records them (a large-lattice run keeps q and the current only),
+``force``, ``density``, ``bond_current_x``, ``bond_current_y`` (lattice arrays flattened
+in C order into list<double> cells) and ``current``.
 The schema metadata key ``holstein`` holds JSON with the lattice shape
 (``Lx``, ``Ly``), the physical parameters, bias, seed, the force provider and
 the package version, so a file is self-describing.

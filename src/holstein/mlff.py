@@ -762,6 +762,9 @@ def _train_bond_heads(model: LocalForceField, train_set, val_set, hyper: Mapping
                               {k: t[s : s + 4 * batch_size] for k, t in y_va.items()}))
                 * len(h_va[s : s + 4 * batch_size])
                 for s in range(0, len(h_va), 4 * batch_size)) / len(h_va)
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(f"bond heads, epoch {epoch}: training loss {train_loss}; "
+                                     "lower the learning rate")
         lr = opt.param_groups[0]["lr"]
         sched.step(val_loss)
         for key, value in zip(history, (train_loss, val_loss, time.perf_counter() - t0, lr),

@@ -219,18 +219,22 @@ def half_decay_time(times: np.ndarray, order: np.ndarray) -> float:
     return _first_time_at_or_below(times, order, 0.5, ("times", "order"))
 
 
-def switching_time(times: np.ndarray, current: np.ndarray, final_current: float) -> float:
-    """Resistance-switch time: first time the current reaches half of its final value.
+def switching_time(times: np.ndarray, current: np.ndarray, final_current: float,
+                   initial_current: float = 0.0) -> float:
+    """Resistance-switch time: first time the current is half-way from its initial value
+    to its final one, i.e. ``(I - I0) / (I_final - I0)`` reaches 1/2.
 
     ``final_current`` is the current of the switched (metallic) state, e.g. the late-time
-    mean.  The crossing of ``current / final_current = 1/2`` is interpolated linearly
-    between frames; nan if it is never reached, or if ``final_current`` is zero or not
-    finite (no switch to time).
+    mean; ``initial_current`` (default 0) that of the insulator.  The crossing is
+    interpolated linearly between frames; nan if it is never reached, or if the two
+    currents are equal or not finite (no switch to time).  Whether a run switched at all
+    is the caller's judgement (``analysis.current_switch`` compares the change with the
+    early noise).
     """
-    final_current = float(final_current)
-    if not math.isfinite(final_current) or final_current == 0:
+    change = float(final_current) - float(initial_current)
+    if not math.isfinite(change) or change == 0:
         return float("nan")
-    ratio = np.asarray(current, dtype=float) / final_current
+    ratio = (np.asarray(current, dtype=float) - float(initial_current)) / change
     # "reaches 1/2 from below" is "-ratio falls to -1/2": one crossing routine for both.
     return _first_time_at_or_below(times, -ratio, -0.5, ("times", "current"))
 

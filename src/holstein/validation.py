@@ -111,12 +111,13 @@ def reference_current(model_path, negf_runs, batch_size: int = 64) -> dict | Non
     ML model predicts the device current of those exact configurations.  Per bias, pooled
     over seeds: the NEGF mean current, the RMSE of the ML current and its ratio to the mean
     |current| (``relative_rmse``), the relative error of the mean, and the mean Kirchhoff
-    spread of the ML bond currents relative to the mean |current|.  None for a model
-    without bond-current heads.
+    spread of the ML bond currents relative to the mean |current|.  Runs that never
+    switch (``analysis.current_switch``) are left out; a bias without a switched run is
+    absent.  None for a model without bond-current heads.
     """
+    from .analysis import current_switch
     from .io import read_trajectory
     from .mlff import load
-    from .observables import switching_time
 
     provider = load(model_path)
     if not provider.model.bond_heads:
@@ -125,11 +126,10 @@ def reference_current(model_path, negf_runs, batch_size: int = 64) -> dict | Non
     for path in negf_runs:
         arrays, meta = read_trajectory(path)
         times, current = arrays["time"], arrays["current"]
-        edge = max(1, len(times) // 5)
-        t_switch = switching_time(times, current, float(np.mean(current[-edge:])))
-        if not math.isfinite(t_switch):
-            continue
-        sel = times >= t_switch
+        switch = current_switch(times, current)
+        if not switch["switched"]:
+            continue  # an insulating run has no metallic frames to compare
+        sel = times >= switch["switching_time"]
         q, bias = arrays["q"][sel], arrays["bias"][sel]
         for s in range(0, len(q), batch_size):
             out = provider.predict_batch(q[s : s + batch_size], bias[s : s + batch_size])
