@@ -61,11 +61,22 @@ def assert_same_weights(a: dict, b: dict) -> None:
         assert torch.equal(a[key], b[key]), key
 
 
-@pytest.mark.parametrize("patience", [100, 2])
-def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patience):
-    data = synthetic_data()
+def with_bond_currents(data: dict) -> dict:
+    """Local bond currents: x bonds tanh(Q_x+1 - Q_x), y bonds tanh(Q_y+1 - Q_y) (odd)."""
+    q = data["q"]
+    return {**data, "bond_current_x": np.tanh(q[:, 1:] - q[:, :-1]),
+            "bond_current_y": np.tanh(np.roll(q, -1, axis=2) - q)}
+
+
+@pytest.mark.parametrize("patience, bonds", [(100, False), (2, False), (100, True)])
+def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patience, bonds):
+    # bonds: the bond heads are trained after the (killed and resumed) force stage, on the
+    # frozen backbone; they must end the same too.
+    data = with_bond_currents(synthetic_data()) if bonds else synthetic_data()
     reference = tmp_path / "reference" / "mlff.pt"
     hyper = {**HYPER, "patience": patience, "checkpoint_every_epochs": 0}
+    if bonds:
+        hyper.update(bond_heads=True, bond_epochs=10)
     ref = train(data, hyper, reference, log=lambda s: None)
     epochs = HYPER["epochs"] if patience == 100 else KILL_AFTER + 1  # early stop
     assert ref["epochs_run"] == epochs
@@ -79,7 +90,8 @@ def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patien
     marker = tmp_path / "blocked"
     block = (f"lambda s: (open({str(marker)!r}, 'w').close(), time.sleep(600)) "
              f"if s.startswith('epoch {KILL_AFTER + 1}/') else None")
-    arrays = ("q", "force", "bias", "trajectory")
+    arrays = ("q", "force", "bias", "trajectory") + (
+        ("bond_current_x", "bond_current_y") if bonds else ())
     code = (
         "import time, numpy as np\n"
         "from holstein.mlff import train\n"
@@ -116,6 +128,10 @@ def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patien
         assert ref["history"][key] == out["history"][key], key
     assert (ref["best_epoch"], ref["best_val_loss"]) == (out["best_epoch"], out["best_val_loss"])
     assert ref["validation"] == out["validation"]
+    if bonds:
+        assert any(k.startswith("heads.bond.") for k in b["state_dict"])
+        assert ref["validation_bond"] == out["validation_bond"]
+        assert ref["bond_history"]["val_loss"] == out["bond_history"]["val_loss"]
 
 
 def test_state_of_another_run_is_ignored_and_a_finished_state_skips_training(tmp_path):
