@@ -27,13 +27,17 @@ RUN = {"provider_name": "negf", "lattice": {"Lx": 10, "Ly": 8}, "physics": PHYSI
        "dynamics": DYNAMICS, "bias": 2.2, "seed": 7, "n_steps": 600, "stride": 5}
 
 
-def test_killed_job_resumes_and_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("record", [None, ("current",)])
+def test_killed_job_resumes_and_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path,
+                                                                            record):
+    # record=("current",): frames of q and the current only, as a large-lattice run keeps.
+    run = {**RUN, **({"record": record} if record else {})}
     reference = tmp_path / "reference.parquet"
-    run_job(reference, **RUN)
+    run_job(reference, **run)
     assert not checkpoint_path(reference).exists()  # removed after success
 
     resumed = tmp_path / "resumed.parquet"
-    code = (f"from holstein.simulation import run_job; run_job({str(resumed)!r}, **{RUN!r})")
+    code = (f"from holstein.simulation import run_job; run_job({str(resumed)!r}, **{run!r})")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     ckpt = checkpoint_path(resumed)
@@ -48,10 +52,12 @@ def test_killed_job_resumes_and_reproduces_the_uninterrupted_run_bit_for_bit(tmp
     with np.load(ckpt) as data:
         killed_at = len(data["frame_steps"])
     assert 0 < killed_at < 600 // 5 + 1  # it really stopped mid-way
-    run_job(resumed, **RUN)
+    run_job(resumed, **run)
     a, meta_a = read_trajectory(reference)
     b, meta_b = read_trajectory(resumed)
     assert set(a) == set(b)
+    if record:
+        assert set(a) == {"step", "time", "bias", "seed", "q", "current"}
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
     assert not ckpt.exists()
