@@ -112,6 +112,7 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
         "wall_velocity": fit.velocity,
         "wall_velocity_stderr": fit.stderr,
         "wall_fit_points": fit.n_points,
+        "wall_fit_window": [fit.t_start, fit.t_end],
         "wall_reached_far_electrode": bool(series["wall_position"].iloc[-1] >= meta["Lx"] - 1),
         "half_decay_time": half_decay_time(series["time"].to_numpy(),
                                            series["order_parameter"].to_numpy()),

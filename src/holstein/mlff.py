@@ -1079,6 +1079,19 @@ def _as_provider(obj, data: Mapping[str, Any] | None = None):
     return obj
 
 
+def predict_all(provider: MLForceProvider, q: np.ndarray, bias: np.ndarray,
+                batch_size: int = 64, observables: bool = True) -> dict[str, np.ndarray]:
+    """``provider.predict_batch`` over many snapshots in batches, outputs concatenated."""
+    q = np.asarray(q, dtype=np.float64)
+    bias = np.asarray(bias, dtype=np.float64)
+    parts = [provider.predict_batch(q[s : s + batch_size], bias[s : s + batch_size],
+                                    observables)
+             for s in range(0, len(q), batch_size)]
+    if not parts:
+        return {"force": np.zeros_like(q)}
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def predict(model_or_provider, data: Mapping[str, Any], batch_size: int = 64) -> np.ndarray:
     """Predicted electronic force (n, Lx, Ly) for ``data['q']``, ``data['bias']``.
 
@@ -1086,27 +1099,31 @@ def predict(model_or_provider, data: Mapping[str, Any], batch_size: int = 64) ->
     ``data['meta']``) or any provider with ``electronic_force`` (e.g. NEGF).
     """
     provider = _as_provider(model_or_provider, data)
+    if hasattr(provider, "predict_batch"):
+        return predict_all(provider, data["q"], data["bias"], batch_size,
+                           observables=False)["force"]
     q = np.asarray(data["q"], dtype=np.float64)
     bias = np.asarray(data["bias"], dtype=np.float64)
-    if hasattr(provider, "predict_batch"):
-        parts = [
-            provider.predict_batch(q[s : s + batch_size], bias[s : s + batch_size])["force"]
-            for s in range(0, len(q), batch_size)
-        ]
-        return np.concatenate(parts) if parts else np.zeros_like(q)
     return np.stack([provider.electronic_force(qi, bi) for qi, bi in zip(q, bias, strict=True)])
 
 
-def _rmse_row(pred: np.ndarray, ref: np.ndarray) -> dict:
+def error_row(pred: np.ndarray, ref: np.ndarray) -> dict:
+    """RMSE, the reference's standard deviation (``std``), their ratio, the largest error."""
     rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
     std = float(np.std(ref))
     return {
         "rmse": rmse,
-        "force_std": std,
+        "std": std,
         "relative_rmse": rmse / std if std > 0 else float("inf"),
         "max_abs_error": float(np.max(np.abs(pred - ref))),
-        "n_snapshots": int(len(ref)),
     }
+
+
+def _rmse_row(pred: np.ndarray, ref: np.ndarray) -> dict:
+    row = error_row(pred, ref)
+    return {"rmse": row["rmse"], "force_std": row["std"],
+            "relative_rmse": row["relative_rmse"], "max_abs_error": row["max_abs_error"],
+            "n_snapshots": int(len(ref))}
 
 
 def evaluate_rmse(
@@ -1147,25 +1164,10 @@ def bond_current_metrics(provider, data: Mapping[str, Any], batch_size: int = 64
     std, relative_rmse, max_abs_error} (current: per snapshot), plus
     ``"mean_kirchhoff_spread"`` of the predicted x-bond currents.
     """
-    q = np.asarray(data["q"], dtype=np.float64)
-    bias = np.asarray(data["bias"], dtype=np.float64)
-    parts: dict[str, list] = {k: [] for k in (*BOND_OUTPUTS, "current")}
-    for s in range(0, len(q), batch_size):
-        out = provider.predict_batch(q[s : s + batch_size], bias[s : s + batch_size])
-        for k in parts:
-            parts[k].append(out[k])
-    pred = {k: np.concatenate(v) for k, v in parts.items()}
+    pred = predict_all(provider, data["q"], data["bias"], batch_size)
     ref = {k: np.asarray(data[k], dtype=np.float64) for k in BOND_OUTPUTS}
     ref["current"] = device_current(ref["bond_current_x"])
-
-    def row(p, r):
-        rmse = float(np.sqrt(np.mean((p - r) ** 2)))
-        std = float(np.std(r))
-        return {"rmse": rmse, "std": std,
-                "relative_rmse": rmse / std if std > 0 else float("inf"),
-                "max_abs_error": float(np.max(np.abs(p - r)))}
-
-    out = {k: row(pred[k], ref[k]) for k in pred}
+    out = {k: error_row(pred[k], ref[k]) for k in ref}
     out["mean_kirchhoff_spread"] = float(np.mean(kirchhoff_spread(pred["bond_current_x"])))
     return out
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import run_time_series, summarise
-from .atomic import save_figure, write_text_atomic
+from .atomic import pyplot, save_figure, write_text_atomic
 from .dynamics import run_brownian
 from .lattice import checkerboard
 from .simulation import brownian_parameters, negf_provider
@@ -46,10 +46,7 @@ def simulate_regime(lattice, physics, dynamics, bias, n_steps, stride, seed):
 
 
 def plot_kymographs(runs, path, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True)
     for ax, (name, summary, series) in zip(np.atleast_1d(axes), runs, strict=True):

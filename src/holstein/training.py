@@ -8,7 +8,7 @@ import logging
 import numpy as np
 
 from . import mlff
-from .atomic import save_figure
+from .atomic import pyplot, save_figure
 from .dataset import load_shards
 from .io import write_text_atomic
 
@@ -16,10 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def plot_parity(evaluation: dict, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(4.6, 4.4))
     lo, hi = np.inf, -np.inf
@@ -38,10 +35,7 @@ def plot_parity(evaluation: dict, path) -> None:
 
 
 def plot_loss(history: dict, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(4.6, 3.4))
     ax.semilogy(history["train_loss"], label="training")

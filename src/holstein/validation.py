@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import save_figure, write_text_atomic
+from .atomic import pyplot, save_figure, write_text_atomic
 from .observables import kirchhoff_spread
 
 RELATIVE_TOLERANCE = 0.05
@@ -89,7 +89,7 @@ def cost_per_step(benchmarks, n_steps):
     return {p: float(np.median(v)) for p, v in per.items()}
 
 
-def reference_force_rmse(model_path, negf_runs) -> dict:
+def reference_force_rmse(provider, negf_runs) -> dict:
     """ML force error on the independent NEGF reference trajectories, per bias.
 
     These frames were never seen in training (other seeds, and biases between the
@@ -97,14 +97,14 @@ def reference_force_rmse(model_path, negf_runs) -> dict:
     Pooled over seeds: RMSE, the NEGF force standard deviation, and their ratio.
     """
     from .dataset import load_shards
-    from .mlff import evaluate_rmse, load
+    from .mlff import evaluate_rmse
 
-    rows = evaluate_rmse(load(model_path), load_shards(negf_runs))["per_bias"]
+    rows = evaluate_rmse(provider, load_shards(negf_runs))["per_bias"]
     return {f"{row['bias']:g}": {k: row[k] for k in ("rmse", "force_std", "relative_rmse",
                                                       "n_snapshots")} for row in rows}
 
 
-def reference_current(model_path, negf_runs, batch_size: int = 64) -> dict | None:
+def reference_current(provider, negf_runs) -> dict | None:
     """ML device current on the NEGF reference trajectories after the metallic domain forms.
 
     For every reference run the frames from its (NEGF) switching time on are taken; the
@@ -117,9 +117,8 @@ def reference_current(model_path, negf_runs, batch_size: int = 64) -> dict | Non
     """
     from .analysis import current_switch
     from .io import read_trajectory
-    from .mlff import load
+    from .mlff import predict_all
 
-    provider = load(model_path)
     if not provider.model.bond_heads:
         return None
     pooled = defaultdict(lambda: {"negf": [], "ml": [], "spread": [], "runs": 0})
@@ -130,11 +129,9 @@ def reference_current(model_path, negf_runs, batch_size: int = 64) -> dict | Non
         if not switch["switched"]:
             continue  # an insulating run has no metallic frames to compare
         sel = times >= switch["switching_time"]
-        q, bias = arrays["q"][sel], arrays["bias"][sel]
-        for s in range(0, len(q), batch_size):
-            out = provider.predict_batch(q[s : s + batch_size], bias[s : s + batch_size])
-            pooled[meta["bias"]]["ml"].append(out["current"])
-            pooled[meta["bias"]]["spread"].append(kirchhoff_spread(out["bond_current_x"]))
+        out = predict_all(provider, arrays["q"][sel], arrays["bias"][sel])
+        pooled[meta["bias"]]["ml"].append(out["current"])
+        pooled[meta["bias"]]["spread"].append(kirchhoff_spread(out["bond_current_x"]))
         pooled[meta["bias"]]["negf"].append(current[sel])
         pooled[meta["bias"]]["runs"] += 1
     result = {}
@@ -156,15 +153,6 @@ def reference_current(model_path, negf_runs, batch_size: int = 64) -> dict | Non
     return result
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _finish_bias_plot(plt, fig, ax, training_biases, ylabel, what, path, legend_size=None):
     """Axes against bias with the training biases marked; saved and closed."""
     for b in training_biases:
@@ -179,7 +167,7 @@ def _finish_bias_plot(plt, fig, ax, training_biases, ylabel, what, path, legend_
 
 
 def plot_velocity(table, training_biases, path):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for provider, style in (("negf", "o-"), ("ml", "s--")):
         rows = table[table.provider == provider]
@@ -191,7 +179,7 @@ def plot_velocity(table, training_biases, path):
 
 def plot_iv(table, training_biases, path):
     """Device current against bias in the CDW state (before the switch) and after it."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.8))
     branches = (("initial_current", "before the switch (CDW)", "C0"),
                 ("late_current", "after the switch (metal)", "C3"))
@@ -208,7 +196,7 @@ def plot_iv(table, training_biases, path):
 
 
 def _panels(n):
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), sharey=True, squeeze=False)
     return plt, fig, axes[0]
 
@@ -239,7 +227,7 @@ def plot_time_series(runs, biases, column, ylabel, title, path):
 
 
 def plot_kymographs(runs, biases, path):
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(len(biases), 2, figsize=(8, 2.4 * len(biases)), squeeze=False,
                              sharex=True)
     for row, bias in zip(axes, biases, strict=True):
@@ -262,7 +250,7 @@ def plot_kymographs(runs, biases, path):
 
 def plot_cost(costs, loop_costs, path):
     """Seconds per step: job wall time / steps (benchmark files) and the integration loop."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 3.4))
     names = [p for p in ("negf", "ml") if p in costs]
     x = np.arange(len(names))
@@ -325,8 +313,11 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
         "model": {k: model[k] for k in model if k != "history"},
     }
     if model_path is not None and negf_runs:
-        metrics["reference_force_rmse"] = reference_force_rmse(model_path, negf_runs)
-        metrics["reference_current"] = reference_current(model_path, negf_runs)
+        from .mlff import load
+
+        provider = load(model_path)
+        metrics["reference_force_rmse"] = reference_force_rmse(provider, negf_runs)
+        metrics["reference_current"] = reference_current(provider, negf_runs)
     plot_velocity(table, sorted(trained), outputs["velocity"])
     plot_time_series(runs, biases, "order_parameter", "order parameter (normalised)",
                      "Decay of the CDW order: NEGF (solid, band = seed range) and ML (dashed)",
