@@ -44,6 +44,27 @@ def test_switch_of_a_step_like_current():
     assert summary["switching_time"] == pytest.approx(30.0, rel=1e-12)
     assert summary["initial_current"] == pytest.approx(0.01, rel=1e-12)
     assert summary["mean_kirchhoff_spread"] == pytest.approx(0.0, abs=1e-14)
+    # Exact bond currents: the series read-out is the same current.
+    np.testing.assert_allclose(series["series_current"], current, rtol=1e-12)
+    assert summary["series_switching_time"] == pytest.approx(30.0, rel=1e-12)
+    assert summary["series_late_current"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_series_read_out_waits_for_the_bottleneck():
+    # Learned-like bond currents of a metal front sweeping the sample: cross-section k
+    # predicts the metal's current 1.0 from t = 10 (k + 1) on and 1e-6 (CDW) before.  The
+    # mean over cross-sections is half-way at t = 29.5 (0.4 at t = 29, 0.6 at t = 30); in
+    # series the last CDW section blocks until t = 50, so half-way at t = 49.5 (linear
+    # interpolation between frames).
+    lx, ly = 6, 4
+    t = np.arange(100, dtype=float)
+    sections = np.where(t[:, None] >= 10.0 * (np.arange(lx - 1) + 1), 1.0, 1e-6)
+    arrays, meta = synthetic_run(np.ones(len(t)), lx=lx, ly=ly)
+    arrays["bond_current_x"] = np.repeat(sections[:, :, None] / ly, ly, axis=2)
+    summary = summarise(run_time_series(arrays, meta), meta)
+    assert summary["switching_time"] == pytest.approx(29.5, rel=1e-9)
+    assert summary["series_switching_time"] == pytest.approx(49.5, rel=1e-4)
+    assert summary["late_current"] == summary["series_late_current"] == pytest.approx(1.0)
 
 
 def test_kirchhoff_spread_is_positive_for_perturbed_bond_currents():
@@ -56,7 +77,8 @@ def test_a_run_without_currents_has_nan_current_summaries():
     arrays, meta = synthetic_run(np.ones(10))
     del arrays["bond_current_x"]
     summary = summarise(run_time_series(arrays, meta), meta)
-    for key in ("initial_current", "late_current", "switching_time", "mean_kirchhoff_spread"):
+    for key in ("initial_current", "late_current", "switching_time", "mean_kirchhoff_spread",
+                "series_late_current", "series_switching_time"):
         assert math.isnan(summary[key]), key
     assert summary["switched"] is False
 

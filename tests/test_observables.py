@@ -16,6 +16,7 @@ from holstein.observables import (
     kirchhoff_spread,
     kymograph,
     order_parameter,
+    series_current,
     staggered_order,
     switching_time,
 )
@@ -369,3 +370,33 @@ def test_device_current_over_frames():
     np.testing.assert_allclose(kirchhoff_spread(bond_current_x), [0.0, 1.0, 0.0], atol=1e-15)
     with pytest.raises(ValueError, match="bond_current_x"):
         device_current(np.ones(4))
+
+
+def test_series_current_of_exact_bond_currents_is_the_device_current():
+    rng = np.random.default_rng(4)
+    lx, ly, total = 7, 5, 0.42
+    weights = rng.uniform(0.1, 1.0, size=(lx - 1, ly))
+    bond_current_x = total * weights / weights.sum(axis=1, keepdims=True)
+    assert series_current(bond_current_x) == pytest.approx(total, rel=1e-13)
+
+
+def test_series_current_adds_cross_section_resistances():
+    # Two cross-sections carrying a and b alone: in series 1 / mean(1/a, 1/b) = 2ab/(a+b).
+    a, b, ly = 0.3, 0.1, 4
+    bond_current_x = np.array([[a / ly] * ly, [b / ly] * ly])
+    assert series_current(bond_current_x) == pytest.approx(2 * a * b / (a + b), rel=1e-13)
+    # A section with no or backward current blocks the device (about (Lx - 1) * 1e-12).
+    for blocked in (0.0, -0.05):
+        bonds = np.array([[a / ly] * ly, [blocked / ly] * ly])
+        assert 0 < series_current(bonds) < 1e-10
+
+
+def test_series_current_is_at_most_the_mean_over_frames():
+    # Harmonic <= arithmetic mean, with equality only for equal cross-sections.
+    rng = np.random.default_rng(6)
+    bonds = rng.uniform(0.01, 0.1, size=(20, 9, 4))
+    series, mean = series_current(bonds), device_current(bonds)
+    assert series.shape == (20,)
+    assert (series < mean).all()
+    sections = bonds.sum(axis=-1)
+    np.testing.assert_allclose(series, 1 / np.mean(1 / sections, axis=-1), rtol=1e-13)

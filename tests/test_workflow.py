@@ -136,14 +136,20 @@ def test_tiny_chain_produces_every_output(tiny_run):
     assert (ml_series["kirchhoff_spread"] > 0).all()
     negf_series = pd.read_csv(results / "analysis" / "negf" / "V2_s11.csv")
     assert (negf_series["kirchhoff_spread"] < 1e-10).all()  # exact NEGF currents are
+    # ... and read in series they give the same current (to the CSV's 8 digits)
+    np.testing.assert_allclose(negf_series["series_current"], negf_series["current"],
+                               rtol=1e-7)
+    assert (ml_series["series_current"] <= ml_series["current"].clip(lower=0) + 1e-7).all()
     for entry in metrics["per_bias"].values():
         assert entry["late_current"]["ml"]["n"] == 1
-        assert {"initial_current", "switching_time"} <= set(entry)
+        assert {"initial_current", "switching_time", "series_late_current",
+                "series_switching_time"} <= set(entry)
     currents = metrics["reference_current"]
     assert set(currents) <= {"2", "2.5"} and currents
     for row in currents.values():
         # four epochs on 7 x 6: the plumbing is tested here, the accuracy in test_mlff
         assert math.isfinite(row["relative_rmse"]) and row["n_snapshots"] >= 1
+        assert math.isfinite(row["series_relative_rmse"])
 
 
 def test_nothing_to_do_after_a_finished_run(tiny_run):

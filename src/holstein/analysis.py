@@ -1,15 +1,19 @@
 """Per-run analysis: order parameter, domain-wall position and device current against time.
 
 ``analyse_run`` reads one Parquet trajectory and writes a CSV time series (time,
-order_parameter, wall_position, current, kirchhoff_spread, and the column profile
-phi(x)/phi_0 as columns ``phi_0 .. phi_{Lx-1}`` for kymographs) plus a JSON summary
-(wall velocity fit, half-decay time, the current before and after the resistance switch
-and the switching time, and the mean Kirchhoff spread of the bond currents).
+order_parameter, wall_position, current, series_current, kirchhoff_spread, and the
+column profile phi(x)/phi_0 as columns ``phi_0 .. phi_{Lx-1}`` for kymographs) plus a
+JSON summary (wall velocity fit, half-decay time, the current before and after the
+resistance switch and the switching time, and the mean Kirchhoff spread of the bond
+currents).
 
 The current is the provider's device current: NEGF's exact one, or the ML bond heads'
-mean over cross-sections.  ``kirchhoff_spread`` (max minus min over cross-sections of
-the summed x-bond currents) is zero for exact bond currents; for learned ones it says
-how far the prediction is from conserving charge.
+mean over cross-sections.  ``series_current`` is the same bond currents read as
+cross-sections in series (``observables.series_current``; equal to ``current`` for exact
+bond currents, NaN without them); its late value and switching time are summarised as
+``series_late_current`` and ``series_switching_time``.  ``kirchhoff_spread`` (max minus
+min over cross-sections of the summed x-bond currents) is zero for exact bond currents;
+for learned ones it says how far the prediction is from conserving charge.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from .observables import (
     half_decay_time,
     kirchhoff_spread,
     order_parameter,
+    series_current,
     switching_time,
 )
 
@@ -76,14 +81,16 @@ def run_time_series(arrays: dict, meta: dict) -> pd.DataFrame:
         current = np.full(len(arrays["time"]), np.nan)
     if "bond_current_x" in arrays and meta["Lx"] > 1:
         spread = kirchhoff_spread(arrays["bond_current_x"])
+        series = series_current(arrays["bond_current_x"])
     else:
-        spread = np.full(len(arrays["time"]), np.nan)
+        spread = series = np.full(len(arrays["time"]), np.nan)
     frame = pd.DataFrame(
         {
             "time": arrays["time"],
             "order_parameter": order_parameter(arrays["q"], q0),
             "wall_position": domain_wall_position(profile, bulk),
             "current": current,
+            "series_current": series,
             "kirchhoff_spread": spread,
         }
     )
@@ -98,6 +105,11 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
     current = series["current"].to_numpy()
     switch = current_switch(times, current)
     switched_at = switch["switching_time"]
+    # The series read-out of the same bond currents (NaN when the run has none).
+    series_values = (series["series_current"].to_numpy() if "series_current" in series
+                     else np.full(len(times), np.nan))
+    in_series = (current_switch(times, series_values) if np.isfinite(series_values).all()
+                 else {"late_current": math.nan, "switching_time": math.nan})
     if math.isfinite(switched_at):
         early = times <= times[0] + EARLY_FRACTION_OF_SWITCH * (switched_at - times[0])
     else:
@@ -121,6 +133,8 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
         "late_current": switch["late_current"],
         "switched": switch["switched"],
         "switching_time": switched_at,
+        "series_late_current": in_series["late_current"],
+        "series_switching_time": in_series["switching_time"],
         "mean_kirchhoff_spread": float(series["kirchhoff_spread"].mean()),
         "seconds_per_step": meta.get("seconds_per_step", math.nan),
         "peak_memory_mb": meta.get("peak_memory_mb", math.nan),

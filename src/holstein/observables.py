@@ -10,8 +10,10 @@ accept any number of leading frame axes.
   (normally the initial one), and the time at which it has decayed to one half;
 - metal/CDW domain wall: where ``|phi(x)|`` first reaches half of its bulk CDW value, counted
   from the gated electrode, and its velocity while it propagates through the sample;
-- device current from the NEGF (or predicted) bond currents along x, and the spread of the
-  cross-section sums, which Kirchhoff's law makes zero for an exact steady state;
+- device current from the NEGF (or predicted) bond currents along x: the mean of the
+  cross-section sums, and their series (harmonic-mean) combination for learned ones, plus
+  the spread of the cross-section sums, which Kirchhoff's law makes zero for an exact
+  steady state;
 - resistance-switch time: when the device current first reaches half of its final value.
 """
 
@@ -271,6 +273,29 @@ def device_current(bond_current_x: np.ndarray) -> float | np.ndarray:
     give a single best estimate.
     """
     current = _cross_section_currents(bond_current_x).mean(axis=-1)
+    return float(current) if current.ndim == 0 else current
+
+
+# A cross-section whose learned current is zero or flows backwards blocks the device: its
+# current is raised to this before its resistance 1/I is taken, so that the series
+# combination is ~0 (about BLOCKED_SECTION_CURRENT * (Lx - 1)) instead of undefined.
+BLOCKED_SECTION_CURRENT = 1e-12
+
+
+def series_current(bond_current_x: np.ndarray) -> float | np.ndarray:
+    """Device current read as cross-sections in series: the harmonic mean of their currents.
+
+    A local model predicts, at each cross-section x, roughly the current I_x that a device
+    made all of that cross-section's kind would carry: a metallic stretch upstream of the
+    CDW predicts a large current that it does not carry.  Adding the cross-sections'
+    resistances 1/I_x in series gives ``1 / mean_x(1 / I_x)``: the narrowest cross-section
+    (the CDW bottleneck) sets the current, as Kirchhoff's law demands.  For exact bond
+    currents (every I_x equal and > 0) it equals ``device_current``; otherwise it is
+    below it (harmonic <= arithmetic mean), also when the I_x scatter only by noise
+    (by about var(I_x) / mean(I_x)^2).  Sections with I_x <= 0 block (``BLOCKED_SECTION_CURRENT``).
+    """
+    sections = np.maximum(_cross_section_currents(bond_current_x), BLOCKED_SECTION_CURRENT)
+    current = 1.0 / np.mean(1.0 / sections, axis=-1)
     return float(current) if current.ndim == 0 else current
 
 

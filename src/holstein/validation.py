@@ -26,12 +26,15 @@ import numpy as np
 import pandas as pd
 
 from .atomic import pyplot, save_figure, write_text_atomic
-from .observables import kirchhoff_spread
+from .observables import kirchhoff_spread, series_current
 
 RELATIVE_TOLERANCE = 0.05
 # Per-run quantities (holstein.analysis summaries) compared ML against NEGF at every bias.
 COMPARED = ("wall_velocity", "half_decay_time", "late_current", "initial_current",
-            "switching_time")  # late before initial: the latter is judged on its scale
+            "switching_time",  # late before initial: the latter is judged on its scale
+            # the ML bond currents read in series (observables.series_current) against
+            # NEGF's exact current (for which both read-outs are the same)
+            "series_late_current", "series_switching_time")
 
 
 def seed_statistics(values) -> dict:
@@ -111,7 +114,8 @@ def reference_current(provider, negf_runs) -> dict | None:
     ML model predicts the device current of those exact configurations.  Per bias, pooled
     over seeds: the NEGF mean current, the RMSE of the ML current and its ratio to the mean
     |current| (``relative_rmse``), the relative error of the mean, and the mean Kirchhoff
-    spread of the ML bond currents relative to the mean |current|.  Runs that never
+    spread of the ML bond currents relative to the mean |current|; the same error numbers
+    for the series read-out of the ML bond currents (``series_*``).  Runs that never
     switch (``analysis.current_switch``) are left out; a bias without a switched run is
     absent.  None for a model without bond-current heads.
     """
@@ -121,7 +125,7 @@ def reference_current(provider, negf_runs) -> dict | None:
 
     if not provider.model.bond_heads:
         return None
-    pooled = defaultdict(lambda: {"negf": [], "ml": [], "spread": [], "runs": 0})
+    pooled = defaultdict(lambda: {"negf": [], "ml": [], "series": [], "spread": [], "runs": 0})
     for path in negf_runs:
         arrays, meta = read_trajectory(path)
         times, current = arrays["time"], arrays["current"]
@@ -131,21 +135,28 @@ def reference_current(provider, negf_runs) -> dict | None:
         sel = times >= switch["switching_time"]
         out = predict_all(provider, arrays["q"][sel], arrays["bias"][sel])
         pooled[meta["bias"]]["ml"].append(out["current"])
+        pooled[meta["bias"]]["series"].append(series_current(out["bond_current_x"]))
         pooled[meta["bias"]]["spread"].append(kirchhoff_spread(out["bond_current_x"]))
         pooled[meta["bias"]]["negf"].append(current[sel])
         pooled[meta["bias"]]["runs"] += 1
     result = {}
     for bias in sorted(pooled):
-        negf, ml = (np.concatenate(pooled[bias][k]) for k in ("negf", "ml"))
-        spread = np.concatenate(pooled[bias]["spread"])
+        negf, ml, series, spread = (np.concatenate(pooled[bias][k])
+                                    for k in ("negf", "ml", "series", "spread"))
         scale = float(np.mean(np.abs(negf)))
-        rmse = float(np.sqrt(np.mean((ml - negf) ** 2)))
+
+        def errors(pred, prefix="", negf=negf, scale=scale):
+            rmse = float(np.sqrt(np.mean((pred - negf) ** 2)))
+            return {f"{prefix}ml_mean_current": float(np.mean(pred)),
+                    f"{prefix}rmse": rmse,
+                    f"{prefix}relative_rmse": rmse / scale,
+                    f"{prefix}relative_error_of_mean":
+                        float(abs(np.mean(pred) - np.mean(negf)) / scale)}
+
         result[f"{bias:g}"] = {
             "negf_mean_current": float(np.mean(negf)),
-            "ml_mean_current": float(np.mean(ml)),
-            "rmse": rmse,
-            "relative_rmse": rmse / scale,
-            "relative_error_of_mean": float(abs(np.mean(ml) - np.mean(negf)) / scale),
+            **errors(ml),
+            **errors(series, "series_"),
             "ml_relative_kirchhoff_spread": float(np.mean(spread)) / scale,
             "n_snapshots": int(len(negf)),
             "n_runs": pooled[bias]["runs"],
@@ -210,13 +221,18 @@ def _band(ax, frames, column, label, style):
         ax.fill_between(t, values.min(axis=0), values.max(axis=0), alpha=0.2)
 
 
-def plot_time_series(runs, biases, column, ylabel, title, path):
+def plot_time_series(runs, biases, column, ylabel, title, path, extra_curves=()):
+    """One panel per bias: ``column`` of NEGF (solid) and ML (dashed), mean and seed range.
+
+    ``extra_curves``: more (provider, column, label, style) to draw, where present.
+    """
     plt, fig, axes = _panels(len(biases))
+    curves = (("negf", column, "NEGF", "-"), ("ml", column, "ML", "--"), *extra_curves)
     for ax, bias in zip(axes, biases, strict=True):
-        for provider, style in (("negf", "-"), ("ml", "--")):
+        for provider, name, label, style in curves:
             frames = [s for _, s in runs[(provider, bias)].values()]
-            if frames and np.isfinite(frames[0][column]).any():
-                _band(ax, frames, column, provider.upper(), style)
+            if frames and name in frames[0] and np.isfinite(frames[0][name]).any():
+                _band(ax, frames, name, label, style)
         ax.set_title(f"V = {bias:g}", fontsize=10)
         ax.set_xlabel("time")
     axes[0].set_ylabel(ylabel)
@@ -324,8 +340,10 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
                      outputs["decay"])
     plot_kymographs(runs, biases, outputs["kymographs"])
     plot_time_series(runs, biases, "current", "device current",
-                     "Device current: NEGF (solid, band = seed range) and ML (dashed, "
-                     "where the model has bond-current heads)", outputs["current"])
+                     "Device current: NEGF (solid, band = seed range), ML bond heads: mean "
+                     "over cross-sections (dashed) and cross-sections in series (dotted)",
+                     outputs["current"],
+                     extra_curves=(("ml", "series_current", "ML, in series", ":"),))
     plot_iv(table, sorted(trained), outputs["iv_curve"])
     plot_cost(costs, loop_costs, outputs["cost"])
     write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
