@@ -1,0 +1,59 @@
+"""The splice estimate of a local model's error floor (holstein.locality), on providers whose
+locality is known exactly."""
+
+import numpy as np
+import pytest
+
+from holstein.locality import chebyshev_neighbourhood, locality_floor, splice_differences
+
+LX, LY = 9, 7
+
+
+def windowed_sum(q, radius):
+    """Sum of Q over the Chebyshev neighbourhood of every site (open x, periodic y)."""
+    out = np.zeros_like(q)
+    for x in range(LX):
+        for y in range(LY):
+            out[x, y] = q[chebyshev_neighbourhood(q.shape, (x, y), radius)].sum()
+    return out
+
+
+def test_neighbourhood_is_periodic_in_y_and_open_in_x():
+    mask = chebyshev_neighbourhood((LX, LY), (0, 6), 1)
+    assert mask.sum() == 2 * 3  # x in {0, 1} (x = -1 does not exist), y in {5, 6, 0}
+    assert mask[0, 0] and mask[1, 5] and not mask[2, 6] and not mask[0, 4]
+
+
+def test_floor_is_zero_beyond_the_range_of_an_exactly_local_force():
+    # F_i = tanh(sum of Q within radius 2 of i): a radius >= 2 sees everything it uses.
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((12, LX, LY))
+    rows = locality_floor(lambda c: np.tanh(windowed_sum(c, 2)), q, [1, 2, 3], n_samples=60)
+    floors = {row["radius"]: row["floor"] for row in rows}
+    assert floors[2] == 0.0 and floors[3] == 0.0
+    assert floors[1] > 0.05  # and one that is too short misses part of it
+
+
+def test_floor_matches_the_conditional_spread_in_closed_form():
+    # F_i = c * (sum of Q outside radius R of i), Q i.i.d. N(0, 1): given the inside, F_i
+    # has variance c^2 n_out(i), so the floor is c sqrt(mean over sites of n_out(i)).
+    c, radius = 0.3, 2
+    rng = np.random.default_rng(1)
+    q = rng.standard_normal((40, LX, LY))
+
+    def force(config):
+        return c * (config.sum() - windowed_sum(config, radius))
+
+    n_out = np.array([[LX * LY - chebyshev_neighbourhood((LX, LY), (x, y), radius).sum()
+                       for y in range(LY)] for x in range(LX)])
+    exact = c * np.sqrt(n_out.mean())
+    (row,) = locality_floor(force, q, [radius], n_samples=2000, seed=2)
+    # relative statistical error of the estimate ~ 1/sqrt(2 * 2000) = 1.6 %: 5 sigma
+    assert row["floor"] == pytest.approx(exact, rel=0.08)
+    assert 0 < row["floor_error"] < 0.03 * exact
+
+
+def test_too_few_frames_for_the_separation_is_an_error():
+    q = np.zeros((5, LX, LY))
+    with pytest.raises(ValueError, match="min_separation"):
+        splice_differences(lambda c: c, q, 1, 3, np.random.default_rng(0), min_separation=5)
