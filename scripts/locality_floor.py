@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from holstein.io import read_trajectory  # noqa: E402
+from holstein.io import read_trajectory, write_text_atomic  # noqa: E402
 from holstein.locality import locality_floor  # noqa: E402
 from holstein.simulation import make_provider  # noqa: E402
 
@@ -79,9 +79,9 @@ def main() -> None:
                  if args.model else "")
         print(f"V = {bias:g} seed {row['seed']}: floor / std  {floors}{model}", flush=True)
         rows.append(row)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(rows, indent=2))
+        if args.out is not None:  # after every trajectory: a long run killed keeps its rows
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(args.out, json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":
