@@ -47,6 +47,11 @@ def main() -> None:
     if not 0 <= args.skip_fraction < 1:
         parser.error(f"--skip-fraction {args.skip_fraction}: need 0 <= value < 1")
 
+    model = None
+    if args.model is not None:
+        from holstein import mlff
+
+        model = mlff.load(args.model)
     rows = []
     for path in args.trajectories:
         arrays, meta = read_trajectory(path)
@@ -59,14 +64,11 @@ def main() -> None:
         std = float(np.std(force))
         row = {"file": str(path), "bias": bias, "seed": int(arrays["seed"][0]),
                "force_std": std, "n_late_frames": len(q[late])}
-        if args.model is not None:
-            from holstein import mlff
-
-            model = mlff.load(args.model, expect=meta["physics"])
+        if model is not None:
+            mlff.check_expectation({"physics": model.physics}, meta["physics"], args.model)
             pred = mlff.predict_all(model, q[late], arrays["bias"][late],
                                     observables=False)["force"]
-            row["model_relative_rmse_late"] = float(
-                np.sqrt(np.mean((pred - force[late]) ** 2)) / std)
+            row["model_relative_rmse_late"] = mlff.error_row(pred, force[late])["rmse"] / std
         row["floors"] = locality_floor(
             lambda qq, b=bias, p=negf: p.electronic_force(qq, b), q[late], args.radii,
             args.samples, seed=args.seed, min_separation=args.min_separation)
@@ -75,9 +77,9 @@ def main() -> None:
             f["relative_floor_error"] = f["floor_error"] / std
         floors = "  ".join(f"R={f['radius']}: {f['relative_floor']:.4f} +- "
                            f"{f['relative_floor_error']:.4f}" for f in row["floors"])
-        model = (f"  trained model: {row['model_relative_rmse_late']:.4f}"
-                 if args.model else "")
-        print(f"V = {bias:g} seed {row['seed']}: floor / std  {floors}{model}", flush=True)
+        trained = (f"  trained model: {row['model_relative_rmse_late']:.4f}"
+                   if model is not None else "")
+        print(f"V = {bias:g} seed {row['seed']}: floor / std  {floors}{trained}", flush=True)
         rows.append(row)
         if args.out is not None:  # after every trajectory: a long run killed keeps its rows
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -352,6 +352,8 @@ def test_device_current_with_equal_cross_sections():
     bond_current_x = total * weights / weights.sum(axis=1, keepdims=True)
     assert device_current(bond_current_x) == pytest.approx(total, rel=1e-14)
     assert kirchhoff_spread(bond_current_x) == pytest.approx(0.0, abs=1e-15)
+    # exact (conserved) bond currents: read in series they give the same current
+    assert series_current(bond_current_x) == pytest.approx(total, rel=1e-13)
 
     perturbed = bond_current_x.copy()
     perturbed[3, 2] += 0.05
@@ -370,14 +372,6 @@ def test_device_current_over_frames():
     np.testing.assert_allclose(kirchhoff_spread(bond_current_x), [0.0, 1.0, 0.0], atol=1e-15)
     with pytest.raises(ValueError, match="bond_current_x"):
         device_current(np.ones(4))
-
-
-def test_series_current_of_exact_bond_currents_is_the_device_current():
-    rng = np.random.default_rng(4)
-    lx, ly, total = 7, 5, 0.42
-    weights = rng.uniform(0.1, 1.0, size=(lx - 1, ly))
-    bond_current_x = total * weights / weights.sum(axis=1, keepdims=True)
-    assert series_current(bond_current_x) == pytest.approx(total, rel=1e-13)
 
 
 def test_series_current_adds_cross_section_resistances():

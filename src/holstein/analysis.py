@@ -105,11 +105,8 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
     current = series["current"].to_numpy()
     switch = current_switch(times, current)
     switched_at = switch["switching_time"]
-    # The series read-out of the same bond currents (NaN when the run has none).
-    series_values = (series["series_current"].to_numpy() if "series_current" in series
-                     else np.full(len(times), np.nan))
-    in_series = (current_switch(times, series_values) if np.isfinite(series_values).all()
-                 else {"late_current": math.nan, "switching_time": math.nan})
+    # The series read-out of the same bond currents (all NaN, hence NaN, without them).
+    in_series = current_switch(times, series["series_current"].to_numpy())
     if math.isfinite(switched_at):
         early = times <= times[0] + EARLY_FRACTION_OF_SWITCH * (switched_at - times[0])
     else:

@@ -38,12 +38,14 @@ def chebyshev_neighbourhood(shape: tuple[int, int], centre: tuple[int, int],
 
 
 def splice_differences(force_at, q: np.ndarray, radius: int, n_samples: int,
-                       rng: np.random.Generator, min_separation: int = 1) -> np.ndarray:
+                       rng: np.random.Generator, min_separation: int = 1,
+                       cache: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """``n_samples`` values of F_i(Q_a inside, Q_b outside) - F_i(Q_a) (see module doc).
 
     ``force_at(q)`` returns the (Lx, Ly) force of one configuration; ``q`` is (n, Lx, Ly),
     frames of one trajectory in time order; a and b are drawn at least ``min_separation``
-    frames apart, the site i uniformly.
+    frames apart, the site i uniformly.  ``cache`` (frame index -> force) keeps the
+    unspliced forces between calls on the same frames, so each is solved once.
     """
     q = np.asarray(q, dtype=np.float64)
     n, lx, ly = q.shape
@@ -53,7 +55,7 @@ def splice_differences(force_at, q: np.ndarray, radius: int, n_samples: int,
         raise ValueError(
             f"{n} frames cannot give pairs {min_separation} frames apart: pass more frames "
             "or a smaller min_separation (>= 1)")
-    cache: dict[int, np.ndarray] = {}
+    cache = {} if cache is None else cache
     out = np.empty(n_samples)
     for k in range(n_samples):
         while True:
@@ -78,9 +80,10 @@ def locality_floor(force_at, q: np.ndarray, radii: Sequence[int], n_samples: int
     (bootstrap standard error over the samples) and ``n_samples``.
     """
     rng = np.random.default_rng(seed)
-    rows = []
+    rows, unspliced = [], {}
     for radius in radii:
-        d = splice_differences(force_at, q, int(radius), n_samples, rng, min_separation)
+        d = splice_differences(force_at, q, int(radius), n_samples, rng, min_separation,
+                               cache=unspliced)
         floor = float(np.sqrt(np.mean(d**2) / 2))
         boot = rng.integers(len(d), size=(n_bootstrap, len(d)))
         spread = np.sqrt(np.mean(d[boot] ** 2, axis=1) / 2)

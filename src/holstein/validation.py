@@ -107,6 +107,15 @@ def reference_force_rmse(provider, negf_runs) -> dict:
                                                       "n_snapshots")} for row in rows}
 
 
+def _current_errors(pred, negf, scale, prefix="") -> dict:
+    """ML mean current, RMSE against NEGF, and both errors relative to ``scale``."""
+    rmse = float(np.sqrt(np.mean((pred - negf) ** 2)))
+    return {f"{prefix}ml_mean_current": float(np.mean(pred)),
+            f"{prefix}rmse": rmse,
+            f"{prefix}relative_rmse": rmse / scale,
+            f"{prefix}relative_error_of_mean": float(abs(np.mean(pred) - np.mean(negf)) / scale)}
+
+
 def reference_current(provider, negf_runs) -> dict | None:
     """ML device current on the NEGF reference trajectories after the metallic domain forms.
 
@@ -144,19 +153,10 @@ def reference_current(provider, negf_runs) -> dict | None:
         negf, ml, series, spread = (np.concatenate(pooled[bias][k])
                                     for k in ("negf", "ml", "series", "spread"))
         scale = float(np.mean(np.abs(negf)))
-
-        def errors(pred, prefix="", negf=negf, scale=scale):
-            rmse = float(np.sqrt(np.mean((pred - negf) ** 2)))
-            return {f"{prefix}ml_mean_current": float(np.mean(pred)),
-                    f"{prefix}rmse": rmse,
-                    f"{prefix}relative_rmse": rmse / scale,
-                    f"{prefix}relative_error_of_mean":
-                        float(abs(np.mean(pred) - np.mean(negf)) / scale)}
-
         result[f"{bias:g}"] = {
             "negf_mean_current": float(np.mean(negf)),
-            **errors(ml),
-            **errors(series, "series_"),
+            **_current_errors(ml, negf, scale),
+            **_current_errors(series, negf, scale, "series_"),
             "ml_relative_kirchhoff_spread": float(np.mean(spread)) / scale,
             "n_snapshots": int(len(negf)),
             "n_runs": pooled[bias]["runs"],
