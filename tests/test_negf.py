@@ -29,13 +29,23 @@ every comparison states its tolerance.
 from __future__ import annotations
 
 import functools
+import logging
 
 import numpy as np
 import pytest
+import scipy.linalg
 from scipy.integrate import quad_vec
 
+from holstein import negf
 from holstein.lattice import Lattice, checkerboard, chemical_potentials
-from holstein.negf import SteadyState, effective_hamiltonian, steady_state
+from holstein.negf import (
+    IllConditionedSpectrumError,
+    SteadyState,
+    degenerate_clusters,
+    effective_hamiltonian,
+    eigenvalue_condition,
+    steady_state,
+)
 
 T_HOP, G_COUPLING, K_STIFF, KAPPA = 1.0, 1.5, 1.0, 0.18
 METHODS = ("exact", "fast")
@@ -72,14 +82,18 @@ def max_diff(a: SteadyState, b: SteadyState) -> float:
 
 @functools.cache
 def brute_force(shape, seed, bias, gamma, temperature, scheme):
+    """``brute_force_of`` the random configuration ``random_q(shape, seed)``; cached."""
+    return brute_force_of(random_q(shape, seed), bias, gamma, temperature, scheme)
+
+
+def brute_force_of(q, bias, gamma, temperature, scheme="gated"):
     """Reference steady state from n = sum_a int de/2pi f_a G^r Gamma_a G^a (dense inverse).
 
     Returns (density (Lx, Ly), bond_current_x, bond_current_y, landauer_current).  Bond
     currents are J_ij = 2 t Im rho_ji with rho_ij = <c_j^+ c_i>; the Landauer current is
-    int de/2pi Tr[Gamma_L G^r Gamma_R G^a] (f_L - f_R).  Cached: several tests share it.
+    int de/2pi Tr[Gamma_L G^r Gamma_R G^a] (f_L - f_R).
     """
-    q = random_q(shape, seed)
-    lat = Lattice(*shape)
+    lat = Lattice(*q.shape)
     n = lat.n_sites
     heff = effective_hamiltonian(q, T_HOP, G_COUPLING, gamma)
     gam_l = np.zeros(n)
@@ -255,6 +269,113 @@ def test_fast_matches_exact_cdw_with_narrow_resonances(shape, gamma, bias):
     a = solve(q, bias, gamma, 0.1, "gated", method="exact")
     b = solve(q, bias, gamma, 0.1, "gated", method="fast")
     assert max_diff(a, b) < 1e-7  # absolute, on density, current and bond currents
+
+
+def symmetric_configuration(kind: str, lx: int, ly: int) -> np.ndarray:
+    """Configurations whose symmetry makes H_eff's spectrum degenerate (and one that is not).
+
+    A perfect checkerboard, uniform Q, Q = 0 and a checkerboard with a metallic first
+    column have eigenvalues sharing a real part with different imaginary parts, which
+    interleave in any ordering by real part; ``noisy`` is the generic control.
+    """
+    q0 = 2.678571  # the default physics' CDW amplitude g / (2 (K - 4 kappa))
+    if kind == "checkerboard":
+        return q0 * Lattice(lx, ly).staggered_sign()
+    if kind == "uniform":
+        return np.full((lx, ly), 0.5 * q0)
+    if kind == "zero":
+        return np.zeros((lx, ly))
+    if kind == "metal-layer":
+        q = q0 * Lattice(lx, ly).staggered_sign()
+        q[0] = 0.0
+        return q
+    if kind == "noisy":
+        return q0 * Lattice(lx, ly).staggered_sign() + random_q((lx, ly), 100 * lx + ly, 0.3)
+    raise ValueError(kind)
+
+
+SWEEP_KINDS = ("checkerboard", "uniform", "zero", "metal-layer", "noisy")
+SWEEP_GAMMAS = (0.05, 0.3, 1.0, 2.5, 6.0)
+
+
+@pytest.mark.parametrize("lx", range(2, 9))
+def test_fast_matches_exact_on_every_small_lattice(lx):
+    """Property sweep: Ly in {1, 3..12}, five configurations, five lead couplings.
+
+    Tolerance 1e-9 absolute on density, bond currents and the device current; these are
+    the symmetric lattices on which clustering eigenvalues by neighbours in real-part
+    order once produced densities up to 15.9.
+    """
+    worst = (0.0, None)
+    for ly in (1, *range(3, 13)):
+        for kind in SWEEP_KINDS:
+            q = symmetric_configuration(kind, lx, ly)
+            for gamma in SWEEP_GAMMAS:
+                a = solve(q, 1.0, gamma, 0.1, "gated", method="exact")
+                b = solve(q, 1.0, gamma, 0.1, "gated", method="fast")
+                assert 0.0 <= b.density.min() and b.density.max() <= 1.0
+                worst = max(worst, (max_diff(a, b), (lx, ly, kind, gamma)), key=lambda w: w[0])
+    assert worst[0] < 1e-9, f"fast differs from exact by {worst[0]:.3g} at {worst[1]}"
+
+
+@pytest.mark.parametrize(
+    "kind, shape, gamma",
+    [("checkerboard", (5, 6), 1.0), ("uniform", (4, 6), 1.0), ("metal-layer", (3, 8), 0.3)],
+)
+@pytest.mark.parametrize("method", METHODS)
+def test_symmetric_lattices_match_brute_force(kind, shape, gamma, method):
+    """Both eigen-methods on degenerate spectra against the dense quadrature (1e-9)."""
+    q = symmetric_configuration(kind, *shape)
+    n_ref, jx_ref, jy_ref, i_ref = brute_force_of(q, 1.0, gamma, 0.1)
+    ss = solve(q, 1.0, gamma, 0.1, "gated", method=method)
+    np.testing.assert_allclose(ss.density, n_ref, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ss.bond_current_x, jx_ref, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ss.bond_current_y, jy_ref, rtol=0, atol=1e-9)
+    assert abs(ss.current - i_ref) < 1e-9
+
+
+def test_degenerate_clusters_link_interleaved_eigenvalues():
+    """Two degenerate pairs interleaved in real-part order are both found, transitively."""
+    lam = np.array([1.0 - 0.5j, 1.0 + 1e-13 - 0.1j, 1.0 + 2e-13 - 0.5j, 1.0 - 1e-13 - 0.1j,
+                    3.0 - 0.2j, 3.0 + 4e-7 - 0.2j, 3.0 + 8e-7 - 0.2j, 7.0 - 0.3j])
+    clusters = sorted(tuple(c) for c in degenerate_clusters(lam, 5e-7))
+    # 4, 5, 6 form a chain (4-5 and 5-6 within tol, 4-6 not): one cluster
+    assert clusters == [(0, 2), (1, 3), (4, 5, 6)]
+    assert degenerate_clusters(lam, 1e-14) == []
+
+
+EXCEPTIONAL_GAMMA = 4.0 * np.sqrt(2.0)  # Lx = 3, uniform Q: two eigenvectors coalesce
+
+
+@pytest.mark.parametrize("method", ("fast", "exact"))
+def test_exceptional_point_falls_back_to_quadrature(method, caplog):
+    """At an exceptional point of H_eff eigenvectors give garbage (errors up to 12): the
+    solver must see the condition number, say so, and integrate instead (1e-9)."""
+    q = np.full((3, 4), 0.3)
+    lam, v = scipy.linalg.eig(effective_hamiltonian(q, T_HOP, G_COUPLING, EXCEPTIONAL_GAMMA))
+    assert eigenvalue_condition(scipy.linalg.inv(v)) > 1e6  # the point is exceptional
+    n_ref, jx_ref, jy_ref, i_ref = brute_force_of(q, 1.0, EXCEPTIONAL_GAMMA, 0.1)
+    with caplog.at_level(logging.WARNING, logger="holstein.negf"):
+        ss = solve(q, 1.0, EXCEPTIONAL_GAMMA, 0.1, "gated", method=method)
+    assert "condition number" in caplog.text
+    np.testing.assert_allclose(ss.density, n_ref, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ss.bond_current_x, jx_ref, rtol=0, atol=1e-9)
+    assert abs(ss.current - i_ref) < 1e-9
+
+
+def test_exceptional_point_on_a_large_lattice_is_an_error(monkeypatch):
+    monkeypatch.setattr(negf, "QUADRATURE_MAX_SITES", 10)
+    with pytest.raises(IllConditionedSpectrumError, match=r"condition number .*gamma"):
+        solve(np.full((3, 4), 0.3), 1.0, EXCEPTIONAL_GAMMA, 0.1, "gated", method="fast")
+
+
+@pytest.mark.parametrize("case", BRUTE_CASES[::3], ids=_case_id)
+def test_quadrature_method_matches_exact(case):
+    """The eigenvector-free method against the closed form on generic spectra (1e-9)."""
+    shape, seed, bias, gamma, temp, scheme = case
+    a = solve(random_q(shape, seed), bias, gamma, temp, scheme, method="exact")
+    b = solve(random_q(shape, seed), bias, gamma, temp, scheme, method="quadrature")
+    assert max_diff(a, b) < 1e-9
 
 
 # --------------------------------------------------------------------------------------

@@ -27,29 +27,60 @@ configuration; benchmarks/negf_speed.py prints them); any quadrature along the
 real axis misses or mis-weights them, while the closed form integrates each one
 exactly.
 
-Two methods share this closed form and differ only in how the left eigenvectors
-W are obtained:
+Three methods give the same steady state:
 
-* ``exact``: ``W = inv(V)`` (LU of the eigenvector matrix).
-* ``fast`` (default): H_eff is complex *symmetric* (h real symmetric, Gamma
-  diagonal), so left eigenvectors are transposed right eigenvectors,
-  ``W = D^-1 V^T`` with ``D = V^T V`` block diagonal.  Eigenvectors of distinct
-  eigenvalues are complex-orthogonal; inside a cluster of (nearly) degenerate
-  eigenvalues (Q = 0 has many) ``D`` has off-diagonal blocks that are inverted
-  cluster by cluster.  This replaces an O(N^3) inverse by O(N^2) work.
+* ``exact``: the closed form with ``W = inv(V)`` (LU of the eigenvector matrix).
+* ``fast`` (default): the closed form with left eigenvectors from the right ones.
+  H_eff is complex *symmetric* (h real symmetric, Gamma diagonal), so ``W = D^-1 V^T``
+  with ``D = V^T V`` block diagonal: eigenvectors of distinct eigenvalues are
+  complex-orthogonal, and inside a cluster of (nearly) degenerate eigenvalues (Q = 0
+  and symmetric configurations have many) ``D`` is inverted cluster by cluster.  This
+  replaces an O(N^3) inverse by O(N^2) work.  Clusters are the connected components
+  of |lam_i - lam_j| < tol over all pairs, and the result is checked (W V x = x for a
+  random x, O(N^2)); where the check fails the LU inverse is used, so ``fast`` equals
+  ``exact`` to rounding on every spectrum.
+* ``quadrature``: no eigenvectors at all; ``G^r(e)`` integrated over the real axis
+  with adaptive Gauss-Kronrod, breakpoints at every resonance.  Slow (thousands of
+  dense solves), but valid where the eigenvectors are not: at an exceptional point of
+  H_eff two eigenvectors coalesce, the eigenvalue condition number diverges and the
+  closed form loses about (condition number)^2 x machine epsilon.  Both eigenvector
+  methods measure that condition number on every call and fall back to ``quadrature``
+  above ``EIGENVALUE_CONDITION_LIMIT`` on small lattices (a logged warning), or stop
+  with ``IllConditionedSpectrumError`` on large ones.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
+import scipy.sparse.csgraph
+from scipy.integrate import quad_vec
 from scipy.special import digamma
 
 from .lattice import Lattice, chemical_potentials, hamiltonian
 
-METHODS = ("fast", "exact")
+log = logging.getLogger(__name__)
+
+METHODS = ("fast", "exact", "quadrature")
+# Eigenvalues closer than this (relative to the spectral radius) are one degenerate cluster.
+CLUSTER_TOLERANCE = 1e-6
+# W V x = x must hold to this (relative) for the fast left eigenvectors to be used.
+INVERSE_RESIDUAL_LIMIT = 1e-11
+# The closed form loses about 6e-17 x (eigenvalue condition)^2: above 1e3 it could miss
+# 1e-10, so the steady state is integrated on the real axis instead.  Lattices up to
+# 60 x 40 at every tested configuration stay below 25.
+EIGENVALUE_CONDITION_LIMIT = 1e3
+# Above this many sites the quadrature fallback would take too long: stop instead.
+QUADRATURE_MAX_SITES = 600
+QUADRATURE_TOLERANCE = 1e-11
+
+
+class IllConditionedSpectrumError(FloatingPointError):
+    """H_eff is (nearly) defective: its eigenvectors cannot carry the closed form."""
 
 
 @dataclass(frozen=True)
@@ -88,40 +119,68 @@ def fermi_integral_weights(lam: np.ndarray, mu: float, temperature: float) -> np
     return p[:, None] - np.conj(p)[None, :] - 1j * np.pi
 
 
-def _degenerate_clusters(lam: np.ndarray, tol: float) -> list[np.ndarray]:
-    """Groups of indices whose eigenvalues lie within tol of each other (transitively)."""
-    order = np.lexsort((lam.imag, lam.real))
-    clusters = []
-    # Sort by real part, then sweep: a cluster grows while the next eigenvalue is
-    # within tol of any member; exact enough because members are within tol in Re.
-    start = 0
-    for k in range(1, len(order) + 1):
-        if k < len(order):
-            prev = lam[order[start:k]]
-            if np.min(np.abs(prev - lam[order[k]])) < tol:
-                continue
-        if k - start > 1:
-            clusters.append(order[start:k])
-        start = k
-    return clusters
+def degenerate_clusters(lam: np.ndarray, tol: float) -> list[np.ndarray]:
+    """Groups of two or more indices whose eigenvalues are linked by |lam_i - lam_j| < tol.
+
+    The connected components of that graph over *all* pairs, not a sweep in one sort
+    order: eigenvalues that share a real part but differ in imaginary part interleave
+    in any ordering by real part, so neighbours in that order miss degenerate pairs.
+    Candidate pairs are those within tol in real part (a window in the sorted order).
+    """
+    n = len(lam)
+    order = np.argsort(lam.real, kind="stable")
+    re = lam.real[order]
+    window_end = np.searchsorted(re, re + tol, side="left")
+    counts = window_end - np.arange(n) - 1
+    first = np.repeat(np.arange(n), counts)
+    second = first + 1 + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    linked = np.abs(lam[order[first]] - lam[order[second]]) < tol
+    graph = scipy.sparse.coo_matrix(
+        (np.ones(int(linked.sum())), (first[linked], second[linked])), shape=(n, n)
+    )
+    n_components, label = scipy.sparse.csgraph.connected_components(graph, directed=False)
+    sizes = np.bincount(label, minlength=n_components)
+    return [np.sort(order[label == c]) for c in np.flatnonzero(sizes > 1)]
+
+
+def eigenvalue_condition(w: np.ndarray) -> float:
+    """Largest eigenvalue condition number max_m |w_m| |v_m| / |w_m v_m| (unit v_m, w = V^-1).
+
+    It diverges at an exceptional point of H_eff, where two eigenvectors coalesce; the
+    closed form then loses about (condition number)^2 x machine epsilon.
+    """
+    return float(np.max(np.linalg.norm(w, axis=1)))
+
+
+def _inverse_residual(v: np.ndarray, w: np.ndarray) -> float:
+    """max |W V x - x| for a fixed random x: O(N^2) evidence that W is V^-1."""
+    x = np.random.default_rng(0).standard_normal(v.shape[0])
+    return float(np.max(np.abs(w @ (v @ x) - x)) / np.max(np.abs(x)))
 
 
 def spectral_decomposition(heff: np.ndarray, method: str = "fast"):
-    """Eigenvalues lam, right eigenvectors V (columns) and W = V^-1 of H_eff."""
-    if method not in METHODS:
-        raise ValueError(f"method={method!r}: choose one of {METHODS}")
+    """Eigenvalues lam, right eigenvectors V (unit columns) and W = V^-1 of H_eff.
+
+    ``fast`` builds W from the transposed right eigenvectors and checks W V = 1 on a
+    random vector; where the check fails (a degeneracy the clustering cannot resolve)
+    it falls back to the LU inverse of ``exact``, so both methods return the same W to
+    rounding whatever the spectrum.
+    """
+    if method not in ("fast", "exact"):
+        raise ValueError(f"method={method!r}: eigen-decomposition methods are 'fast' and 'exact'")
     lam, v = scipy.linalg.eig(heff, check_finite=False, overwrite_a=False)
-    if method == "exact":
-        return lam, v, scipy.linalg.inv(v, check_finite=False)
-    # Complex-symmetric H_eff: V^T V is diagonal except inside degenerate clusters.
-    scale = max(1.0, float(np.max(np.abs(lam))))
-    vt = v.T.copy()
-    norms = np.einsum("im,im->m", v, v)  # v_m^T v_m (no conjugation)
-    w = vt / norms[:, None]
-    for c in _degenerate_clusters(lam, 1e-6 * scale):
-        block = vt[c] @ v[:, c]  # D restricted to the cluster
-        w[c] = np.linalg.solve(block, vt[c])
-    return lam, v, w
+    if method == "fast":
+        # Complex-symmetric H_eff: V^T V is diagonal except inside degenerate clusters.
+        scale = max(1.0, float(np.max(np.abs(lam))))
+        vt = v.T.copy()
+        norms = np.einsum("im,im->m", v, v)  # v_m^T v_m (no conjugation)
+        w = vt / norms[:, None]
+        for c in degenerate_clusters(lam, CLUSTER_TOLERANCE * scale):
+            w[c] = np.linalg.solve(vt[c] @ v[:, c], vt[c])  # D restricted to the cluster
+        if np.all(np.isfinite(w)) and _inverse_residual(v, w) < INVERSE_RESIDUAL_LIMIT:
+            return lam, v, w
+        log.debug("fast left eigenvectors failed the W V = 1 check; using the LU inverse")
+    return lam, v, scipy.linalg.inv(v, check_finite=False)
 
 
 def steady_state(
@@ -139,8 +198,15 @@ def steady_state(
     q: (Lx, Ly) lattice coordinates; bias: V; t, g: hopping and coupling; gamma:
     wide-band lead coupling of the end columns; temperature: electron kT (0
     allowed); bias_scheme: 'gated' (mu_L = V, mu_R = 0) or 'symmetric' (+-V/2);
-    method: 'fast' (default) or 'exact' (see module docstring).
+    method: 'fast' (default), 'exact' or 'quadrature' (see module docstring).
+
+    Near an exceptional point of H_eff (eigenvalue condition number above
+    ``EIGENVALUE_CONDITION_LIMIT``) the eigen-decomposition methods fall back to
+    'quadrature' on lattices of up to ``QUADRATURE_MAX_SITES`` sites and raise
+    ``IllConditionedSpectrumError`` on larger ones.
     """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: choose one of {METHODS}")
     q = np.asarray(q, dtype=float)
     if q.ndim != 2:
         raise ValueError(f"q must be a 2-d (Lx, Ly) array of lattice coordinates, got {q.shape}")
@@ -154,10 +220,33 @@ def steady_state(
     if not temperature >= 0:
         raise ValueError(f"temperature={temperature}: must be >= 0")
     if not np.all(np.isfinite(q)):
-        raise ValueError("q contains NaN or inf")
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(q))[0])
+        raise ValueError(f"q contains NaN or inf ({q[bad]} at site (x, y) = {bad}): lattice "
+                         "coordinates must be finite")
     mus = dict(zip("LR", chemical_potentials(bias, bias_scheme), strict=True))
+    heff = effective_hamiltonian(q, t, g, gamma)
+    if method != "quadrature":
+        lam, v, w = spectral_decomposition(heff, method)
+        condition = eigenvalue_condition(w)
+        if condition <= EIGENVALUE_CONDITION_LIMIT:
+            return _closed_form(lat, lam, v, w, mus, t, gamma, temperature)
+        if lat.n_sites > QUADRATURE_MAX_SITES:
+            raise IllConditionedSpectrumError(
+                f"H_eff of this {lat.Lx} x {lat.Ly} configuration is nearly defective "
+                f"(eigenvalue condition number {condition:.3g} > {EIGENVALUE_CONDITION_LIMIT:g}"
+                f"): the eigenvector closed form would lose accuracy, and the real-axis "
+                f"quadrature is too slow above {QUADRATURE_MAX_SITES} sites. Move off the "
+                "exceptional point (change gamma or t slightly, or add noise to q), or call "
+                "with method='quadrature' and wait"
+            )
+        log.warning("eigenvalue condition number %.3g > %g (near an exceptional point of "
+                    "H_eff): integrating on the real axis instead", condition,
+                    EIGENVALUE_CONDITION_LIMIT)
+    return _quadrature(lat, heff, mus, t, gamma, temperature)
 
-    lam, v, w = spectral_decomposition(effective_hamiltonian(q, t, g, gamma), method)
+
+def _closed_form(lat, lam, v, w, mus, t, gamma, temperature) -> SteadyState:
+    """Density, bond and Landauer currents from the eigen-decomposition (module docstring)."""
     denom = 2.0 * np.pi * (lam[:, None] - np.conj(lam)[None, :])
 
     kernel = np.zeros((lat.n_sites, lat.n_sites), dtype=complex)
@@ -182,12 +271,68 @@ def steady_state(
     vl = v[lat.lead_sites("L")]
     left_overlap = gamma * (vl.conj().T @ vl)  # (V^+ Gamma_L V)_nm
     current = np.sum(lead_weights["R"] * left_overlap.T * (fermi["L"] - fermi["R"]) / denom).real
+    return _steady_state_of(lat, density, bond_currents(lat.bonds_x()),
+                            bond_currents(lat.bonds_y()), current)
 
+
+def _steady_state_of(lat, density, jx, jy, current) -> SteadyState:
     return SteadyState(
-        density=density.reshape(lat.shape),
+        density=np.asarray(density).reshape(lat.shape),
         current=float(current),
-        bond_current_x=bond_currents(lat.bonds_x()).reshape(lat.Lx - 1, lat.Ly),
-        bond_current_y=bond_currents(lat.bonds_y()).reshape(lat.Lx, lat.Ly)
+        bond_current_x=np.asarray(jx).reshape(lat.Lx - 1, lat.Ly),
+        bond_current_y=np.asarray(jy).reshape(lat.Lx, lat.Ly)
         if lat.Ly > 1
         else np.zeros(lat.shape),
     )
+
+
+def fermi_function(e: float, mu: float, temperature: float) -> float:
+    if temperature == 0:
+        return float(np.heaviside(mu - e, 0.5))
+    return 0.5 * (1.0 - np.tanh((e - mu) / (2.0 * temperature)))
+
+
+def _quadrature(lat, heff, mus, t, gamma, temperature) -> SteadyState:
+    """The same observables from G^r(e) = (e - H_eff)^-1 integrated over the real axis.
+
+    Needs no eigenvectors, so it holds at an exceptional point of H_eff.  Only the lead
+    columns of G^r enter: rho = sum_a f_a gamma G^r[:, a] G^r[:, a]^+.  The axis is
+    mapped to (-pi/2, pi/2) by e = tan(theta), with breakpoints at every resonance
+    (Re lam) and chemical potential so that adaptive Gauss-Kronrod resolves each peak.
+    """
+    n = lat.n_sites
+    leads = {a: lat.lead_sites(a) for a in "LR"}
+    (bxi, bxj), (byi, byj) = lat.bonds_x(), lat.bonds_y()
+    bond_i, bond_j = np.concatenate([bxi, byi]), np.concatenate([bxj, byj])
+    resolvent_rhs = np.zeros((n, 2 * lat.Ly))
+    resolvent_rhs[leads["L"], np.arange(lat.Ly)] = 1.0
+    resolvent_rhs[leads["R"], lat.Ly + np.arange(lat.Ly)] = 1.0
+    identity = np.eye(n)
+
+    def integrand(theta):
+        e = np.tan(theta)
+        cols = scipy.linalg.solve(e * identity - heff, resolvent_rhs, check_finite=False)
+        weighted = []
+        for k, a in enumerate("LR"):
+            block = cols[:, k * lat.Ly:(k + 1) * lat.Ly]
+            weighted.append((fermi_function(e, mus[a], temperature) * gamma, block))
+        density = sum(f * np.sum(np.abs(b) ** 2, axis=1) for f, b in weighted)
+        rho_ji = sum(f * np.sum(b[bond_j] * b[bond_i].conj(), axis=1) for f, b in weighted)
+        left_to_right = np.sum(np.abs(cols[leads["R"], :lat.Ly]) ** 2)  # |G^r_{rl}|^2
+        landauer = gamma**2 * left_to_right * (
+            fermi_function(e, mus["L"], temperature) - fermi_function(e, mus["R"], temperature))
+        out = np.concatenate([density, 2.0 * t * rho_ji.imag, [landauer]])
+        return out / (2.0 * np.pi * np.cos(theta) ** 2)  # de = dtheta / cos^2
+
+    lam = scipy.linalg.eigvals(heff, check_finite=False)
+    points = np.unique(np.arctan(np.concatenate([lam.real, list(mus.values())])))
+    result, error = quad_vec(integrand, -np.pi / 2, np.pi / 2, epsabs=QUADRATURE_TOLERANCE,
+                             epsrel=QUADRATURE_TOLERANCE, norm="max", limit=100_000,
+                             points=points)
+    if not error < 10 * QUADRATURE_TOLERANCE:
+        raise IllConditionedSpectrumError(
+            f"real-axis quadrature of the steady state did not converge (error estimate "
+            f"{error:.2g}); move off the exceptional point (change gamma or t slightly)"
+        )
+    nx = len(bxi)
+    return _steady_state_of(lat, result[:n], result[n:n + nx], result[n + nx:-1], result[-1])
