@@ -21,5 +21,14 @@ include: "workflow/rules/large_lattice.smk"
 
 rule all:
     input:
+        TRAINING_SHARDS,
+        rules.train_model.output,
+        RUNS,
+        rules.validate.input.summaries,
         rules.validate.output,
+        rules.large_lattice_report.input if LARGE["enabled"] else [],
         rules.large_lattice_report.output if LARGE["enabled"] else [],
+
+
+onsuccess:
+    remove_orphaned_checkpoints()

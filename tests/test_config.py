@@ -8,7 +8,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from holstein.config import ConfigError, bias_label, check_config
+from holstein.config import ConfigError, bias_label, canonical_config, check_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -131,3 +131,47 @@ def test_large_lattice_needs_a_model_that_has_seen_the_bulk():
         check_config(config)
     check_config(validated({"lattice": {"Lx": 15}, "model": {"cutoff": 6},
                             "large_lattice": {"enabled": True}}))
+
+
+@pytest.mark.parametrize(
+    "patch, key",
+    [
+        ({"physics": {"kappa": float("nan")}}, "physics.kappa"),
+        ({"physics": {"g": float("inf")}}, "physics.g"),
+        ({"model": {"learning_rate": float("inf")}}, "model.learning_rate"),
+        ({"validation": {"biases": [2.0, float("nan")]}}, r"validation.biases\[1\]"),
+    ],
+)
+def test_non_finite_numbers_are_rejected_naming_the_key(patch, key):
+    config = validated({})
+    for section, values in patch.items():
+        config[section].update(values)
+    with pytest.raises(ConfigError, match=key + ".*finite"):
+        check_config(config)
+
+
+def test_absurd_biases_are_rejected():
+    config = validated({"validation": {"biases": [2.0, 1e6]}})
+    with pytest.raises(ConfigError, match=r"validation.biases.*1000000"):
+        check_config(config)
+
+
+def test_canonical_form_ignores_key_order_and_number_spelling():
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    a = validated({"physics": {"g": 1.5, "K": 1}, "lattice": {"Ly": 6, "Lx": 7}})
+    b = validated({"lattice": {"Lx": 7, "Ly": 6}, "physics": {"K": 1.0}})
+    ca, cb = canonical_config(a, schema), canonical_config(b, schema)
+    assert repr(ca) == repr(cb)  # Snakemake compares job parameters as text
+    assert isinstance(ca["physics"]["K"], float) and isinstance(ca["lattice"]["Lx"], int)
+    assert all(isinstance(b, float) for b in ca["training_data"]["biases"])
+    assert list(ca) == sorted(ca) and list(ca["physics"]) == sorted(ca["physics"])
+
+
+def test_memory_estimate_refuses_a_lattice_that_cannot_fit():
+    from holstein.resources import MemoryEstimateError, check_memory, negf_job_mb
+
+    estimate = negf_job_mb(4000 * 4000, 301)
+    assert estimate > 2**30  # about 16 complex N x N matrices: petabytes
+    with pytest.raises(MemoryEstimateError, match=r"PiB|GiB.*lattice.Lx"):
+        check_memory("an NEGF job", estimate, 24_000, "lattice.Lx and lattice.Ly")
+    check_memory("an NEGF job", negf_job_mb(16 * 14, 301), 24_000, "lattice.Lx")

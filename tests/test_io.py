@@ -40,15 +40,6 @@ def test_interrupted_writer_leaves_no_file_at_the_final_path(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_truncated_file_is_rejected_with_advice(tmp_path, trajectory):
-    path = tmp_path / "shard.parquet"
-    write_trajectory(path, trajectory, {"bias": 2.0, "seed": 3})
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="delete it and re-run"):
-        read_trajectory(path)
-
-
 def test_figures_are_written_atomically(tmp_path):
     import matplotlib
 
@@ -65,3 +56,26 @@ def test_figures_are_written_atomically(tmp_path):
         save_figure(fig, tmp_path / "broken.png", dpi=-1)  # matplotlib refuses mid-way
     plt.close(fig)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png"]
+
+
+def test_a_shard_whose_metadata_disagrees_with_its_arrays_names_the_file(tmp_path, trajectory):
+    import json
+
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "V1.5_s1.parquet"
+    write_trajectory(path, trajectory, {"bias": 2.0, "seed": 3})
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"holstein"])
+    meta["Lx"] = 8  # the file says 8 columns; its arrays hold 5
+    pq.write_table(table.replace_schema_metadata({b"holstein": json.dumps(meta)}), path)
+    with pytest.raises(ValueError, match=r"V1\.5_s1\.parquet.*'q'.*8 x 4.*--forcerun"):
+        read_trajectory(path)
+
+
+def test_a_truncated_file_names_itself_and_the_command_that_recreates_it(tmp_path, trajectory):
+    path = tmp_path / "V2_s3.parquet"
+    write_trajectory(path, trajectory, {"bias": 2.0, "seed": 3})
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(ValueError, match=r"V2_s3\.parquet.*snakemake .*--forcerun .*V2_s3"):
+        read_trajectory(path)

@@ -22,20 +22,31 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
-def snakemake(*args, configs=(), cwd=ROOT, timeout=900):
-    """Run Snakemake on this checkout's Snakefile from ``cwd`` (outputs land in ``cwd``).
+def snakemake(*args, configs=(), cwd=ROOT, timeout=900, root=ROOT):
+    """Run Snakemake on the Snakefile of checkout ``root`` from ``cwd`` (outputs in ``cwd``).
 
     ``configs`` are merged over the default config.yaml, later ones winning.
     """
-    configfiles = ["--configfile", str(ROOT / "config.yaml"), *map(str, configs)]
-    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args, *configfiles]
+    configfiles = ["--configfile", str(root / "config.yaml"), *map(str, configs)]
+    cmd = [*SNAKEMAKE, "--snakefile", str(root / "Snakefile"), *args, *configfiles]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env=ENV)
 
 
-def planned_jobs(*configs, cwd=ROOT):
+def checkout_copy(dest: Path) -> Path:
+    """A copy of this checkout's workflow and package, to edit without touching the real one."""
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy2(ROOT / name, dest / name)
+    for name in ("workflow", "src", "profiles", "config", "envs"):
+        if (ROOT / name).exists():
+            shutil.copytree(ROOT / name, dest / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return dest
+
+
+def planned_jobs(*configs, cwd=ROOT, root=ROOT):
     """Rule -> job count of a dry run (parsed from the job stats table)."""
-    out = snakemake("--dry-run", "--cores", "2", configs=configs, cwd=cwd)
+    out = snakemake("--dry-run", "--cores", "2", configs=configs, cwd=cwd, root=root)
     assert out.returncode == 0, out.stdout + out.stderr
     counts = Counter()
     in_table = False
@@ -90,8 +101,9 @@ def test_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    out = snakemake("--cores", "2", configs=[TINY], cwd=workdir)
+    """The tiny pipeline, run in a copy of the checkout (tests may edit its code)."""
+    workdir = checkout_copy(tmp_path_factory.mktemp("tiny"))
+    out = snakemake("--cores", "2", configs=[TINY], cwd=workdir, root=workdir)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     return workdir
 
@@ -153,7 +165,7 @@ def test_tiny_chain_produces_every_output(tiny_run):
 
 
 def test_nothing_to_do_after_a_finished_run(tiny_run):
-    assert planned_jobs(TINY, cwd=tiny_run) == {}
+    assert planned_jobs(TINY, cwd=tiny_run, root=tiny_run) == {}
 
 
 def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tiny_run,
@@ -162,7 +174,7 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
     config["model"]["channels"] = 6
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
-    jobs = planned_jobs(changed, cwd=tiny_run)
+    jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_valid = 2 * 1
     assert jobs == {"train_model": 1, "brownian_run": n_valid, "analyse_run": n_valid,
                     "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
@@ -196,7 +208,165 @@ def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tm
     config["training_data"]["biases"].append(3.0)
     changed = tmp_path / "more.yaml"
     changed.write_text(yaml.safe_dump(config))
-    jobs = planned_jobs(changed, cwd=tiny_run)
+    jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     assert jobs["negf_training_shard"] == 2  # one per seed of the new bias
     assert jobs["train_model"] == 1
     assert jobs["brownian_run"] == 2  # ML runs only: the NEGF references do not change
+
+
+# --------------------------------------------------------------------------------------
+# Re-runs: the code a job runs, parameters by value, missing intermediates, recovery
+# --------------------------------------------------------------------------------------
+
+# Job log -> (adapter script, module prefixes the rule's fingerprint leaves out); the
+# same table as workflow/rules/common.smk, checked here against what the jobs imported.
+JOB_SCRIPTS = {
+    "logs/negf_training/": ("simulate.py", ("holstein.mlff",)),
+    "logs/runs/negf/": ("simulate.py", ("holstein.mlff",)),
+    "logs/runs/ml/": ("simulate.py", ()),
+    "logs/analysis/": ("analyse.py", ()),
+    "logs/train_model": ("train.py", ()),
+    "logs/validate": ("validate.py", ()),
+    "logs/large_lattice/ml_": ("simulate.py", ()),
+    "logs/large_lattice/analyse_": ("analyse.py", ()),
+    "logs/large_lattice/report": ("large_lattice.py", ()),
+}
+
+
+def job_modules(workdir: Path) -> dict[str, set[str]]:
+    """Job log (relative path) -> the package modules that job imported (its last line)."""
+    used = {}
+    for log in sorted((workdir / "logs").rglob("*.log")):
+        lines = [ln for ln in log.read_text().splitlines() if "package modules used:" in ln]
+        assert lines, f"{log} does not say which package modules the job used"
+        used[str(log.relative_to(workdir))] = set(lines[-1].split(":", 3)[-1].split())
+    return used
+
+
+def script_of(log: str) -> tuple[str, tuple[str, ...]]:
+    matches = [v for k, v in JOB_SCRIPTS.items() if log.startswith(k)]
+    assert len(matches) == 1, log
+    return matches[0]
+
+
+def jobs_with_changed_code(workdir: Path) -> set[str]:
+    """Logs of the jobs whose recorded parameters (the code fingerprint among them) differ
+    from the current ones: ``--summary`` reports it per output, whatever runs upstream."""
+    out = snakemake("--summary", "--cores", "1", configs=[TINY], cwd=workdir, root=workdir)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    rows = [line.split("\t") for line in out.stdout.splitlines() if "\t" in line]
+    return {row[3] for row in rows[1:] if row[4] == "params changed"}
+
+
+def test_jobs_run_this_checkouts_code(tmp_path):
+    """A failing line planted in the copy's src/ must fail the job, whatever is installed."""
+    work = checkout_copy(tmp_path)
+    with open(work / "src" / "holstein" / "simulation.py", "a") as fh:
+        fh.write('\nraise RuntimeError("PLANTED-MARKER")\n')
+    out = snakemake("--cores", "1", "results/negf_training/V1.5_s1.parquet", configs=[TINY],
+                    cwd=work, root=work)
+    assert out.returncode != 0
+    assert "PLANTED-MARKER" in (work / "logs" / "negf_training" / "V1.5_s1.log").read_text()
+    assert not (work / "results" / "negf_training" / "V1.5_s1.parquet").exists()
+
+
+def test_code_fingerprints_cover_exactly_what_each_job_imported(tiny_run):
+    from holstein.provenance import import_closure
+
+    used = job_modules(tiny_run)
+    assert len(used) == 17  # every job of the tiny run (the target rule "all" has no log)
+    for log, modules in used.items():
+        script, exclude = script_of(log)
+        closure = import_closure(tiny_run / "workflow" / "scripts" / script,
+                                 root=tiny_run / "src" / "holstein", exclude=exclude)
+        assert set(closure) == modules, f"{log}: fingerprinted {closure}, imported {modules}"
+
+
+def test_parameters_compare_by_value(tiny_run, tmp_path):
+    """Key order, defaults written out and 1 for 1.0 change nothing."""
+    config = yaml.safe_load(TINY.read_text())
+    reordered = {k: (dict(reversed(list(v.items()))) if isinstance(v, dict) else v)
+                 for k, v in reversed(list(config.items()))}
+    reordered["physics"] = {"K": 1, "g": 1.5, "bias_scheme": "gated"}
+    reordered["lattice"] = {"Ly": 6, "Lx": 7}
+    path = tmp_path / "reordered.yaml"
+    path.write_text(yaml.safe_dump(reordered, sort_keys=False))
+    assert planned_jobs(path, cwd=tiny_run, root=tiny_run) == {}
+
+
+def _edit(path: Path, text: str):
+    original = path.read_text()
+    path.write_text(original + text)
+    return original
+
+
+def test_comment_and_docstring_edits_rerun_nothing(tiny_run):
+    module = tiny_run / "src" / "holstein" / "observables.py"
+    original = module.read_text()
+    try:
+        module.write_text(original.replace('"""', '"""Edited docstring. ', 1)
+                          + "\n# a comment\n")
+        assert jobs_with_changed_code(tiny_run) == set()
+        assert planned_jobs(TINY, cwd=tiny_run, root=tiny_run) == {}
+    finally:
+        module.write_text(original)
+
+
+def test_a_code_edit_reruns_exactly_the_jobs_that_import_it(tiny_run):
+    """For every module: add a function; the jobs whose code fingerprint changes are
+    exactly those whose logs say they imported the module (their dependants re-run too,
+    for their inputs)."""
+    used = job_modules(tiny_run)
+    package = tiny_run / "src" / "holstein"
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package.parent).with_suffix("")
+        module = ".".join(relative.parts).removesuffix(".__init__")
+        expected = {log for log, modules in used.items() if module in modules}
+        original = _edit(path, "\n\ndef _probe_for_reruns():\n    return 1\n")
+        try:
+            changed = jobs_with_changed_code(tiny_run)
+        finally:
+            path.write_text(original)
+        assert changed == expected, (
+            f"editing {module}: code changed for {sorted(changed - expected)} beyond its "
+            f"importers, missed {sorted(expected - changed)}"
+        )
+
+
+def test_a_deleted_intermediate_is_rebuilt_with_everything_downstream(tiny_run):
+    shard = tiny_run / "results" / "negf_training" / "V1.5_s1.parquet"
+    saved = shard.read_bytes()
+    shard.unlink()
+    try:
+        jobs = planned_jobs(TINY, cwd=tiny_run, root=tiny_run)
+    finally:
+        shard.write_bytes(saved)
+        os.utime(shard, (0, 0))  # older than everything: the run stays complete
+    assert jobs == {"negf_training_shard": 1, "train_model": 1, "brownian_run": 2,
+                    "analyse_run": 2, "validate": 1, "large_lattice_run": 1,
+                    "analyse_large_lattice_run": 1, "large_lattice_report": 1, "all": 1}
+
+
+def test_orphaned_run_checkpoints_are_removed(tiny_run):
+    orphan = tiny_run / "results" / "runs" / "negf" / "V2_s11.parquet.checkpoint.npz"
+    orphan.write_bytes(b"left by a killed job before its config was reverted")
+    resumable = tiny_run / "results" / "runs" / "negf" / "V9_s11.parquet.checkpoint.npz"
+    resumable.write_bytes(b"its run has not finished")
+    try:
+        out = snakemake("--cores", "1", configs=[TINY], cwd=tiny_run, root=tiny_run)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert not orphan.exists()
+        assert resumable.exists()
+    finally:
+        orphan.unlink(missing_ok=True)
+        resumable.unlink(missing_ok=True)
+
+
+def test_a_lattice_that_cannot_fit_is_refused_before_any_job(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("lattice: {Lx: 4000, Ly: 4000}\n")
+    out = snakemake("--dry-run", "--cores", "1", configs=[big], cwd=tmp_path)
+    assert out.returncode != 0
+    message = out.stdout + out.stderr
+    assert "GiB" in message and "lattice.Lx" in message, message[-2000:]
+    assert not (tmp_path / "results").exists()

@@ -6,8 +6,14 @@ defaults; ``check_config`` adds the cross-key rules and names the key and the fi
 
 from __future__ import annotations
 
+import math
+
 from .dynamics import BrownianParameters
 from .lattice import cdw_amplitude
+
+# |V| beyond this is not a bias of this model: the whole band (width 8 t plus the CDW
+# splitting) lies inside a few units, and the current saturates long before.
+MAX_ABS_BIAS = 50.0
 
 
 class ConfigError(ValueError):
@@ -19,7 +25,42 @@ def bias_label(bias: float) -> str:
     return f"{float(bias):g}"
 
 
+def canonical_config(config: dict, schema: dict) -> dict:
+    """The validated config in one canonical form: keys sorted, numbers as the schema types.
+
+    Job parameters are compared by their text, so key order (a config written by a tool
+    that sorts keys, or a default written out) and ``1`` against ``1.0`` would otherwise
+    count as changes.
+    """
+
+    def walk(value, spec):
+        kind = spec.get("type")
+        if isinstance(value, dict):
+            props = spec.get("properties", {})
+            return {k: walk(value[k], props.get(k, {})) for k in sorted(value)}
+        if isinstance(value, list):
+            return [walk(v, spec.get("items", {})) for v in value]
+        if kind == "number" and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
+    return walk(config, schema)
+
+
+def check_finite(value, where: str = "") -> None:
+    """Every number in the config must be finite: NaN passes every range check."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_finite(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_finite(v, f"{where}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where} = {value}: every number in the config must be finite")
+
+
 def check_config(config: dict) -> None:
+    check_finite(config)
     physics, dynamics = config["physics"], config["dynamics"]
     train, valid, model = config["training_data"], config["validation"], config["model"]
     lattice = config["lattice"]
@@ -33,6 +74,12 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"physics/dynamics: {err}") from err
 
     for section in ("training_data", "validation"):
+        for bias in config[section]["biases"]:
+            if abs(bias) > MAX_ABS_BIAS:
+                raise ConfigError(
+                    f"{section}.biases contains {bias}: |V| <= {MAX_ABS_BIAS:g} (the band and "
+                    "the switching threshold lie within a few units of t); use a bias in range"
+                )
         labels = [bias_label(b) for b in config[section]["biases"]]
         if len(set(labels)) != len(labels):
             raise ConfigError(f"{section}.biases has duplicates {labels}: list each bias once")
@@ -90,3 +137,4 @@ def _check_lattice(section: str, lattice: dict, cutoff: int) -> None:
             "periodic neighbourhood would wrap onto itself and the model would not transfer "
             f"to other lattices; enlarge {section}.Ly or reduce model.cutoff"
         )
+

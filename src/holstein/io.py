@@ -59,17 +59,22 @@ def write_trajectory(path, traj: Trajectory, metadata: dict) -> None:
         pq.write_table(table, tmp)
 
 
+def damaged(path, what: str) -> ValueError:
+    """The error for an unusable trajectory file: names it and how to re-create it."""
+    return ValueError(
+        f"{path}: {what}. If the pipeline wrote it, re-create it and everything computed "
+        f"from it with: snakemake --cores <N> --forcerun {path}"
+    )
+
+
 def read_metadata(path) -> dict:
     try:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowInvalid) as err:
-        raise ValueError(
-            f"{path}: not a readable Parquet trajectory ({err}); delete it and re-run "
-            "so that the pipeline re-creates it"
-        ) from err
+        raise damaged(path, f"not a readable Parquet trajectory ({err})") from err
     raw = (schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
-        raise ValueError(f"{path}: Parquet file without holstein metadata; re-create it")
+        raise damaged(path, "a Parquet file without holstein metadata")
     return json.loads(raw)
 
 
@@ -79,9 +84,7 @@ def read_trajectory(path) -> tuple[dict[str, np.ndarray], dict]:
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as err:
-        raise ValueError(
-            f"{path}: truncated or corrupt Parquet file ({err}); delete it and re-run"
-        ) from err
+        raise damaged(path, f"truncated or corrupt Parquet file ({err})") from err
     Lx, Ly = meta["Lx"], meta["Ly"]
     shapes = {
         "q": (Lx, Ly),
@@ -96,6 +99,13 @@ def read_trajectory(path) -> tuple[dict[str, np.ndarray], dict]:
         col = table.column(name).combine_chunks()
         if name in shapes:
             flat = col.flatten().to_numpy(zero_copy_only=False)
+            if flat.size != n * int(np.prod(shapes[name])):
+                raise damaged(
+                    path,
+                    f"column {name!r} holds {flat.size} values, but {n} frames of a "
+                    f"{Lx} x {Ly} lattice (the file's metadata) need "
+                    f"{n} x {int(np.prod(shapes[name]))}",
+                )
             arrays[name] = flat.reshape(n, *shapes[name])
         else:
             arrays[name] = col.to_numpy(zero_copy_only=False)

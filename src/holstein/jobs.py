@@ -6,6 +6,7 @@ that several jobs side by side do not oversubscribe the cores.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -27,6 +28,8 @@ def setup_job(log_path: str | None, threads: int) -> None:
         logging.getLogger("holstein").critical("job failed", exc_info=(kind, value, tb))
 
     sys.excepthook = log_uncaught
+    # Which package code ran: the workflow's code fingerprints must cover exactly this.
+    atexit.register(log_package_modules)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     threadpool_limits(threads)  # BLAS libraries already loaded (numpy, scipy)
@@ -35,3 +38,9 @@ def setup_job(log_path: str | None, threads: int) -> None:
     except ImportError:
         return
     torch.set_num_threads(threads)
+
+
+def log_package_modules() -> None:
+    package = __name__.partition(".")[0]
+    used = sorted(m for m in sys.modules if m == package or m.startswith(package + "."))
+    logging.getLogger(__name__).info("package modules used: %s", " ".join(used))

@@ -26,13 +26,10 @@ import numpy as np
 import pandas as pd
 
 from .atomic import pyplot, save_figure, write_text_atomic
+from .comparison import seed_statistics
 from .io import read_trajectory
 from .observables import staggered_order
-from .validation import seed_statistics
-
-# Dense complex128 N x N matrices alive at once in negf.steady_state (H_eff, its
-# eigenvectors, their inverse or transpose): memory ~ this x 16 N^2 bytes.
-NEGF_DENSE_MATRICES = 3
+from .resources import NEGF_DENSE_MATRICES
 
 
 def negf_estimate(seconds_per_step: float, sites: int, target_sites: int) -> dict:

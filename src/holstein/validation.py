@@ -26,47 +26,15 @@ import numpy as np
 import pandas as pd
 
 from .atomic import pyplot, save_figure, write_text_atomic
+from .comparison import agreement, seed_statistics
 from .observables import kirchhoff_spread, series_current
 
-RELATIVE_TOLERANCE = 0.05
 # Per-run quantities (holstein.analysis summaries) compared ML against NEGF at every bias.
 COMPARED = ("wall_velocity", "half_decay_time", "late_current", "initial_current",
             "switching_time",  # late before initial: the latter is judged on its scale
             # the ML bond currents read in series (observables.series_current) against
             # NEGF's exact current (for which both read-outs are the same)
             "series_late_current", "series_switching_time")
-
-
-def seed_statistics(values) -> dict:
-    """Mean, standard deviation (ddof 1; 0 for one value) and count of the finite values."""
-    values = np.asarray([v for v in values if v is not None], dtype=float)
-    finite = values[np.isfinite(values)]
-    if len(finite) == 0:
-        return {"mean": math.nan, "std": math.nan, "n": 0}
-    return {
-        "mean": float(finite.mean()),
-        "std": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
-        "n": int(len(finite)),
-    }
-
-
-def agreement(ml: dict, negf: dict, scale: float | None = None) -> dict:
-    """ML vs NEGF for one quantity: relative difference and the pass criterion.
-
-    The difference is relative to ``scale`` (default: the NEGF mean itself); a quantity
-    that is zero in exact arithmetic (the current of the CDW insulator) is judged against
-    the scale it is read on instead (the switched current).
-    """
-    if not (np.isfinite(ml["mean"]) and np.isfinite(negf["mean"])):
-        return {"relative_difference": math.nan, "tolerance": math.nan, "agrees": None}
-    diff = abs(ml["mean"] - negf["mean"])
-    scale = abs(negf["mean"]) if scale is None else abs(scale)
-    tolerance = max(RELATIVE_TOLERANCE * scale, negf["std"])
-    return {
-        "relative_difference": float(diff / scale) if scale > 0 else math.nan,
-        "tolerance": float(tolerance),
-        "agrees": bool(diff <= tolerance),
-    }
 
 
 def read_runs(summaries, series):

@@ -1,27 +1,50 @@
-import hashlib
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from holstein.config import check_config, bias_label  # noqa: E402
+import yaml
 
+# This checkout's package, for the workflow and for every job: a job must run the code
+# its code fingerprint describes, never an installed copy.  Jobs are separate Python
+# processes, so they get the path through PYTHONPATH.
+WORKFLOW_DIR = Path(workflow.current_basedir).resolve().parent
+CHECKOUT_SRC = WORKFLOW_DIR.parent / "src"
+if (CHECKOUT_SRC / "holstein").is_dir():
+    sys.path.insert(0, str(CHECKOUT_SRC))
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join(
+            [str(CHECKOUT_SRC), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
+    )
+
+from holstein.config import bias_label, canonical_config, check_config  # noqa: E402
+from holstein.provenance import code_fingerprint  # noqa: E402
+from holstein import resources  # noqa: E402
+
+SCHEMA = yaml.safe_load((WORKFLOW_DIR / "schemas" / "config.schema.yaml").read_text())
+# Job parameters are compared as text: one canonical form of the validated config.
+_canonical = canonical_config(config, SCHEMA)
+config.clear()
+config.update(_canonical)
 check_config(config)
 
 
-def code_hash(*modules):
-    """Hash of package modules: Snakemake does not see changes inside src/, params do."""
-    h = hashlib.sha256()
-    for m in sorted(modules):
-        h.update((Path(workflow.basedir) / "src" / "holstein" / f"{m}.py").read_bytes())
-    return h.hexdigest()[:16]
+def code(script, exclude=()):
+    """Fingerprint of an adapter script and every package module it imports."""
+    return code_fingerprint(WORKFLOW_DIR / "scripts" / script, exclude=exclude)
 
 
-PHYSICS_CODE = code_hash("lattice", "negf", "forces", "dynamics", "simulation", "io")
-MODEL_CODE = code_hash("mlff", "dataset", "training", "io")
-ANALYSIS_CODE = code_hash("observables", "analysis")
-VALIDATION_CODE = code_hash("observables", "validation")
-LARGE_LATTICE_CODE = code_hash("observables", "io", "large_lattice")
+SIMULATE_CODE = {
+    "ml": code("simulate.py"),
+    # An NEGF run never loads a model (tests check each job's imports).
+    "negf": code("simulate.py", exclude=["holstein.mlff"]),
+}
+TRAIN_CODE = code("train.py")
+ANALYSIS_CODE = code("analyse.py")
+VALIDATION_CODE = code("validate.py")
+LARGE_LATTICE_CODE = code("large_lattice.py")
 
+LATTICE = config["lattice"]
 TRAIN = config["training_data"]
 VALID = config["validation"]
 TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
@@ -30,12 +53,68 @@ MODEL_CHECKPOINT = "results/model/mlff.pt"
 LARGE = config["large_lattice"]
 LARGE_TAG = f"{LARGE['Lx']}x{LARGE['Ly']}_V{bias_label(LARGE['bias'])}_s{LARGE['seed']}"
 
+# Every product of the pipeline for this config.  The default target asks for all of
+# them: Snakemake does not rebuild a missing intermediate whose dependants exist, so a
+# deleted shard or model would otherwise stay missing and its dependants stale.
+TRAINING_SHARDS = expand(
+    "results/negf_training/V{bias}_s{seed}.parquet",
+    bias=TRAIN_BIASES,
+    seed=TRAIN["seeds"],
+)
+RUNS = expand(
+    "results/runs/{provider}/V{bias}_s{seed}.parquet",
+    provider=["ml", "negf"],
+    bias=VALID_BIASES,
+    seed=VALID["seeds"],
+)
 
-def large_lattice_mem_mb():
-    """Memory of the large run: the recorded frames (q, 8 bytes a site) plus a margin for
-    the model's activations (float32, channels x sites per layer) and the interpreter.
-    """
-    sites = LARGE["Lx"] * LARGE["Ly"]
-    frames = LARGE["n_steps"] // LARGE["stride"] + 1
-    # Twice the frames: the list of frames and the stacked array exist together at the end.
-    return int(2 * frames * sites * 8 / 1e6 + 200 * sites * 4 / 1e6 + 1500)
+
+# Memory per job from the lattice size; a lattice that cannot fit is refused up front.
+def _memory_limit_mb():
+    granted = workflow.global_resources.get("mem_mb")
+    granted = getattr(granted, "value", granted)  # a snakemake Resource, or a number
+    if granted is not None:
+        return int(granted)
+    return resources.physical_memory_mb() if workflow.local_exec else None
+
+
+def _frames(section):
+    return section["n_steps"] // section["stride"] + 1
+
+
+N_SITES = LATTICE["Lx"] * LATTICE["Ly"]
+NEGF_MEM_MB = {
+    "training": resources.negf_job_mb(N_SITES, _frames(TRAIN)),
+    "validation": resources.negf_job_mb(N_SITES, _frames(VALID)),
+}
+ML_MEM_MB = resources.ml_job_mb(N_SITES, _frames(VALID), config["model"]["channels"])
+LARGE_MEM_MB = resources.ml_job_mb(
+    LARGE["Lx"] * LARGE["Ly"],
+    _frames(LARGE),
+    config["model"]["channels"],
+    lattice_fields=1,
+)
+resources.check_memory(
+    f"an NEGF job on the {LATTICE['Lx']} x {LATTICE['Ly']} lattice",
+    max(NEGF_MEM_MB.values()),
+    _memory_limit_mb(),
+    "lattice.Lx and lattice.Ly",
+)
+if LARGE["enabled"]:
+    resources.check_memory(
+        f"the {LARGE['Lx']} x {LARGE['Ly']} large-lattice run",
+        LARGE_MEM_MB,
+        _memory_limit_mb(),
+        "large_lattice.Lx, large_lattice.Ly or large_lattice.n_steps / stride",
+    )
+
+
+def remove_orphaned_checkpoints(results="results"):
+    """Drop run and training checkpoints whose result exists: the run they would resume
+    has finished (a checkpoint left by a killed job whose config was then reverted)."""
+    for marker in (".checkpoint.", ".training-state."):
+        for ckpt in Path(results).rglob(f"*{marker}*"):
+            product = Path(str(ckpt).split(marker)[0])
+            if product.exists():
+                ckpt.unlink()
+                print(f"removed {ckpt}: {product} is complete", file=sys.stderr)

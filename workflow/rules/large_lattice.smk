@@ -15,7 +15,7 @@ rule large_lattice_run:
         "../../envs/holstein.yaml"
     threads: LARGE["threads"]
     resources:
-        mem_mb=lambda wc: large_lattice_mem_mb(),
+        mem_mb=LARGE_MEM_MB,
         runtime=240,
         cpus_per_task=LARGE["threads"],
     params:
@@ -23,13 +23,13 @@ rule large_lattice_run:
         lattice={"Lx": LARGE["Lx"], "Ly": LARGE["Ly"]},
         physics=config["physics"],
         dynamics={**config["dynamics"], "checkpoint_every": LARGE["checkpoint_every"]},
-        method="fast",  # unused by an ML run; not config, so negf.method does not re-run it
+        method=None,
         bias=LARGE["bias"],
         seed=LARGE["seed"],
         n_steps=LARGE["n_steps"],
         stride=LARGE["stride"],
         record=["current"],
-        code=PHYSICS_CODE,
+        code=SIMULATE_CODE["ml"],
     script:
         "../scripts/simulate.py"
 

@@ -3,11 +3,7 @@
 
 rule train_model:
     input:
-        expand(
-            "results/negf_training/V{bias}_s{seed}.parquet",
-            bias=TRAIN_BIASES,
-            seed=TRAIN["seeds"],
-        ),
+        TRAINING_SHARDS,
     output:
         checkpoint="results/model/mlff.pt",
         metrics="results/model/metrics.json",
@@ -34,6 +30,6 @@ rule train_model:
     params:
         hyper=config["model"],
         physics=config["physics"],
-        code=MODEL_CODE,
+        code=TRAIN_CODE,
     script:
         "../scripts/train.py"

@@ -18,7 +18,7 @@ rule negf_training_shard:
         "../../envs/holstein.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=NEGF_MEM_MB["training"],
         runtime=120,
     params:
         provider="negf",
@@ -30,6 +30,6 @@ rule negf_training_shard:
         seed=lambda wc: int(wc.seed),
         n_steps=TRAIN["n_steps"],
         stride=TRAIN["stride"],
-        code=PHYSICS_CODE,
+        code=SIMULATE_CODE["negf"],
     script:
         "../scripts/simulate.py"

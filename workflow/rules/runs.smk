@@ -15,19 +15,21 @@ rule brownian_run:
         "../../envs/holstein.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc: (
+            NEGF_MEM_MB["validation"] if wc.provider == "negf" else ML_MEM_MB
+        ),
         runtime=120,
     params:
         provider=lambda wc: wc.provider,
         lattice=config["lattice"],
         physics=config["physics"],
         dynamics=config["dynamics"],
-        method=config["negf"]["method"],
+        method=lambda wc: config["negf"]["method"] if wc.provider == "negf" else None,
         bias=lambda wc: VALID_BIASES[wc.bias],
         seed=lambda wc: int(wc.seed),
         n_steps=VALID["n_steps"],
         stride=VALID["stride"],
-        code=PHYSICS_CODE,
+        code=lambda wc: SIMULATE_CODE[wc.provider],
     script:
         "../scripts/simulate.py"
 

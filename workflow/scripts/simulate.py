@@ -1,15 +1,12 @@
 """Adapter: one Brownian run (NEGF or ML forces) -> Parquet trajectory."""
 
-import sys
-from pathlib import Path
-
-sm = snakemake  # noqa: F821 (injected by Snakemake)
-sys.path.insert(0, str(Path(sm.scriptdir).parents[1] / "src"))  # this checkout's package
+sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
 from holstein.jobs import setup_job
+
+setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the log
 from holstein.simulation import run_job
 
-setup_job(sm.log[0], sm.threads)
 p = sm.params
 run_job(
     sm.output[0],

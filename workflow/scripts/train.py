@@ -1,15 +1,12 @@
 """Adapter: NEGF training shards -> trained ML force field, metrics, parity and loss plots."""
 
-import sys
-from pathlib import Path
-
-sm = snakemake  # noqa: F821 (injected by Snakemake)
-sys.path.insert(0, str(Path(sm.scriptdir).parents[1] / "src"))  # this checkout's package
+sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
 from holstein.jobs import setup_job
+
+setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the log
 from holstein.training import train_from_shards
 
-setup_job(sm.log[0], sm.threads)
 train_from_shards(
     list(sm.input),
     hyper=sm.params.hyper,

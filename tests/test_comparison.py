@@ -2,7 +2,7 @@
 
 import math
 
-from holstein.validation import agreement
+from holstein.comparison import agreement
 
 
 def test_five_percent_or_the_seed_spread_whichever_is_larger():

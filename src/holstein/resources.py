@@ -1,0 +1,53 @@
+"""Memory a pipeline job needs, estimated from the lattice size before it starts.
+
+The workflow requests each job's ``mem_mb`` from these estimates (so a scheduler reserves
+enough) and refuses, before any job runs, a lattice that cannot fit.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class MemoryEstimateError(ValueError):
+    """A configured lattice needs more memory than the machine or allocation has."""
+
+
+# Measured peak of one NEGF steady state (holstein.negf): about 15 complex N x N matrices
+# at N = 224 .. 2000 sites, on top of the interpreter with numpy, scipy and torch loaded.
+NEGF_DENSE_MATRICES = 16
+JOB_BASE_MB = 600
+
+
+def trajectory_mb(n_sites: int, n_frames: int, lattice_fields: int) -> float:
+    """Recorded frames: float64 per site and field, held twice (frames and stacked array)."""
+    return 2 * n_frames * lattice_fields * n_sites * 8 / 2**20
+
+
+def negf_job_mb(n_sites: int, n_frames: int) -> int:
+    """Memory of an NEGF Brownian job recording every lattice field (q, force, density,
+    two bond currents)."""
+    dense = NEGF_DENSE_MATRICES * 16 * n_sites**2 / 2**20
+    return int(JOB_BASE_MB + dense + trajectory_mb(n_sites, n_frames, 5))
+
+
+def ml_job_mb(n_sites: int, n_frames: int, channels: int, lattice_fields: int = 5) -> int:
+    """Memory of an ML Brownian job: float32 activations (a few channels-wide layers
+    alive at once, with padding) plus the recorded frames."""
+    activations = 200 * channels / 16 * n_sites * 4 / 2**20
+    return int(JOB_BASE_MB + activations + trajectory_mb(n_sites, n_frames, lattice_fields))
+
+
+def physical_memory_mb() -> int:
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)
+
+
+def check_memory(label: str, estimate_mb: int, limit_mb: int | None, key: str) -> None:
+    """Refuse a job whose memory estimate exceeds what the machine or --resources grant."""
+    if limit_mb is not None and estimate_mb > limit_mb:
+        raise MemoryEstimateError(
+            f"{label} needs about {estimate_mb / 1024:.1f} GiB, more than the "
+            f"{limit_mb / 1024:.1f} GiB available (this machine, or --resources mem_mb); "
+            f"reduce {key}, or run on a machine or partition with more memory and pass "
+            "--resources mem_mb=<its memory in MB>"
+        )
