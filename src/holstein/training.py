@@ -11,6 +11,7 @@ from .atomic import pyplot, save_figure, write_text_atomic
 from .dataset import load_shards
 from .ml.metrics import held_out_evaluation
 from .ml.parameters import TrainingParameters
+from .ml.provenance import shard_records
 from .ml.resume import training_state_path
 from .ml.train import train
 
@@ -53,6 +54,7 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
                       loss_path) -> dict:
     """Train on the NEGF shards; ``hyper`` is the validated ``model`` config section."""
     params = TrainingParameters.from_mapping(hyper)
+    shards = shard_records(shard_paths)  # before reading: the record is of what is read
     data = load_shards(shard_paths)
     log.info("training set: %d snapshots from %d trajectories, lattice %dx%d",
              len(data["q"]), len(set(data["trajectory"])), data["meta"]["Lx"],
@@ -60,7 +62,8 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
     # The resumable training state (every ``checkpoint_every_epochs`` epochs) is kept until
     # every output is written: a job killed after training but before its metrics resumes
     # from the finished state and skips the epochs.
-    metrics = train(data, params, checkpoint_path, log=log.info, keep_training_state=True)
+    metrics = train(data, params, checkpoint_path, log=log.info, keep_training_state=True,
+                    training_shards=shards)
     evaluation = held_out_evaluation(checkpoint_path, data)
     plot_parity(evaluation, parity_path)
     plot_loss(metrics["history"], loss_path)

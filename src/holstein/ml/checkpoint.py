@@ -4,7 +4,8 @@ Entries: ``format``, ``format_version``, ``architecture`` (``Architecture.as_dic
 ``state_dict`` (normalisation buffers included), ``normalisation``, ``hyper`` (the training
 parameters), ``lattice_shape`` (the training lattice), ``physics`` (``PHYSICS_KEYS``),
 ``cutoff``, ``version`` (holstein), ``torch_version``, plus what the trainer adds
-(``loss_curve``, ``best_epoch``, the split, the training shards).  Written atomically.
+(``loss_curve``, ``best_epoch``, the split, ``training_shards``: see
+``holstein.ml.provenance``).  Written atomically.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ from .model import LocalForceField
 CHECKPOINT_FORMAT = "holstein-mlff"
 CHECKPOINT_FORMAT_VERSION = 1
 REQUIRED_ENTRIES = ("state_dict", "architecture", "physics", "normalisation")
-# The fix for every checkpoint that cannot be used, in the pipeline's terms.
-RETRAIN = "delete the checkpoint so that the pipeline re-creates it (retrains the model)"
+# The fix for every checkpoint that cannot be used, in the pipeline's terms.  Deleting the
+# checkpoint alone is not enough there: Snakemake does not rebuild a missing intermediate
+# file whose downstream outputs exist.
+RETRAIN = ("in the pipeline, `snakemake --forcerun train_model` (with the usual options) "
+           "retrains the model and re-runs everything that used it")
 
 
 def plain(obj: Any) -> Any:
@@ -72,8 +76,7 @@ def save_checkpoint(
 def _unreadable(path, why: str) -> ValueError:
     return ValueError(
         f"{path}: ML force-field checkpoint is unreadable ({why}); it is truncated, corrupt "
-        "or not a holstein.ml checkpoint. Delete it so that the pipeline re-creates it "
-        "(retrains the model)."
+        f"or not a holstein.ml checkpoint. Delete it and retrain: {RETRAIN}."
     )
 
 
@@ -95,7 +98,7 @@ def read_checkpoint(path) -> dict:
     if ckpt.get("format_version") != CHECKPOINT_FORMAT_VERSION:
         raise ValueError(
             f"{path}: checkpoint format version {ckpt.get('format_version')}, this holstein "
-            f"({__version__}) reads {CHECKPOINT_FORMAT_VERSION}; retrain the model ({RETRAIN})"
+            f"({__version__}) reads {CHECKPOINT_FORMAT_VERSION}; retrain the model: {RETRAIN}"
         )
     return ckpt
 
@@ -127,6 +130,6 @@ def check_expectation(ckpt: Mapping[str, Any], expect: Mapping[str, Any], path="
         raise ValueError(
             f"{path}: ML force field was trained for different physics: "
             + "; ".join(problems)
-            + ". Retrain the model for this configuration (delete the checkpoint so that "
-            "the pipeline re-creates it) or load the checkpoint that matches."
+            + f". Retrain the model for this configuration ({RETRAIN}) or load the "
+            "checkpoint that matches."
         )

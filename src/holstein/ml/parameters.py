@@ -17,6 +17,10 @@ from typing import Any
 
 from .model import Architecture
 
+# Parameters that do not change what training computes (beyond rounding with other thread
+# counts): a resumed run or a provenance check does not compare them.
+RESULT_NEUTRAL = ("checkpoint_every_epochs", "threads")
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingParameters:

@@ -107,7 +107,7 @@ def model_from_checkpoint(ckpt: Mapping[str, Any], path="checkpoint") -> LocalFo
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
         raise ValueError(
             f"{path}: the checkpoint's model does not fit this holstein version's model "
-            f"({type(err).__name__}: {str(err).splitlines()[0]}); retrain ({RETRAIN})"
+            f"({type(err).__name__}: {str(err).splitlines()[0]}); retrain: {RETRAIN}"
         ) from err
     return model
 

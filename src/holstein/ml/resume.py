@@ -26,12 +26,9 @@ from .. import __version__
 from ..atomic import atomic_path
 from .checkpoint import plain
 from .fit import Progress
-from .parameters import TrainingParameters
+from .parameters import RESULT_NEUTRAL, TrainingParameters
 
 TRAINING_STATE_FORMAT = 1
-# Parameters that do not change what training computes (beyond rounding with other
-# thread counts): left out of the fingerprint, so a resumed run may differ in them.
-UNFINGERPRINTED = ("checkpoint_every_epochs", "threads")
 
 
 def training_state_path(checkpoint_path) -> Path:
@@ -51,11 +48,11 @@ def data_hash(*arrays: np.ndarray) -> str:
 
 def fingerprint(params: TrainingParameters, physics: Mapping[str, Any],
                 arrays: tuple[np.ndarray, ...]) -> str:
-    """What identifies a training run: its parameters (but ``UNFINGERPRINTED``), physics,
+    """What identifies a training run: its parameters (but ``RESULT_NEUTRAL``), physics,
     data (shape of the configurations, the first array, and a hash of all) and version."""
     return json.dumps(plain({
         "format": TRAINING_STATE_FORMAT,
-        "hyper": {k: v for k, v in params.as_dict().items() if k not in UNFINGERPRINTED},
+        "hyper": {k: v for k, v in params.as_dict().items() if k not in RESULT_NEUTRAL},
         "physics": physics,
         "data": {"shape": list(arrays[0].shape), "hash": data_hash(*arrays)},
         "version": __version__,

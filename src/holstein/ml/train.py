@@ -16,7 +16,7 @@ its own and repeated after a resume, so a resumed training ends with the same he
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from .fit import TensorSet, fit, optimiser
 from .metrics import bond_current_metrics, evaluate_rmse
 from .model import BOND_OUTPUTS, LocalForceField
 from .parameters import TrainingParameters
+from .provenance import SHARDS_ENTRY
 from .provider import MLForceProvider
 from .resume import TrainingState, fingerprint
 
@@ -143,6 +144,7 @@ def train(
     checkpoint_path,
     log: Callable[[str], Any] = print,
     keep_training_state: bool = False,
+    training_shards: Sequence[Mapping[str, str]] | None = None,
 ) -> dict:
     """Train the local model on NEGF snapshots; write the checkpoint; return metrics.
 
@@ -161,6 +163,9 @@ def train(
     resumes from it.  The state file is removed once the checkpoint is written, unless
     ``keep_training_state`` (for a caller that writes further outputs and removes it
     itself).
+
+    ``training_shards``: the files ``data`` was read from (``provenance.shard_records``),
+    recorded in the checkpoint for ``provenance.check_provenance``.
     """
     t_start = time.perf_counter()
     if not isinstance(params, TrainingParameters):
@@ -235,8 +240,10 @@ def train(
         curve_bond = bond_stage.pop("history")
 
     checkpoint_path = Path(checkpoint_path)
+    shards = None if training_shards is None else [dict(r) for r in training_shards]
     save_checkpoint(checkpoint_path, model, physics, (lx, ly), params.as_dict(),
-                    loss_curve=curve, best_epoch=progress.best_epoch, **split)
+                    loss_curve=curve, best_epoch=progress.best_epoch, **split,
+                    **{SHARDS_ENTRY: shards})
 
     provider = MLForceProvider(model, physics, (lx, ly))
     val_data = {"q": q_all[va], "bias": bias[va], "force": force[va]}
