@@ -1,4 +1,4 @@
-"""Benchmark: speed of the ML force field (holstein.mlff) against the fast NEGF steady state.
+"""Benchmark: speed of the ML force field (holstein.ml) against the fast NEGF steady state.
 
 What is measured (wall time, time.perf_counter, warm-up calls before timing, medians and
 minima over --repeats; every ratio is formed from numbers measured in the same run):
@@ -13,7 +13,7 @@ minima over --repeats; every ratio is formed from numbers measured in the same r
 * The fast NEGF ``steady_state`` at the sizes in --negf-sizes (default 40x30; 120x120 would
   need a dense 14400 x 14400 complex eigendecomposition, hours and ~10 GB: not feasible).
 
-Targets (issue 4): ML electronic_force at 40x30 at least 300x faster than the fast NEGF in
+Targets: ML electronic_force at 40x30 at least 300x faster than the fast NEGF in
 the same run; ML throughput at 256x256 >= 1e6 site-steps/s on 2 cores (<= 65 ms per step).
 
 Run on a quiet machine (other processes on the same cores distort multi-threaded timings
@@ -59,7 +59,8 @@ import torch  # noqa: E402
 
 from holstein.dynamics import BrownianIntegrator, BrownianParameters, run_brownian  # noqa: E402
 from holstein.lattice import checkerboard  # noqa: E402
-from holstein.mlff import LocalForceField, MLForceProvider  # noqa: E402
+from holstein.ml.model import Architecture, LocalForceField  # noqa: E402
+from holstein.ml.provider import MLForceProvider  # noqa: E402
 from holstein.negf import steady_state  # noqa: E402
 
 PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
@@ -94,8 +95,9 @@ def timed(fn, repeats: int, warmup: int = 2) -> dict:
 def bench_ml(channels: int, cutoff: int, sizes, repeats: int, expansion: int = 0,
              bond_heads: bool = False) -> list[dict]:
     torch.manual_seed(0)
-    model = LocalForceField(cutoff=cutoff, channels=channels, expansion=expansion,
-                            bond_heads=bond_heads)
+    model = LocalForceField(Architecture(
+        cutoff=cutoff, channels=channels, head_channels=channels, expansion=expansion,
+        bond_heads=bond_heads, bond_head_channels=channels))
     provider = MLForceProvider(model, PHYSICS)
     n_params = sum(p.numel() for p in model.parameters())
     rows = []
@@ -160,7 +162,7 @@ def main(argv=None) -> int:
                     help="comma-separated widths of the per-site MLP in each block (0: none)")
     ap.add_argument("--cutoff", type=int, default=6)
     ap.add_argument("--bond-heads", default="0,1",
-                    help="0: force head only, 1: with the bond-current heads (issue 7: they "
+                    help="0: force head only, 1: with the bond-current heads (they "
                     "may cost at most 20 %% of the step); both: the ratio in the same run")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=20)

@@ -27,7 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from holstein.io import read_trajectory, write_text_atomic  # noqa: E402
+from holstein.atomic import write_text_atomic  # noqa: E402
+from holstein.io import read_trajectory  # noqa: E402
 from holstein.locality import locality_floor  # noqa: E402
 from holstein.simulation import make_provider  # noqa: E402
 
@@ -49,9 +50,11 @@ def main() -> None:
 
     model = None
     if args.model is not None:
-        from holstein import mlff
+        from holstein.ml.checkpoint import check_expectation
+        from holstein.ml.metrics import error_row, predict_all
+        from holstein.ml.provider import load
 
-        model = mlff.load(args.model)
+        model = load(args.model)
     rows = []
     for path in args.trajectories:
         arrays, meta = read_trajectory(path)
@@ -65,10 +68,9 @@ def main() -> None:
         row = {"file": str(path), "bias": bias, "seed": int(arrays["seed"][0]),
                "force_std": std, "n_late_frames": len(q[late])}
         if model is not None:
-            mlff.check_expectation({"physics": model.physics}, meta["physics"], args.model)
-            pred = mlff.predict_all(model, q[late], arrays["bias"][late],
-                                    observables=False)["force"]
-            row["model_relative_rmse_late"] = mlff.error_row(pred, force[late])["rmse"] / std
+            check_expectation({"physics": model.physics}, meta["physics"], args.model)
+            pred = predict_all(model, q[late], arrays["bias"][late], observables=False)["force"]
+            row["model_relative_rmse_late"] = error_row(pred, force[late])["rmse"] / std
         row["floors"] = locality_floor(
             lambda qq, b=bias, p=negf: p.electronic_force(qq, b), q[late], args.radii,
             args.samples, seed=args.seed, min_separation=args.min_separation)

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from holstein import __version__
+from holstein.atomic import atomic_path
 from holstein.dynamics import BrownianParameters, run_brownian
 from holstein.forces import NEGFForceProvider
-from holstein.io import atomic_path, read_metadata, read_trajectory, write_trajectory
+from holstein.io import read_metadata, read_trajectory, write_trajectory
 from holstein.lattice import checkerboard
 
 

@@ -159,7 +159,7 @@ def test_tiny_chain_produces_every_output(tiny_run):
     currents = metrics["reference_current"]
     assert set(currents) <= {"2", "2.5"} and currents
     for row in currents.values():
-        # four epochs on 7 x 6: the plumbing is tested here, the accuracy in test_mlff
+        # four epochs on 7 x 6: the plumbing is tested here, the accuracy in tests/ml
         assert math.isfinite(row["relative_rmse"]) and row["n_snapshots"] >= 1
         assert math.isfinite(row["series_relative_rmse"])
 

@@ -24,7 +24,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .io import atomic_path, read_trajectory, write_text_atomic
+from .atomic import atomic_path, write_text_atomic
+from .io import read_trajectory
 from .lattice import checkerboard
 from .observables import (
     column_profile,

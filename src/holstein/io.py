@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
-from .atomic import atomic_path, write_text_atomic  # noqa: F401 (re-exported)
+from .atomic import atomic_path
 from .dynamics import Trajectory
 
 LATTICE_FIELDS = ("q", "force", "density", "bond_current_x", "bond_current_y")

@@ -1,7 +1,7 @@
 """How local is the electronic force?  A splice estimate of the error floor of a local model.
 
 A model with cutoff R predicts the force at site i from Q on the sites within Chebyshev
-radius R of i (open along x, periodic along y; the receptive field of holstein.mlff).  No
+radius R of i (open along x, periodic along y; the receptive field of holstein.ml.model).  No
 such model can beat the spread of the exact force over the configurations that share
 that neighbourhood: its best possible RMSE is sqrt(E[Var(F_i | Q inside)]).
 

@@ -101,7 +101,7 @@ def make_provider(provider_name: str, physics: dict, method: str = "fast", model
     if provider_name == "negf":
         return negf_provider(physics, method)
     if provider_name == "ml":
-        from . import mlff
+        from .ml import provider as mlff
 
         if model_path is None:
             raise ValueError("an ML run needs the trained model checkpoint")

@@ -7,10 +7,13 @@ import logging
 
 import numpy as np
 
-from . import mlff
-from .atomic import pyplot, save_figure
+from .atomic import pyplot, save_figure, write_text_atomic
 from .dataset import load_shards
-from .io import write_text_atomic
+from .ml.metrics import held_out_evaluation
+from .ml.parameters import TrainingParameters
+from .ml.provenance import shard_records
+from .ml.resume import training_state_path
+from .ml.train import train
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,9 @@ def plot_loss(history: dict, path) -> None:
 
 def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_path,
                       loss_path) -> dict:
+    """Train on the NEGF shards; ``hyper`` is the validated ``model`` config section."""
+    params = TrainingParameters.from_mapping(hyper)
+    shards = shard_records(shard_paths)  # before reading: the record is of what is read
     data = load_shards(shard_paths)
     log.info("training set: %d snapshots from %d trajectories, lattice %dx%d",
              len(data["q"]), len(set(data["trajectory"])), data["meta"]["Lx"],
@@ -56,9 +62,9 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
     # The resumable training state (every ``checkpoint_every_epochs`` epochs) is kept until
     # every output is written: a job killed after training but before its metrics resumes
     # from the finished state and skips the epochs.
-    metrics = mlff.train(data, dict(hyper), checkpoint_path, log=log.info,
-                         keep_training_state=True)
-    evaluation = mlff.held_out_evaluation(checkpoint_path, data)
+    metrics = train(data, params, checkpoint_path, log=log.info, keep_training_state=True,
+                    training_shards=shards)
+    evaluation = held_out_evaluation(checkpoint_path, data)
     plot_parity(evaluation, parity_path)
     plot_loss(metrics["history"], loss_path)
     summary = {
@@ -70,5 +76,5 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
         "history": metrics["history"],
     }
     write_text_atomic(metrics_path, json.dumps(summary, indent=2, default=float))
-    mlff.training_state_path(checkpoint_path).unlink(missing_ok=True)
+    training_state_path(checkpoint_path).unlink(missing_ok=True)
     return summary

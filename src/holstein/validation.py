@@ -68,7 +68,7 @@ def reference_force_rmse(provider, negf_runs) -> dict:
     Pooled over seeds: RMSE, the NEGF force standard deviation, and their ratio.
     """
     from .dataset import load_shards
-    from .mlff import evaluate_rmse
+    from .ml.metrics import evaluate_rmse
 
     rows = evaluate_rmse(provider, load_shards(negf_runs))["per_bias"]
     return {f"{row['bias']:g}": {k: row[k] for k in ("rmse", "force_std", "relative_rmse",
@@ -98,7 +98,7 @@ def reference_current(provider, negf_runs) -> dict | None:
     """
     from .analysis import current_switch
     from .io import read_trajectory
-    from .mlff import predict_all
+    from .ml.metrics import predict_all
 
     if not provider.model.bond_heads:
         return None
@@ -297,7 +297,7 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
         "model": {k: model[k] for k in model if k != "history"},
     }
     if model_path is not None and negf_runs:
-        from .mlff import load
+        from .ml.provider import load
 
         provider = load(model_path)
         metrics["reference_force_rmse"] = reference_force_rmse(provider, negf_runs)

@@ -1,11 +1,11 @@
-"""Kill-and-resume of ML training (``holstein.mlff.train``).
+"""Kill-and-resume of ML training (``holstein.ml.train.train``, ``holstein.ml.resume``).
 
 A training run killed with SIGKILL after its first training-state file and re-run ends
 with the same final weights as an uninterrupted run with the same seed: bit for bit
 (``torch.equal``) on one torch thread, the same machine and torch build; the loss
 curves and the learning-rate schedule agree exactly too.  A state file of another run
 (other fingerprint) is ignored and overwritten.  Synthetic local target as in
-tests/test_mlff.py, kept tiny (60 snapshots of 8 x 6, cutoff 2, 4 channels).
+tests/ml/synthetic.py, kept tiny (60 snapshots of 8 x 6, cutoff 2, 4 channels).
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ import time
 import numpy as np
 import pytest
 import torch
+from schema_defaults import training_parameters
 
-from holstein.mlff import read_checkpoint, train, training_state_path
+from holstein.ml.checkpoint import read_checkpoint
+from holstein.ml.resume import training_state_path
+from holstein.ml.train import train
 
 PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
                bias_scheme="gated")
@@ -30,7 +33,8 @@ PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
 # (patience 100) or training stops early there (patience 2).  A resume that lost the
 # scheduler or early-stopping state would end with other weights.
 HYPER = dict(cutoff=2, channels=4, epochs=30, batch_size=4, learning_rate=5e-2,
-             patience=100, lr_decay_patience=1, validation_fraction=0.5, seed=3, threads=1)
+             patience=100, lr_decay_patience=1, validation_fraction=0.5, seed=3, threads=1,
+             bond_heads=False)
 KILL_AFTER = 14
 CURVES = ("train_loss", "val_loss", "lr")  # epoch_seconds is wall time
 
@@ -77,7 +81,7 @@ def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patien
     hyper = {**HYPER, "patience": patience, "checkpoint_every_epochs": 0}
     if bonds:
         hyper.update(bond_heads=True, bond_epochs=10)
-    ref = train(data, hyper, reference, log=lambda s: None)
+    ref = train(data, training_parameters(**hyper), reference, log=lambda s: None)
     epochs = HYPER["epochs"] if patience == 100 else KILL_AFTER + 1  # early stop
     assert ref["epochs_run"] == epochs
 
@@ -94,10 +98,12 @@ def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patien
         ("bond_current_x", "bond_current_y") if bonds else ())
     code = (
         "import time, numpy as np\n"
-        "from holstein.mlff import train\n"
+        "from holstein.ml.parameters import TrainingParameters\n"
+        "from holstein.ml.train import train\n"
         f"data = {{k: np.load({str(tmp_path)!r} + '/' + k + '.npy') for k in {arrays!r}}}\n"
         f"data['meta'] = {data['meta']!r}\n"
-        f"train(data, {hyper!r}, {str(resumed)!r}, log={block})\n"
+        f"params = TrainingParameters(**{training_parameters(**hyper).as_dict()!r})\n"
+        f"train(data, params, {str(resumed)!r}, log={block})\n"
     )
     for key in arrays:
         np.save(tmp_path / f"{key}.npy", data[key])
@@ -118,7 +124,7 @@ def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patien
         assert ref["history"]["lr"][KILL_AFTER + 1] < ref["history"]["lr"][KILL_AFTER]
 
     lines: list[str] = []
-    out = train(data, hyper, resumed, log=lines.append)
+    out = train(data, training_parameters(**hyper), resumed, log=lines.append)
     assert any(f"resuming from {state} after epoch {killed_at}" in s for s in lines), lines
     assert sum(s.startswith("epoch ") for s in lines) == epochs - killed_at
     assert not state.exists(), "the state file is removed after the checkpoint is written"
@@ -140,13 +146,14 @@ def test_state_of_another_run_is_ignored_and_a_finished_state_skips_training(tmp
     path = tmp_path / "mlff.pt"
     state = training_state_path(path)
     # Leaves the finished state of a seed-3 run at ``state``.
-    train(data, hyper, path, log=lambda s: None, keep_training_state=True)
+    train(data, training_parameters(**hyper), path, log=lambda s: None,
+          keep_training_state=True)
     assert torch.load(state, weights_only=True)["finished"]
-    fresh = train(data, {**hyper, "seed": 4}, tmp_path / "fresh.pt", log=lambda s: None)
+    seed4 = training_parameters(**{**hyper, "seed": 4})
+    fresh = train(data, seed4, tmp_path / "fresh.pt", log=lambda s: None)
 
     lines: list[str] = []
-    other = train(data, {**hyper, "seed": 4}, path, log=lines.append,
-                  keep_training_state=True)
+    other = train(data, seed4, path, log=lines.append, keep_training_state=True)
     assert any("belongs to another run" in s for s in lines), lines
     assert sum(s.startswith("epoch ") for s in lines) == hyper["epochs"]
     assert_same_weights(read_checkpoint(tmp_path / "fresh.pt")["state_dict"],
@@ -156,8 +163,7 @@ def test_state_of_another_run_is_ignored_and_a_finished_state_skips_training(tmp
     # The state now belongs to the seed-4 run, and it is finished: no epoch is re-run,
     # and a change of the checkpoint interval alone is the same run.
     lines.clear()
-    again = train(data, {**hyper, "seed": 4, "checkpoint_every_epochs": 5}, path,
-                  log=lines.append)
+    again = train(data, seed4.replace(checkpoint_every_epochs=5), path, log=lines.append)
     assert any("training loop already finished" in s for s in lines), lines
     assert not any(s.startswith("epoch ") for s in lines)
     assert again["history"]["val_loss"] == fresh["history"]["val_loss"]
@@ -168,4 +174,7 @@ def test_state_of_another_run_is_ignored_and_a_finished_state_skips_training(tmp
 
 def test_checkpoint_interval_must_be_a_non_negative_integer(tmp_path):
     with pytest.raises(ValueError, match="checkpoint_every_epochs"):
-        train(synthetic_data(n=2), {**HYPER, "checkpoint_every_epochs": -1}, tmp_path / "m.pt")
+        train(synthetic_data(n=2), training_parameters(**{**HYPER, "checkpoint_every_epochs": -1}),
+              tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="checkpoint_every_epochs"):
+        training_parameters(**{**HYPER, "checkpoint_every_epochs": True})

@@ -1,0 +1,22 @@
+"""The machine-learned local force field, split by concern.
+
+Inference (what an ML Brownian run imports; no training code):
+
+* ``model``: the network ``LocalForceField``, its ``Architecture`` and its symmetries.
+* ``checkpoint``: the checkpoint file (format, atomic save, validated read, physics check).
+* ``provider``: ``MLForceProvider`` (the ``holstein.forces`` contract) and ``load``.
+* ``metrics``: predictions over many snapshots and their errors against a reference.
+* ``data``: a data set's layout and physics metadata, and the split by trajectory.
+
+Training (imports the above, never the other way round):
+
+* ``parameters``: ``TrainingParameters``, the validated ``model`` section of the config.
+* ``fit``: the one fitting loop with early stopping, shared by every stage.
+* ``resume``: the resumable training state of an interrupted run.
+* ``train``: ``train``, the force stage and the bond-head stage, checkpoint and metrics.
+
+Between the two: ``provenance``, the training shards and parameters a checkpoint records
+(written by training) and the check that a checkpoint belongs to a run (for its users).
+
+This package imports nothing itself, so that importing one module loads only what it needs.
+"""

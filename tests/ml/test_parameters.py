@@ -1,0 +1,47 @@
+"""``TrainingParameters``: the schema's model section is its one source of defaults.
+
+The dataclass's required fields are exactly the schema's model keys (a key added to one
+and not the other fails here), the schema defaults make a valid parameter set, and an
+unknown, missing or non-finite value is refused naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from schema_defaults import model_defaults, training_parameters
+
+from holstein.ml.parameters import TrainingParameters
+
+
+def test_required_fields_are_the_schema_keys():
+    required = {f.name for f in dataclasses.fields(TrainingParameters)
+                if f.default is dataclasses.MISSING}
+    assert required == set(model_defaults())
+    params = training_parameters()
+    assert {k: getattr(params, k) for k in model_defaults()} == model_defaults()
+
+
+def test_unknown_missing_and_bad_values_are_refused():
+    with pytest.raises(ValueError, match=r"unknown hyperparameters \['chanels'\]"):
+        training_parameters(chanels=8)
+    section = dict(model_defaults())
+    del section["bond_heads"]
+    with pytest.raises(ValueError, match=r"lacks \['bond_heads'\].*schema"):
+        TrainingParameters.from_mapping(section)
+    with pytest.raises(ValueError, match="learning_rate = inf"):
+        training_parameters(learning_rate=float("inf"))
+    with pytest.raises(ValueError, match="cutoff = 2.5: give an integer"):
+        training_parameters(cutoff=2.5)
+    with pytest.raises(ValueError, match="bond_heads = 1: give true or false"):
+        training_parameters(bond_heads=1)
+
+
+def test_internal_knobs_resolve_against_the_configured_ones():
+    params = training_parameters(channels=8, patience=9)
+    arch = params.architecture(bond_heads=True)
+    assert arch.head_channels == arch.bond_head_channels == 8
+    assert params.lr_plateau_patience == 2 and params.max_bond_epochs == params.epochs
+    wide = params.replace(head_channels=12, bond_epochs=5).architecture(bond_heads=False)
+    assert wide.head_channels == wide.bond_head_channels == 12 and not wide.bond_heads
