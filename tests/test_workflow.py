@@ -221,8 +221,8 @@ def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tm
 # Job log -> (adapter script, module prefixes the rule's fingerprint leaves out); the
 # same table as workflow/rules/common.smk, checked here against what the jobs imported.
 JOB_SCRIPTS = {
-    "logs/negf_training/": ("simulate.py", ("holstein.mlff",)),
-    "logs/runs/negf/": ("simulate.py", ("holstein.mlff",)),
+    "logs/negf_training/": ("simulate.py", ("holstein.ml",)),
+    "logs/runs/negf/": ("simulate.py", ("holstein.ml",)),
     "logs/runs/ml/": ("simulate.py", ()),
     "logs/analysis/": ("analyse.py", ()),
     "logs/train_model": ("train.py", ()),

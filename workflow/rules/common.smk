@@ -37,7 +37,7 @@ def code(script, exclude=()):
 SIMULATE_CODE = {
     "ml": code("simulate.py"),
     # An NEGF run never loads a model (tests check each job's imports).
-    "negf": code("simulate.py", exclude=["holstein.mlff"]),
+    "negf": code("simulate.py", exclude=["holstein.ml"]),
 }
 TRAIN_CODE = code("train.py")
 ANALYSIS_CODE = code("analyse.py")
