@@ -1,34 +1,14 @@
-# Holstein CDW insulator between electrodes: NEGF training data -> ML force field ->
-# ML and NEGF Brownian runs -> validation figures.  See README.md.
-from snakemake.utils import min_version, validate
-
-min_version("9.0")
+# Entry point for a clone: `snakemake --cores N` from this directory runs the workflow in
+# workflow/Snakefile on config/config.yaml (config.yaml here is the same file).
 
 
-configfile: "config.yaml"
+include: "workflow/Snakefile"
 
 
-validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
-
-
-include: "workflow/rules/common.smk"
-include: "workflow/rules/negf.smk"
-include: "workflow/rules/model.smk"
-include: "workflow/rules/runs.smk"
-include: "workflow/rules/validation.smk"
-include: "workflow/rules/large_lattice.smk"
-
-
-rule all:
+# An included file cannot set the default target (Snakemake restores it after an
+# include): this one asks for everything the workflow's "all" asks for.
+rule default:
+    default_target: True
     input:
-        TRAINING_SHARDS,
-        rules.train_model.output,
-        RUNS,
-        rules.validate.input.summaries,
-        rules.validate.output,
-        rules.large_lattice_report.input if LARGE["enabled"] else [],
-        rules.large_lattice_report.output if LARGE["enabled"] else [],
-
-
-onsuccess:
-    remove_orphaned_checkpoints()
+        rules.all.input,
+    localrule: True

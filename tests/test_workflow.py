@@ -86,7 +86,7 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
         "brownian_run": 2 * n_valid,
         "analyse_run": 2 * n_valid,
         "validate": 1,
-        "all": 1,
+        "default": 1,
     }
 
 
@@ -178,7 +178,7 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
     n_valid = 2 * 1
     assert jobs == {"train_model": 1, "brownian_run": n_valid, "analyse_run": n_valid,
                     "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
-                    "large_lattice_report": 1, "all": 1}
+                    "large_lattice_report": 1, "default": 1}
 
 
 def test_large_lattice_run_and_report(tiny_run):
@@ -344,7 +344,7 @@ def test_a_deleted_intermediate_is_rebuilt_with_everything_downstream(tiny_run):
         os.utime(shard, (0, 0))  # older than everything: the run stays complete
     assert jobs == {"negf_training_shard": 1, "train_model": 1, "brownian_run": 2,
                     "analyse_run": 2, "validate": 1, "large_lattice_run": 1,
-                    "analyse_large_lattice_run": 1, "large_lattice_report": 1, "all": 1}
+                    "analyse_large_lattice_run": 1, "large_lattice_report": 1, "default": 1}
 
 
 def test_orphaned_run_checkpoints_are_removed(tiny_run):
@@ -370,3 +370,29 @@ def test_a_lattice_that_cannot_fit_is_refused_before_any_job(tmp_path):
     message = out.stdout + out.stderr
     assert "GiB" in message and "lattice.Lx" in message, message[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+def test_the_workflow_deploys_as_a_module(tmp_path):
+    """As snakedeploy deploys it: the deploying directory has its own copy of config/ and a
+    Snakefile that uses workflow/Snakefile as a module; a dry run plans the whole chain."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    (tmp_path / "Snakefile").write_text(
+        'configfile: "config/config.yaml"\n\n\n'
+        "module holstein:\n"
+        f'    snakefile:\n        "{ROOT / "workflow" / "Snakefile"}"\n'
+        "    config:\n        config\n\n\n"
+        "use rule * from holstein as holstein_*\n"
+    )
+    out = subprocess.run([*SNAKEMAKE, "--dry-run", "--cores", "1", "holstein_all"],
+                         cwd=tmp_path, capture_output=True, text=True, env=ENV, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "holstein_negf_training_shard" in out.stdout
+    assert "holstein_validate" in out.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_catalog_files_exist():
+    for name in ("workflow/Snakefile", "config/config.yaml", "config/README.md",
+                 ".snakemake-workflow-catalog.yml", "LICENSE"):
+        assert (ROOT / name).is_file(), name
+    assert (ROOT / "config.yaml").resolve() == (ROOT / "config" / "config.yaml").resolve()

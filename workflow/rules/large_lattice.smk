@@ -17,7 +17,6 @@ rule large_lattice_run:
     resources:
         mem_mb=LARGE_MEM_MB,
         runtime=240,
-        cpus_per_task=LARGE["threads"],
     params:
         provider="ml",
         lattice={"Lx": LARGE["Lx"], "Ly": LARGE["Ly"]},
