@@ -1,6 +1,17 @@
-"""Shared test fixtures."""
+"""Shared test fixtures; tests marked ``gpu`` run only where torch sees a CUDA device."""
 
 import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    from holstein.device import cuda_available
+
+    if cuda_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="module")

@@ -40,8 +40,8 @@ def test_empty_config_gets_every_default():
 def test_every_schema_property_has_a_description_and_default():
     schema = yaml.safe_load(Path(SCHEMA).read_text())
     for section, spec in schema["properties"].items():
-        assert "description" in spec, section
-        for key, prop in spec["properties"].items():
+        assert "description" in spec and "default" in spec, section
+        for key, prop in spec.get("properties", {}).items():
             assert "description" in prop and "default" in prop, f"{section}.{key}"
 
 

@@ -562,3 +562,51 @@ def test_bad_input_raises_value_error(kwargs, match):
     args = {"q": np.zeros((4, 3)), "bias": 0.5, **kwargs}
     with pytest.raises(ValueError, match=match):
         steady_state(**args)
+
+
+# --------------------------------------------------------------------------------------
+# The torch path (the GPU code) against the numpy path
+# --------------------------------------------------------------------------------------
+
+# (configuration, bias, gamma, tolerance).  Two LAPACK builds (scipy's and torch's)
+# round differently, and a resonance of width w amplifies rounding by about 1/w: the
+# in-window state of width ~1e-6 (cdw_with_metal) allows 1e-9, everything else 1e-10.
+TORCH_CASES = {
+    "random-6x4": (lambda: random_q((6, 4), 21), 1.3, 1.0, 1e-10),
+    "zero-8x6-degenerate": (lambda: np.zeros((8, 6)), 0.7, 1.0, 1e-10),
+    "checkerboard-5x6": (lambda: symmetric_configuration("checkerboard", 5, 6), 1.0, 1.0,
+                         1e-10),
+    "cdw-metal-12x6-narrow": (lambda: cdw_with_metal(12, 6), 3.0, 0.2, 1e-9),
+    "chain-5x1": (lambda: random_q((5, 1), 22), 2.0, 0.5, 1e-10),
+}
+
+
+def _torch_matches_numpy(name, device):
+    make_q, bias, gamma, tolerance = TORCH_CASES[name]
+    q = make_q()
+    ref = solve(q, bias, gamma, 0.1, "gated", method="exact")
+    got = steady_state(q, bias, t=T_HOP, g=G_COUPLING, gamma=gamma, temperature=0.1,
+                       device=device)
+    assert max_diff(ref, got) < tolerance  # absolute, every observable
+
+
+@pytest.mark.parametrize("name", list(TORCH_CASES))
+def test_torch_path_matches_numpy_on_the_cpu(name):
+    """The closed form run by torch (what a GPU runs) equals numpy's to 1e-10."""
+    import torch
+
+    _torch_matches_numpy(name, torch.device("cpu"))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", list(TORCH_CASES))
+def test_torch_path_matches_numpy_on_the_gpu(name):
+    _torch_matches_numpy(name, "cuda")
+
+
+@pytest.mark.gpu
+def test_gpu_steady_state_at_40x30_matches_numpy():
+    q = checkerboard(40, 30) + random_q((40, 30), 23, 0.2)
+    ref = solve(q, 2.2, 1.0, 0.1, "gated", method="exact")
+    got = steady_state(q, 2.2, device="cuda")
+    assert max_diff(ref, got) < 1e-8

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .device import negf_device
 from .lattice import Lattice, check_bias_scheme
 from .negf import METHODS, steady_state
 
@@ -52,6 +53,9 @@ class NEGFForceProvider:
     temperature: float = 0.1
     bias_scheme: str = "gated"
     method: str = "fast"
+    # The resolved pipeline device ('cpu' or 'cuda'): a GPU solves the lattices where it
+    # pays (holstein.device.negf_device), the CPU the others.
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         check_bias_scheme(self.bias_scheme)
@@ -69,6 +73,7 @@ class NEGFForceProvider:
             temperature=self.temperature,
             bias_scheme=self.bias_scheme,
             method=self.method,
+            device=negf_device(self.device, q.size),
         )
         return ElectronicResponse(
             force=ss.electronic_force(self.g),

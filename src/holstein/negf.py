@@ -109,16 +109,15 @@ def effective_hamiltonian(q: np.ndarray, t: float, g: float, gamma: float) -> np
     return heff
 
 
-def fermi_integral_weights(lam: np.ndarray, mu: float, temperature: float) -> np.ndarray:
-    """I_mn = int de f(e) [1/(e - lam_m) - 1/(e - conj lam_n)] for Im lam < 0.
+def fermi_poles(lam: np.ndarray, mu: float, temperature: float) -> np.ndarray:
+    """p_m of the closed form: digamma(1/2 + i (lam_m - mu) / (2 pi kT)), log at kT = 0.
 
-    Closed form p_m - conj(p_n) - i pi (see module docstring); exact at kT = 0 too.
+    With these, I_mn = int de f(e) [1/(e - lam_m) - 1/(e - conj lam_n)]
+    = p_m - conj(p_n) - i pi for Im lam < 0 (module docstring).
     """
     if temperature > 0:
-        p = digamma(0.5 + 1j * (lam - mu) / (2.0 * np.pi * temperature))
-    else:
-        p = np.log(1j * (lam - mu))
-    return p[:, None] - np.conj(p)[None, :] - 1j * np.pi
+        return digamma(0.5 + 1j * (lam - mu) / (2.0 * np.pi * temperature))
+    return np.log(1j * (lam - mu))
 
 
 def degenerate_clusters(lam: np.ndarray, tol: float) -> list[np.ndarray]:
@@ -145,13 +144,14 @@ def degenerate_clusters(lam: np.ndarray, tol: float) -> list[np.ndarray]:
     return [np.sort(order[label == c]) for c in np.flatnonzero(sizes > 1)]
 
 
-def eigenvalue_condition(w: np.ndarray) -> float:
+def eigenvalue_condition(w) -> float:
     """Largest eigenvalue condition number max_m |w_m| |v_m| / |w_m v_m| (unit v_m, w = V^-1).
 
     It diverges at an exceptional point of H_eff, where two eigenvectors coalesce; the
-    closed form then loses about (condition number)^2 x machine epsilon.
+    closed form then loses about (condition number)^2 x machine epsilon.  ``w``: a numpy
+    array or a torch tensor.
     """
-    return float(np.max(np.linalg.norm(w, axis=1)))
+    return float((abs(w) ** 2).sum(1).max() ** 0.5)
 
 
 def _inverse_residual(v: np.ndarray, w: np.ndarray) -> float:
@@ -185,6 +185,23 @@ def spectral_decomposition(heff: np.ndarray, method: str = "fast"):
     return lam, v, scipy.linalg.inv(v, check_finite=False)
 
 
+def spectral_decomposition_torch(heff: np.ndarray, device):
+    """lam, V, W = V^-1 of H_eff computed by torch on ``device`` (complex128 throughout).
+
+    The left eigenvectors come from the LU inverse (``exact``): on a GPU the inverse is
+    cheap next to the eigendecomposition, and it needs no clustering.
+    """
+    torch = _torch()
+    h = torch.as_tensor(heff, dtype=torch.complex128, device=device)
+    lam, v = torch.linalg.eig(h)
+    return lam, v, torch.linalg.inv(v)
+
+
+def is_host(device) -> bool:
+    """True for the numpy path: device 'cpu' (the default) or None."""
+    return device is None or (isinstance(device, str) and device == "cpu")
+
+
 def steady_state(
     q: np.ndarray,
     bias: float = 0.0,
@@ -194,13 +211,17 @@ def steady_state(
     temperature: float = 0.1,
     bias_scheme: str = "gated",
     method: str = "fast",
+    device="cpu",
 ) -> SteadyState:
     """Exact steady state of the electrons for the frozen lattice configuration q.
 
     q: (Lx, Ly) lattice coordinates; bias: V; t, g: hopping and coupling; gamma:
     wide-band lead coupling of the end columns; temperature: electron kT (0
     allowed); bias_scheme: 'gated' (mu_L = V, mu_R = 0) or 'symmetric' (+-V/2);
-    method: 'fast' (default), 'exact' or 'quadrature' (see module docstring).
+    method: 'fast' (default), 'exact' or 'quadrature' (see module docstring);
+    device: 'cpu' (numpy and scipy), or a torch device ('cuda', 'cuda:1', or
+    ``torch.device('cpu')`` for torch on the CPU): the same closed form evaluated by
+    torch, with W from the LU inverse whatever the method.
 
     Near an exceptional point of H_eff (eigenvalue condition number above
     ``EIGENVALUE_CONDITION_LIMIT``) the eigen-decomposition methods fall back to
@@ -228,7 +249,10 @@ def steady_state(
     mus = dict(zip("LR", chemical_potentials(bias, bias_scheme), strict=True))
     heff = effective_hamiltonian(q, t, g, gamma)
     if method != "quadrature":
-        lam, v, w = spectral_decomposition(heff, method)
+        if is_host(device):
+            lam, v, w = spectral_decomposition(heff, method)
+        else:
+            lam, v, w = spectral_decomposition_torch(heff, device)
         condition = eigenvalue_condition(w)
         if condition <= EIGENVALUE_CONDITION_LIMIT:
             return _closed_form(lat, lam, v, w, mus, t, gamma, temperature)
@@ -248,33 +272,54 @@ def steady_state(
 
 
 def _closed_form(lat, lam, v, w, mus, t, gamma, temperature) -> SteadyState:
-    """Density, bond and Landauer currents from the eigen-decomposition (module docstring)."""
-    denom = 2.0 * np.pi * (lam[:, None] - np.conj(lam)[None, :])
+    """Density, bond and Landauer currents from the eigen-decomposition (module docstring).
 
-    kernel = np.zeros((lat.n_sites, lat.n_sites), dtype=complex)
-    lead_weights = {}
-    fermi = {}
+    ``lam``, ``v``, ``w`` are numpy arrays, or torch tensors on any device: the algebra
+    is the same text for both (the GPU path is the CPU path, run by torch).  Only the N
+    digammas are evaluated by scipy on the host.
+    """
+    on_host = isinstance(lam, np.ndarray)
+    xp = np if on_host else _torch()
+
+    def index(sites):
+        return sites if on_host else xp.as_tensor(sites, device=lam.device)
+
+    def like_lam(values):
+        return values if on_host else xp.as_tensor(values, device=lam.device)
+
+    lam_host = lam if on_host else lam.cpu().numpy()
+    denom = 2.0 * np.pi * (lam[:, None] - lam.conj()[None, :])
+    lead_weights, fermi = {}, {}
+    kernel = 0.0
     for a in "LR":
-        wa = w[:, lat.lead_sites(a)]
+        wa = w[:, index(lat.lead_sites(a))]
         lead_weights[a] = gamma * (wa @ wa.conj().T)  # W Gamma_a W^+
-        fermi[a] = fermi_integral_weights(lam, mus[a], temperature)
-        kernel += lead_weights[a] * fermi[a]
-    kernel /= denom
+        p = like_lam(fermi_poles(lam_host, mus[a], temperature))
+        fermi[a] = p[:, None] - p.conj()[None, :] - 1j * np.pi  # I^a_mn
+        kernel = kernel + lead_weights[a] * fermi[a]
+    kernel = kernel / denom
     vk = v @ kernel  # rho = (V K) V^+; only the elements we need are formed
 
-    density = np.einsum("in,in->i", vk, v.conj()).real
+    density = xp.einsum("in,in->i", vk, v.conj()).real
 
     def bond_currents(bonds):
-        i, j = bonds
-        rho_ji = np.einsum("bn,bn->b", vk[j], v[i].conj())  # <c_i^+ c_j>
+        i, j = (index(b) for b in bonds)
+        rho_ji = xp.einsum("bn,bn->b", vk[j], v[i].conj())  # <c_i^+ c_j>
         return 2.0 * t * rho_ji.imag
 
     # Landauer: I = int de/2pi Tr[Gamma_L G^r Gamma_R G^a] (f_L - f_R)
-    vl = v[lat.lead_sites("L")]
+    vl = v[index(lat.lead_sites("L"))]
     left_overlap = gamma * (vl.conj().T @ vl)  # (V^+ Gamma_L V)_nm
-    current = np.sum(lead_weights["R"] * left_overlap.T * (fermi["L"] - fermi["R"]) / denom).real
-    return _steady_state_of(lat, density, bond_currents(lat.bonds_x()),
-                            bond_currents(lat.bonds_y()), current)
+    current = (lead_weights["R"] * left_overlap.T * (fermi["L"] - fermi["R"]) / denom).sum().real
+    host = (lambda x: x) if on_host else (lambda x: x.cpu().numpy())
+    return _steady_state_of(lat, host(density), host(bond_currents(lat.bonds_x())),
+                            host(bond_currents(lat.bonds_y())), float(current))
+
+
+def _torch():
+    import torch
+
+    return torch
 
 
 def _steady_state_of(lat, density, jx, jy, current) -> SteadyState:

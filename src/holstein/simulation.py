@@ -11,6 +11,7 @@ import logging
 import time
 from pathlib import Path
 
+from .device import resolve_device
 from .dynamics import OPTIONAL_FIELDS, BrownianParameters, CheckpointPolicy, run_brownian
 from .forces import ForceProvider, NEGFForceProvider
 from .io import write_trajectory
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 
-def negf_provider(physics: dict, method: str = "fast") -> NEGFForceProvider:
+def negf_provider(physics: dict, method: str = "fast", device: str = "cpu") -> NEGFForceProvider:
     return NEGFForceProvider(
         t=physics["t"],
         g=physics["g"],
@@ -28,6 +29,7 @@ def negf_provider(physics: dict, method: str = "fast") -> NEGFForceProvider:
         temperature=physics["temperature"],
         bias_scheme=physics["bias_scheme"],
         method=method,
+        device=device,
     )
 
 
@@ -96,16 +98,20 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_provider(provider_name: str, physics: dict, method: str = "fast", model_path=None):
-    """The NEGF provider, or the trained ML provider checked against ``physics``."""
+def make_provider(provider_name: str, physics: dict, method: str = "fast", model_path=None,
+                  device: str = "auto"):
+    """The NEGF provider, or the trained ML provider checked against ``physics``, on the
+    device the setting ``device`` ('auto', 'cpu', 'cuda') resolves to here."""
+    device = resolve_device(device)
     if provider_name == "negf":
-        return negf_provider(physics, method)
+        return negf_provider(physics, method, device)
     if provider_name == "ml":
         from .ml import provider as mlff
 
         if model_path is None:
             raise ValueError("an ML run needs the trained model checkpoint")
-        return mlff.load(model_path, expect={k: physics[k] for k in PHYSICS_KEYS})
+        return mlff.load(model_path, expect={k: physics[k] for k in PHYSICS_KEYS},
+                         device=device)
     raise ValueError(f"provider={provider_name!r}: choose 'negf' or 'ml'")
 
 
@@ -114,14 +120,14 @@ def checkpoint_path(out_path) -> Path:
 
 
 def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_steps, stride,
-            method="fast", model_path=None, record=OPTIONAL_FIELDS) -> None:
+            method="fast", model_path=None, record=OPTIONAL_FIELDS, device="cpu") -> None:
     """Pipeline entry point: build the provider, then ``simulate`` with checkpoints.
 
     ``dynamics["checkpoint_every"]`` (steps; 0 or absent: off) sets the interval.  The
     checkpoint lives next to the output and is only resumed by the identical run
     (same provider, model file, lattice, physics, dynamics, bias, seed, length).
     """
-    provider = make_provider(provider_name, physics, method, model_path)
+    provider = make_provider(provider_name, physics, method, model_path, device)
     every = int(dynamics.get("checkpoint_every") or 0)
     checkpoint = None
     if every > 0:
@@ -130,6 +136,8 @@ def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_s
             "physics": dict(physics), "dynamics": dict(dynamics), "bias": float(bias),
             "seed": int(seed), "n_steps": int(n_steps), "stride": int(stride),
             "record": sorted(record),
+            # a resumed run repeats the interrupted one bit for bit only on the same device
+            "device": resolve_device(device),
             "model_sha256": hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
             if model_path else None,
         }

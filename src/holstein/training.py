@@ -9,6 +9,7 @@ import numpy as np
 
 from .atomic import pyplot, save_figure, write_text_atomic
 from .dataset import load_shards
+from .device import resolve_device
 from .ml.metrics import held_out_evaluation
 from .ml.parameters import TrainingParameters
 from .ml.provenance import shard_records
@@ -51,8 +52,9 @@ def plot_loss(history: dict, path) -> None:
 
 
 def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_path,
-                      loss_path) -> dict:
-    """Train on the NEGF shards; ``hyper`` is the validated ``model`` config section."""
+                      loss_path, device="cpu") -> dict:
+    """Train on the NEGF shards; ``hyper`` is the validated ``model`` config section;
+    ``device``: the pipeline's device setting ('auto', 'cpu' or 'cuda')."""
     params = TrainingParameters.from_mapping(hyper)
     shards = shard_records(shard_paths)  # before reading: the record is of what is read
     data = load_shards(shard_paths)
@@ -63,7 +65,7 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
     # every output is written: a job killed after training but before its metrics resumes
     # from the finished state and skips the epochs.
     metrics = train(data, params, checkpoint_path, log=log.info, keep_training_state=True,
-                    training_shards=shards)
+                    training_shards=shards, device=resolve_device(device))
     evaluation = held_out_evaluation(checkpoint_path, data)
     plot_parity(evaluation, parity_path)
     plot_loss(metrics["history"], loss_path)

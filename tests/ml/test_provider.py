@@ -101,3 +101,15 @@ def test_inference_does_not_import_training():
     loaded = json.loads(out.stdout)
     assert "holstein.ml.provider" in loaded and "holstein.ml.model" in loaded
     assert not set(TRAINING_MODULES) & set(loaded), loaded
+
+
+@pytest.mark.gpu
+def test_provider_on_the_gpu_matches_the_cpu(trained):
+    """Same checkpoint, float32 on both devices: forces agree to float32 rounding."""
+    from holstein.ml.provider import load
+
+    q = trained["data"]["q"][:4]
+    cpu = load(trained["path"]).predict_batch(q, 1.0)
+    gpu = load(trained["path"], device="cuda").predict_batch(q, 1.0)
+    scale = np.abs(cpu["force"]).max()
+    assert np.abs(gpu["force"] - cpu["force"]).max() < 1e-5 * scale

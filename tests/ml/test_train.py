@@ -159,3 +159,17 @@ def test_frozen_backbone_bond_heads_leave_the_forces_unchanged(trained, trained_
     for q in unseen["q"]:
         r = with_heads.evaluate(q, 1.5)
         assert abs(r.current - exact) < CURRENT_BOUND * exact, (r.current, exact)
+
+
+@pytest.mark.gpu
+def test_training_on_the_gpu_reaches_the_cpu_accuracy(trained, tmp_path):
+    """The same data and hyperparameters trained on the GPU: a checkpoint that loads on
+    the CPU, with a validation error within 20 % of the CPU-trained one."""
+    from holstein.ml.train import train
+
+    metrics = train(trained["data"], trained["params"], tmp_path / "gpu.pt", log=lambda s: None,
+                    device="cuda")
+    cpu = trained["metrics"]["validation"]["overall"]["relative_rmse"]
+    gpu = metrics["validation"]["overall"]["relative_rmse"]
+    assert gpu < 1.2 * cpu
+    assert (tmp_path / "gpu.pt").exists()

@@ -20,6 +20,7 @@ if (CHECKOUT_SRC / "holstein").is_dir():
 from holstein.config import bias_label, canonical_config, check_config  # noqa: E402
 from holstein.provenance import code_fingerprint  # noqa: E402
 from holstein import resources  # noqa: E402
+from holstein.device import cuda_available, negf_device, resolve_device  # noqa: E402
 
 SCHEMA = yaml.safe_load((WORKFLOW_DIR / "schemas" / "config.schema.yaml").read_text())
 # Job parameters are compared as text: one canonical form of the validated config.
@@ -44,6 +45,28 @@ ANALYSIS_CODE = code("analyse.py")
 VALIDATION_CODE = code("validate.py")
 LARGE_LATTICE_CODE = code("large_lattice.py")
 
+# The device setting reaches jobs as a parameter (each job resolves it where it runs);
+# here it decides which jobs declare a GPU.  'cuda' is checked up front only where the
+# jobs run on this machine: a cluster's login node has no GPU.
+DEVICE = config["device"]
+if workflow.local_exec:
+    USES_GPU = resolve_device(DEVICE) == "cuda"
+else:
+    USES_GPU = DEVICE == "cuda"
+
+
+def gpus(uses_gpu=True):
+    """The gpu resource of a job: 1 when it computes on the GPU."""
+    return int(USES_GPU and uses_gpu)
+
+
+# Threads: NEGF jobs are one small dense problem each (one thread, many jobs side by
+# side); training and the large-lattice run parallelise, so they take the cores --cores
+# grants, up to a cap beyond which torch gains little.
+TRAIN_MAX_THREADS = 8
+_CORES = workflow.cores if isinstance(workflow.cores, int) and workflow.cores < 4096 else 8
+TRAIN_THREADS = max(1, min(_CORES, TRAIN_MAX_THREADS))
+
 LATTICE = config["lattice"]
 TRAIN = config["training_data"]
 VALID = config["validation"]
@@ -52,6 +75,7 @@ VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
 MODEL_CHECKPOINT = "results/model/mlff.pt"
 LARGE = config["large_lattice"]
 LARGE_TAG = f"{LARGE['Lx']}x{LARGE['Ly']}_V{bias_label(LARGE['bias'])}_s{LARGE['seed']}"
+LARGE_THREADS = max(1, min(_CORES, LARGE["threads"]))
 
 # Every product of the pipeline for this config.  The default target asks for all of
 # them: Snakemake does not rebuild a missing intermediate whose dependants exist, so a
@@ -83,6 +107,7 @@ def _frames(section):
 
 
 N_SITES = LATTICE["Lx"] * LATTICE["Ly"]
+NEGF_ON_GPU = negf_device("cuda", N_SITES) == "cuda"
 NEGF_MEM_MB = {
     "training": resources.negf_job_mb(N_SITES, _frames(TRAIN)),
     "validation": resources.negf_job_mb(N_SITES, _frames(VALID)),

@@ -13,16 +13,18 @@ rule large_lattice_run:
         f"results/benchmarks/large_lattice/ml_{LARGE_TAG}.tsv"
     conda:
         "../../envs/holstein.yaml"
-    threads: LARGE["threads"]
+    threads: LARGE_THREADS
     resources:
         mem_mb=LARGE_MEM_MB,
         runtime=240,
+        gpu=gpus(),
     params:
         provider="ml",
         lattice={"Lx": LARGE["Lx"], "Ly": LARGE["Ly"]},
         physics=config["physics"],
         dynamics={**config["dynamics"], "checkpoint_every": LARGE["checkpoint_every"]},
         method=None,
+        device=DEVICE,
         bias=LARGE["bias"],
         seed=LARGE["seed"],
         n_steps=LARGE["n_steps"],

@@ -23,13 +23,15 @@ rule train_model:
         "results/benchmarks/train_model.tsv"
     conda:
         "../../envs/holstein.yaml"
-    threads: 2
+    threads: TRAIN_THREADS
     resources:
         mem_mb=4000,
         runtime=240,
+        gpu=gpus(),
     params:
         hyper=config["model"],
         physics=config["physics"],
+        device=DEVICE,
         code=TRAIN_CODE,
     script:
         "../scripts/train.py"

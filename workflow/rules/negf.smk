@@ -20,12 +20,14 @@ rule negf_training_shard:
     resources:
         mem_mb=NEGF_MEM_MB["training"],
         runtime=120,
+        gpu=gpus(NEGF_ON_GPU),
     params:
         provider="negf",
         lattice=config["lattice"],
         physics=config["physics"],
         dynamics=config["dynamics"],
         method=config["negf"]["method"],
+        device=DEVICE,
         bias=lambda wc: TRAIN_BIASES[wc.bias],
         seed=lambda wc: int(wc.seed),
         n_steps=TRAIN["n_steps"],

@@ -19,12 +19,14 @@ rule brownian_run:
             NEGF_MEM_MB["validation"] if wc.provider == "negf" else ML_MEM_MB
         ),
         runtime=120,
+        gpu=lambda wc: gpus(wc.provider == "ml" or NEGF_ON_GPU),
     params:
         provider=lambda wc: wc.provider,
         lattice=config["lattice"],
         physics=config["physics"],
         dynamics=config["dynamics"],
         method=lambda wc: config["negf"]["method"] if wc.provider == "negf" else None,
+        device=DEVICE,
         bias=lambda wc: VALID_BIASES[wc.bias],
         seed=lambda wc: int(wc.seed),
         n_steps=VALID["n_steps"],

@@ -19,6 +19,7 @@ run_job(
     n_steps=p.n_steps,
     stride=p.stride,
     method=p.method,
+    device=p.device,
     model_path=getattr(sm.input, "model", None) or None,
     **({"record": tuple(p.record)} if hasattr(p, "record") else {}),
 )

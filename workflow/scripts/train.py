@@ -14,4 +14,5 @@ train_from_shards(
     metrics_path=sm.output.metrics,
     parity_path=sm.output.parity,
     loss_path=sm.output.loss,
+    device=sm.params.device,
 )

@@ -24,7 +24,8 @@ class MLForceProvider:
 
     float32 (the model is converted in place), ``torch.inference_mode``; any lattice
     size (the model is local).  ``threads`` calls ``torch.set_num_threads`` (process
-    wide; 1 per process is best when several jobs share few cores).  Density is
+    wide; 1 per process is best when several jobs share few cores).  ``device``: where the
+    model runs ('cpu', 'cuda', ...); arrays come and go as numpy float64 on the host.  Density is
     ``1/2 + onsite`` and force ``-g * onsite``; with bond heads also the bond currents
     and the device current (``observables.device_current``), else those are None.
     """
@@ -35,12 +36,14 @@ class MLForceProvider:
         physics: Mapping[str, Any],
         lattice_shape: tuple[int, int] | None = None,
         threads: int | None = None,
+        device="cpu",
     ) -> None:
         if "g" not in physics:
             raise ValueError("physics must contain the coupling g (force = -g (n - 1/2))")
         if threads is not None:
             torch.set_num_threads(int(threads))
-        self.model = model.float().eval()
+        self.device = torch.device(device)
+        self.model = model.float().eval().to(self.device)
         self.physics = dict(physics)
         self.g = float(physics["g"])
         self.lattice_shape = None if lattice_shape is None else tuple(lattice_shape)
@@ -64,9 +67,10 @@ class MLForceProvider:
             raise ValueError(f"q must be (B, Lx, Ly), got shape {q.shape}")
         bias = np.array(np.broadcast_to(np.asarray(biases, dtype=np.float32), (q.shape[0],)))
         with torch.inference_mode():
-            qt = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32))
-            vt = torch.from_numpy(bias)
-            out = self.model(qt, vt, None if observables else ("onsite",))
+            qt = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32)).to(self.device)
+            vt = torch.from_numpy(bias).to(self.device)
+            out = {k: v.cpu() for k, v in
+                   self.model(qt, vt, None if observables else ("onsite",)).items()}
         onsite = out["onsite"].numpy().astype(np.float64)
         result = {"force": -self.g * onsite, "density": 0.5 + onsite}
         if "bond_current_x" in out:
@@ -114,7 +118,7 @@ def model_from_checkpoint(ckpt: Mapping[str, Any], path="checkpoint") -> LocalFo
 
 def load(
     path, expect: Mapping[str, Any] | None = None, strict_shape: bool = False,
-    threads: int | None = None,
+    threads: int | None = None, device="cpu",
 ) -> MLForceProvider:
     """Load a checkpoint written by ``holstein.ml.train.train`` as an MLForceProvider.
 
@@ -127,4 +131,4 @@ def load(
     if expect is not None:
         check_expectation(ckpt, expect, path, strict_shape)
     return MLForceProvider(model_from_checkpoint(ckpt, path), ckpt["physics"],
-                           ckpt.get("lattice_shape"), threads)
+                           ckpt.get("lattice_shape"), threads, device)

@@ -145,8 +145,12 @@ def train(
     log: Callable[[str], Any] = print,
     keep_training_state: bool = False,
     training_shards: Sequence[Mapping[str, str]] | None = None,
+    device="cpu",
 ) -> dict:
     """Train the local model on NEGF snapshots; write the checkpoint; return metrics.
+
+    ``device``: where the model and the training tensors live ('cpu', 'cuda', ...); the
+    checkpoint and the metrics are computed from the model moved back to the CPU.
 
     ``data``: see ``holstein.ml.data`` (bond currents optional: with them and
     ``params.bond_heads`` or ``params.bond_loss_weight`` > 0 the bond heads are trained).
@@ -195,16 +199,18 @@ def train(
     tr = np.isin(traj, train_ids)
     va = np.isin(traj, val_ids)
     norm = _normalisation(q_all, bias, onsite, bonds, tr)
-    model = LocalForceField(params.architecture(bond_heads=bool(bonds)), norm)
+    device = torch.device(device)
+    model = LocalForceField(params.architecture(bond_heads=bool(bonds)), norm).to(device)
     n_params = sum(p.numel() for p in model.parameters())
 
     def tensors(mask) -> TensorSet:
         targets = {"onsite": onsite, **bonds}
         return {
-            "q": torch.as_tensor(q_all[mask], dtype=torch.float32),
-            "bias": torch.as_tensor(bias[mask], dtype=torch.float32),
+            "q": torch.as_tensor(q_all[mask], dtype=torch.float32, device=device),
+            "bias": torch.as_tensor(bias[mask], dtype=torch.float32, device=device),
             **{k: torch.as_tensor((a[mask] - norm[f"{k}_mean"]) / norm[f"{k}_std"],
-                                  dtype=torch.float32) for k, a in targets.items()},
+                                  dtype=torch.float32, device=device)
+               for k, a in targets.items()},
         }
 
     train_set, val_set = tensors(tr), tensors(va)
@@ -239,6 +245,7 @@ def train(
         bond_stage = _fit_bond_heads(model, train_set, val_set, params, log)
         curve_bond = bond_stage.pop("history")
 
+    model = model.cpu()
     checkpoint_path = Path(checkpoint_path)
     shards = None if training_shards is None else [dict(r) for r in training_shards]
     save_checkpoint(checkpoint_path, model, physics, (lx, ly), params.as_dict(),
