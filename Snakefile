@@ -12,6 +12,7 @@ validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/initial.smk"
 include: "workflow/rules/negf.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/runs.smk"

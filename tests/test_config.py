@@ -58,6 +58,8 @@ def test_every_schema_property_has_a_description_and_default():
         ({"validation": {"biases": [2.0, 2.0]}}, "biases"),
         ({"lattice": {"Ly": 15}}, "Ly"),  # odd Ly frustrates the checkerboard
         ({"physics": {"bias_scheme": "floating"}}, "bias_scheme"),
+        ({"dynamics": {"integrator": "verlet"}}, "verlet"),
+        ({"dynamics": {"initial": "random"}}, "random"),
     ],
 )
 def test_schema_rejects_bad_values_naming_them(patch, word):
@@ -131,3 +133,21 @@ def test_large_lattice_needs_a_model_that_has_seen_the_bulk():
         check_config(config)
     check_config(validated({"lattice": {"Lx": 15}, "model": {"cutoff": 6},
                             "large_lattice": {"enabled": True}}))
+
+
+def test_library_defaults_of_the_dynamics_are_the_schema_defaults():
+    from holstein.dynamics import BrownianParameters
+    from holstein.initial import DEFAULT_INITIAL
+
+    dynamics = validated({})["dynamics"]
+    assert BrownianParameters().integrator == dynamics["integrator"]
+    assert DEFAULT_INITIAL == dynamics["initial"]
+
+
+def test_relaxed_start_of_a_lattice_beyond_negf_is_rejected():
+    config = validated({"dynamics": {"initial": "relaxed"}, "large_lattice": {"enabled": True}})
+    with pytest.raises(ConfigError, match="dynamics.initial: checkerboard"):
+        check_config(config)
+    check_config(validated({"dynamics": {"initial": "relaxed"},
+                            "large_lattice": {"enabled": True, "Lx": 40, "Ly": 30}}))
+    check_config(validated({"dynamics": {"initial": "relaxed"}}))  # large lattice off

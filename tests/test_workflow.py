@@ -200,3 +200,46 @@ def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tm
     assert jobs["negf_training_shard"] == 2  # one per seed of the new bias
     assert jobs["train_model"] == 1
     assert jobs["brownian_run"] == 2  # ML runs only: the NEGF references do not change
+
+
+def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_run, tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["dynamics"] = {"integrator": "leimkuhler-matthews"}
+    changed = tmp_path / "lm.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(changed, cwd=tiny_run)
+    n_train, n_valid = 2 * 2, 2 * 1
+    assert jobs == {"negf_training_shard": n_train, "train_model": 1,
+                    "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid, "validate": 1,
+                    "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "large_lattice_report": 1, "all": 1}
+
+
+def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path):
+    from holstein.initial import RESIDUAL_TOLERANCE, load_relaxed_state
+
+    config = yaml.safe_load(TINY.read_text())
+    config["dynamics"] = {"initial": "relaxed"}
+    relaxed = tmp_path / "relaxed.yaml"
+    relaxed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(relaxed, cwd=tmp_path)
+    assert jobs["relax_initial_state"] == 2  # the 7 x 6 lattice and the 12 x 8 large one
+    assert jobs["brownian_run"] == 4 and jobs["negf_training_shard"] == 4
+
+    target = "results/runs/negf/V2_s11.parquet"
+    out = snakemake("--cores", "2", target, configs=[TINY, relaxed], cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    start_file = tmp_path / "results" / "initial" / "relaxed_7x6.npz"
+    with np.load(start_file) as data:
+        assert json.loads(str(data["meta"]))["residual"] <= RESIDUAL_TOLERANCE
+    start = load_relaxed_state(start_file, {"Lx": 7, "Ly": 6},
+                               {**yaml.safe_load((ROOT / "config.yaml").read_text())["physics"]})
+    table = pq.read_table(tmp_path / target)
+    first = np.asarray(table.column("q")[0].as_py()).reshape(7, 6)
+    np.testing.assert_array_equal(first, start)
+    assert json.loads(table.schema.metadata[b"holstein"])["dynamics"]["initial"] == "relaxed"
+    # A time-step change re-runs the runs but not the relaxation of 7 x 6 (only the
+    # 12 x 8 one of the large lattice, never built here, is still to do).
+    config["dynamics"]["dt"] = 0.05
+    relaxed.write_text(yaml.safe_dump(config))
+    assert planned_jobs(relaxed, cwd=tmp_path)["relax_initial_state"] == 1

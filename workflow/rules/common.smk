@@ -16,7 +16,10 @@ def code_hash(*modules):
     return h.hexdigest()[:16]
 
 
-PHYSICS_CODE = code_hash("lattice", "negf", "forces", "dynamics", "simulation", "io")
+PHYSICS_CODE = code_hash(
+    "lattice", "negf", "forces", "dynamics", "initial", "simulation", "io"
+)
+INITIAL_CODE = code_hash("lattice", "negf", "forces", "initial", "simulation")
 MODEL_CODE = code_hash("mlff", "dataset", "training", "io")
 ANALYSIS_CODE = code_hash("observables", "analysis")
 VALIDATION_CODE = code_hash("observables", "validation")
@@ -28,6 +31,17 @@ TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
 VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
 MODEL_CHECKPOINT = "results/model/mlff.pt"
 LARGE = config["large_lattice"]
+
+
+def start_input(lattice):
+    """The relaxed start of ``lattice`` (rule relax_initial_state) when dynamics.initial is
+    relaxed, an input of every Brownian run on it; nothing for the checkerboard start.
+    """
+    if config["dynamics"]["initial"] != "relaxed":
+        return []
+    return "results/initial/relaxed_{Lx}x{Ly}.npz".format(**lattice)
+
+
 LARGE_TAG = f"{LARGE['Lx']}x{LARGE['Ly']}_V{bias_label(LARGE['bias'])}_s{LARGE['seed']}"
 
 

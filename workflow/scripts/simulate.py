@@ -23,5 +23,6 @@ run_job(
     stride=p.stride,
     method=p.method,
     model_path=getattr(sm.input, "model", None) or None,
+    relaxed_path=getattr(sm.input, "initial", None) or None,
     **({"record": tuple(p.record)} if hasattr(p, "record") else {}),
 )
