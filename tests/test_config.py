@@ -58,6 +58,8 @@ def test_every_schema_property_has_a_description_and_default():
         ({"validation": {"biases": [2.0, 2.0]}}, "biases"),
         ({"lattice": {"Ly": 15}}, "Ly"),  # odd Ly frustrates the checkerboard
         ({"physics": {"bias_scheme": "floating"}}, "bias_scheme"),
+        ({"dynamics": {"integrator": "verlet"}}, "verlet"),
+        ({"dynamics": {"initial": "random"}}, "random"),
     ],
 )
 def test_schema_rejects_bad_values_naming_them(patch, word):
@@ -175,3 +177,21 @@ def test_memory_estimate_refuses_a_lattice_that_cannot_fit():
     with pytest.raises(MemoryEstimateError, match=r"PiB|GiB.*lattice.Lx"):
         check_memory("an NEGF job", estimate, 24_000, "lattice.Lx and lattice.Ly")
     check_memory("an NEGF job", negf_job_mb(16 * 14, 301), 24_000, "lattice.Lx")
+
+
+def test_library_defaults_of_the_dynamics_are_the_schema_defaults():
+    from holstein.dynamics import BrownianParameters
+    from holstein.initial import DEFAULT_INITIAL
+
+    dynamics = validated({})["dynamics"]
+    assert BrownianParameters().integrator == dynamics["integrator"]
+    assert DEFAULT_INITIAL == dynamics["initial"]
+
+
+def test_relaxed_start_of_a_lattice_beyond_negf_is_rejected():
+    config = validated({"dynamics": {"initial": "relaxed"}, "large_lattice": {"enabled": True}})
+    with pytest.raises(ConfigError, match="dynamics.initial: checkerboard"):
+        check_config(config)
+    check_config(validated({"dynamics": {"initial": "relaxed"},
+                            "large_lattice": {"enabled": True, "Lx": 40, "Ly": 30}}))
+    check_config(validated({"dynamics": {"initial": "relaxed"}}))  # large lattice off

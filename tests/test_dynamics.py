@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from holstein.dynamics import BrownianIntegrator, BrownianParameters, run_brownian
+from holstein.dynamics import (
+    INTEGRATORS,
+    BrownianIntegrator,
+    BrownianParameters,
+    run_brownian,
+)
 from holstein.forces import ElectronicResponse, NEGFForceProvider, elastic_force
 from holstein.lattice import Lattice, checkerboard
 
@@ -56,9 +61,26 @@ def test_same_seed_same_trajectory_and_different_seed_differs():
                                atol=1e-10)
 
 
-def test_state_round_trip_continues_the_same_random_stream():
+def test_leimkuhler_matthews_steps_reuse_the_previous_noise():
+    """Q_{n+1} = Q_n + (dt/damping) F(Q_n) + sqrt(kT dt / (2 damping)) (xi_n + xi_{n+1})."""
+    q0 = np.random.default_rng(1).normal(size=(4, 3))
+    params = BrownianParameters(temperature=0.3, integrator="leimkuhler-matthews")
+    integ = BrownianIntegrator(q0, ZeroForce(), 0.0, params, seed=8)
+    xi = np.random.Generator(np.random.PCG64(8)).standard_normal((3, 4, 3))
+    amplitude = np.sqrt(0.3 * params.dt / (2 * params.damping))
+    expected = q0
+    for n in range(2):
+        integ.advance(integ.electronic())
+        drift = (params.dt / params.damping) * elastic_force(expected, params.K, params.kappa)
+        expected = expected + drift + amplitude * (xi[n] + xi[n + 1])
+        np.testing.assert_allclose(integ.q, expected, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(integ.pending, xi[2])
+
+
+@pytest.mark.parametrize("integrator", INTEGRATORS)
+def test_state_round_trip_continues_the_same_random_stream(integrator):
     q0 = np.random.default_rng(2).normal(size=(4, 3))
-    params = BrownianParameters()
+    params = BrownianParameters(integrator=integrator)
     ref = BrownianIntegrator(q0, ZeroForce(), 0.0, params, seed=5)
     for _ in range(10):
         ref.advance(ref.electronic())
@@ -73,35 +95,70 @@ def test_state_round_trip_continues_the_same_random_stream():
     assert resumed.step == 10
 
 
-def test_normal_mode_variance_is_kT_over_stiffness():
-    """g = 0: each elastic normal mode is an Ornstein-Uhlenbeck process.
+def test_state_of_the_other_scheme_is_refused():
+    q0 = np.zeros((4, 3))
+    euler = BrownianIntegrator(q0, ZeroForce(), 0.0, BrownianParameters(), seed=1)
+    lm = BrownianIntegrator(q0, ZeroForce(), 0.0,
+                            BrownianParameters(integrator="leimkuhler-matthews"), seed=1)
+    with pytest.raises(ValueError, match="other scheme"):
+        euler.set_state(lm.get_state())
+    with pytest.raises(ValueError, match="other scheme"):
+        lm.set_state(euler.get_state())
 
-    Continuous time: <a_k^2> = kT / k_k.  Euler-Maruyama with a = dt k/damping has
-    the exact stationary variance kT / (k (1 - a/2)); with dt = 0.02 the correction
-    is below 9 %, and we compare with the exact discrete value within 4.5 standard
-    errors (batch means) for each of the 16 modes.
+
+def _mode_variances(params, shape, n_steps, seed, n_batches=40):
+    """Stationary variance of every elastic normal mode (g = 0) and its batch-means error.
+
+    Each mode of the stiffness matrix K I + kappa A is an independent Ornstein-Uhlenbeck
+    process; the run starts at Q = 0 and the first 1 % of the steps is discarded.
     """
-    Lx, Ly, kT = 4, 4, 0.1
-    params = BrownianParameters(K=1.0, kappa=0.18, temperature=kT, damping=0.2, dt=0.02)
-    lat = Lattice(Lx, Ly)
-    stiffness, modes = np.linalg.eigh(params.K * np.eye(16) + params.kappa * lat.adjacency())
-    n_steps, burn = 60_000, 2_000
-    traj = run_brownian(np.zeros((Lx, Ly)), ZeroForce(), 0.0, params, n_steps, seed=2024)
-    amplitudes = traj.q.reshape(len(traj.steps), -1)[burn:] @ modes
-    batches = amplitudes[: (len(amplitudes) // 50) * 50].reshape(50, -1, 16)
-    batch_var = (batches**2).mean(axis=1)
-    var, err = batch_var.mean(axis=0), batch_var.std(axis=0, ddof=1) / np.sqrt(50)
-    a = params.dt * stiffness / params.damping
-    expected_discrete = kT / (stiffness * (1 - a / 2))
-    z = (var - expected_discrete) / err
-    assert np.all(np.abs(z) < 4.5), z
-    # and the continuum equipartition value kT/k within discretisation + 3 % noise
-    np.testing.assert_allclose(var * stiffness / kT, 1.0, rtol=0.12)
+    lat = Lattice(*shape)
+    stiffness, modes = np.linalg.eigh(params.K * np.eye(lat.n_sites)
+                                      + params.kappa * lat.adjacency())
+    integ = BrownianIntegrator(np.zeros(shape), ZeroForce(), 0.0, params, seed)
+    zero = ZeroForce().evaluate(integ.q, 0.0)
+    q = np.empty((n_steps, lat.n_sites))
+    for k in range(n_steps):
+        integ.advance(zero)
+        q[k] = integ.q.ravel()
+    amplitudes = q[n_steps // 100:] @ modes
+    batches = amplitudes[: (len(amplitudes) // n_batches) * n_batches]
+    batch_var = (batches.reshape(n_batches, -1, lat.n_sites) ** 2).mean(axis=1)
+    var = batch_var.mean(axis=0)
+    return stiffness, var, batch_var.std(axis=0, ddof=1) / np.sqrt(n_batches)
+
+
+@pytest.mark.parametrize("integrator", INTEGRATORS)
+def test_normal_mode_variances_match_the_schemes_closed_forms(integrator):
+    """At the default dt = 0.1, damping = 0.2 (dt k / damping up to 0.81 here), g = 0.
+
+    Exact stationary variance of a mode of stiffness k: Euler-Maruyama
+    kT / (k (1 - dt k / (2 damping))) (1.10x to 1.68x the temperature here),
+    Leimkuhler-Matthews kT / k.  Each of the 12 modes of a 4 x 3 lattice (kappa = 0.18)
+    within 5 % and 4 batch-means standard errors of its scheme's value, and the other
+    scheme's value excluded for the stiff modes.
+    """
+    kT = 0.1
+    params = BrownianParameters(K=1.0, kappa=0.18, temperature=kT, damping=0.2, dt=0.1,
+                                integrator=integrator)
+    stiffness, var, err = _mode_variances(params, (4, 3), n_steps=60_000, seed=2024)
+    equipartition = kT / stiffness
+    euler = equipartition / (1 - params.dt * stiffness / (2 * params.damping))
+    expected, other = ((euler, equipartition) if integrator == "euler-maruyama"
+                       else (equipartition, euler))
+    np.testing.assert_allclose(var / expected, 1.0, rtol=0.05)
+    z = (var - expected) / err
+    assert np.all(np.abs(z) < 4.0), z
+    stiff = stiffness > params.K
+    assert np.all(np.abs(var[stiff] / other[stiff] - 1) > 0.15)
 
 
 def test_unstable_time_step_is_rejected_before_running():
-    with pytest.raises(ValueError, match="decrease dt"):
-        BrownianParameters(K=1.0, kappa=0.18, damping=0.2, dt=0.3)
+    for integrator in INTEGRATORS:
+        with pytest.raises(ValueError, match=f"{integrator} is unstable.*decrease dt"):
+            BrownianParameters(K=1.0, kappa=0.18, damping=0.2, dt=0.3, integrator=integrator)
+    with pytest.raises(ValueError, match="leimkuhler-matthews"):
+        BrownianParameters(integrator="leimkuhler_matthews")
     with pytest.raises(ValueError, match="damping"):
         BrownianParameters(damping=0.0)
     with pytest.raises(ValueError, match="elastically unstable"):

@@ -27,11 +27,18 @@ RUN = {"provider_name": "negf", "lattice": {"Lx": 10, "Ly": 8}, "physics": PHYSI
        "dynamics": DYNAMICS, "bias": 2.2, "seed": 7, "n_steps": 600, "stride": 5}
 
 
-@pytest.mark.parametrize("record", [None, ("current",)])
+@pytest.mark.parametrize(
+    "record, integrator",
+    [(None, "euler-maruyama"), (("current",), "euler-maruyama"),
+     (None, "leimkuhler-matthews")],
+)
 def test_killed_job_resumes_and_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path,
-                                                                            record):
+                                                                            record,
+                                                                            integrator):
     # record=("current",): frames of q and the current only, as a large-lattice run keeps.
-    run = {**RUN, **({"record": record} if record else {})}
+    # Leimkuhler-Matthews: the pending noise is part of the checkpointed state.
+    run = {**RUN, "dynamics": {**DYNAMICS, "integrator": integrator},
+           **({"record": record} if record else {})}
     reference = tmp_path / "reference.parquet"
     run_job(reference, **run)
     assert not checkpoint_path(reference).exists()  # removed after success

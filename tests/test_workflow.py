@@ -230,6 +230,7 @@ JOB_SCRIPTS = {
     "logs/large_lattice/ml_": ("simulate.py", ()),
     "logs/large_lattice/analyse_": ("analyse.py", ()),
     "logs/large_lattice/report": ("large_lattice.py", ()),
+    "logs/initial/": ("relax.py", ("holstein.ml",)),
 }
 
 
@@ -259,10 +260,12 @@ def jobs_with_changed_code(workdir: Path) -> set[str]:
 
 
 def test_jobs_run_this_checkouts_code(tmp_path):
-    """A failing line planted in the copy's src/ must fail the job, whatever is installed."""
+    """A failing steady state planted in the copy's src/ must fail the job, whatever copy
+    of the package is installed."""
     work = checkout_copy(tmp_path)
-    with open(work / "src" / "holstein" / "simulation.py", "a") as fh:
-        fh.write('\nraise RuntimeError("PLANTED-MARKER")\n')
+    with open(work / "src" / "holstein" / "negf.py", "a") as fh:
+        fh.write('\n\ndef steady_state(*args, **kwargs):\n'
+                 '    raise RuntimeError("PLANTED-MARKER")\n')
     out = snakemake("--cores", "1", "results/negf_training/V1.5_s1.parquet", configs=[TINY],
                     cwd=work, root=work)
     assert out.returncode != 0
@@ -396,3 +399,46 @@ def test_catalog_files_exist():
                  ".snakemake-workflow-catalog.yml", "LICENSE"):
         assert (ROOT / name).is_file(), name
     assert (ROOT / "config.yaml").resolve() == (ROOT / "config" / "config.yaml").resolve()
+
+
+def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_run, tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["dynamics"] = {"integrator": "leimkuhler-matthews"}
+    changed = tmp_path / "lm.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
+    n_train, n_valid = 2 * 2, 2 * 1
+    assert jobs == {"negf_training_shard": n_train, "train_model": 1,
+                    "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid, "validate": 1,
+                    "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "large_lattice_report": 1, "default": 1}
+
+
+def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path):
+    from holstein.initial import RESIDUAL_TOLERANCE, load_relaxed_state
+
+    config = yaml.safe_load(TINY.read_text())
+    config["dynamics"] = {"initial": "relaxed"}
+    relaxed = tmp_path / "relaxed.yaml"
+    relaxed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(relaxed, cwd=tmp_path)
+    assert jobs["relax_initial_state"] == 2  # the 7 x 6 lattice and the 12 x 8 large one
+    assert jobs["brownian_run"] == 4 and jobs["negf_training_shard"] == 4
+
+    target = "results/runs/negf/V2_s11.parquet"
+    out = snakemake("--cores", "2", target, configs=[TINY, relaxed], cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    start_file = tmp_path / "results" / "initial" / "relaxed_7x6.npz"
+    with np.load(start_file) as data:
+        assert json.loads(str(data["meta"]))["residual"] <= RESIDUAL_TOLERANCE
+    start = load_relaxed_state(start_file, {"Lx": 7, "Ly": 6},
+                               {**yaml.safe_load((ROOT / "config.yaml").read_text())["physics"]})
+    table = pq.read_table(tmp_path / target)
+    first = np.asarray(table.column("q")[0].as_py()).reshape(7, 6)
+    np.testing.assert_array_equal(first, start)
+    assert json.loads(table.schema.metadata[b"holstein"])["dynamics"]["initial"] == "relaxed"
+    # A time-step change re-runs the runs but not the relaxation of 7 x 6 (only the
+    # 12 x 8 one of the large lattice, never built here, is still to do).
+    config["dynamics"]["dt"] = 0.05
+    relaxed.write_text(yaml.safe_dump(config))
+    assert planned_jobs(relaxed, cwd=tmp_path)["relax_initial_state"] == 1

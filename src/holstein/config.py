@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import math
 
-from .dynamics import BrownianParameters
 from .lattice import cdw_amplitude
+from .simulation import brownian_parameters
+
+# Largest lattice the relaxed start is computed for: about 100 + 6 Lx dense NEGF solves
+# of O(sites^3) each (40 x 30: ~0.3 h on 2 cores; twice the sites: ~8x that).
+RELAX_MAX_SITES = 2400
 
 # |V| beyond this is not a bias of this model: the whole band (width 8 t plus the CDW
 # splitting) lies inside a few units, and the current saturates long before.
@@ -67,9 +71,7 @@ def check_config(config: dict) -> None:
 
     try:
         cdw_amplitude(physics["g"], physics["K"], physics["kappa"])
-        BrownianParameters(K=physics["K"], kappa=physics["kappa"],
-                           temperature=physics["temperature"], damping=dynamics["damping"],
-                           dt=dynamics["dt"])
+        brownian_parameters(physics, dynamics)
     except ValueError as err:
         raise ConfigError(f"physics/dynamics: {err}") from err
 
@@ -101,6 +103,15 @@ def check_config(config: dict) -> None:
     large = config.get("large_lattice", {})
     if large.get("enabled"):
         _check_lattice("large_lattice", large, model["cutoff"])
+        sites = large["Lx"] * large["Ly"]
+        if dynamics["initial"] == "relaxed" and sites > RELAX_MAX_SITES:
+            raise ConfigError(
+                "dynamics.initial = relaxed relaxes every lattice that runs with the exact "
+                f"NEGF force, and the large_lattice ({large['Lx']} x {large['Ly']} = {sites} "
+                f"sites) is beyond it (at most {RELAX_MAX_SITES} sites: the relaxation needs "
+                "a few hundred dense NEGF solves); set dynamics.initial: checkerboard, or "
+                "large_lattice.enabled: false"
+            )
         bulk = 2 * model["cutoff"] + 3
         if large["Lx"] > lattice["Lx"] and lattice["Lx"] < bulk:
             raise ConfigError(

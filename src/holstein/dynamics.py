@@ -1,12 +1,24 @@
-"""Overdamped Langevin (Brownian) lattice dynamics, Euler-Maruyama, with any force provider.
+"""Overdamped Langevin (Brownian) lattice dynamics with any force provider.
 
-    Q(t+dt) = Q(t) + (dt/damping) F + sqrt(2 kT dt / damping) xi,   xi ~ N(0, 1)
-    F_i     = F_el,i(Q; V) - K Q_i - kappa sum_{j nn i} Q_j
+    F_i = F_el,i(Q; V) - K Q_i - kappa sum_{j nn i} Q_j
+
+Two integrators, both one force evaluation per step, xi_n ~ N(0, 1) independent:
+
+* ``euler-maruyama`` (the published model's scheme):
+  Q_{n+1} = Q_n + (dt/damping) F(Q_n) + sqrt(2 kT dt / damping) xi_n.
+  A harmonic mode of stiffness k samples kT / (k (1 - dt k / (2 damping))): too hot by
+  up to 1.7x for the stiffest elastic modes at the default dt = 0.1, damping = 0.2.
+* ``leimkuhler-matthews`` (B. Leimkuhler, C. Matthews, Appl. Math. Res. Express 2013):
+  Q_{n+1} = Q_n + (dt/damping) F(Q_n) + sqrt(kT dt / (2 damping)) (xi_n + xi_{n+1}).
+  It samples exactly kT / k for every harmonic mode at any stable dt, and its
+  configurational averages are second order in dt.  The noise xi_{n+1} drawn in step n
+  is used again in step n + 1, so it is part of the integrator's state.
 
 The electronic force comes from a provider (NEGF now, ML later) through
 ``provider.evaluate(q, bias, observables)``; every other line is shared.  The random stream is a
 numpy PCG64 generator seeded once, so a seed fixes the trajectory exactly; the
-integrator's whole state (q, step, generator state) is exposed for checkpoints.
+integrator's whole state (q, step, generator state, pending noise) is exposed for
+checkpoints.
 """
 
 from __future__ import annotations
@@ -25,13 +37,16 @@ from .lattice import Lattice
 
 log = logging.getLogger(__name__)
 
+INTEGRATORS = ("euler-maruyama", "leimkuhler-matthews")
+
 
 @dataclass(frozen=True)
 class BrownianParameters:
     """Lattice parameters of the Langevin dynamics (names as in config.yaml).
 
     K, kappa: elastic constants; temperature: bath kT; damping: the friction gamma
-    of the overdamped Langevin equation; dt: time step.
+    of the overdamped Langevin equation; dt: time step; integrator: one of
+    ``INTEGRATORS`` (see the module docstring).
     """
 
     K: float = 1.0
@@ -39,8 +54,11 @@ class BrownianParameters:
     temperature: float = 0.1
     damping: float = 0.2
     dt: float = 0.1
+    integrator: str = "euler-maruyama"
 
     def __post_init__(self) -> None:
+        if self.integrator not in INTEGRATORS:
+            raise ValueError(f"integrator={self.integrator!r}: choose one of {INTEGRATORS}")
         if not self.damping > 0:
             raise ValueError(f"damping={self.damping}: must be > 0")
         if not self.dt > 0:
@@ -58,12 +76,13 @@ class BrownianParameters:
         if self.dt / self.damping * stiff >= 2.0:
             raise ValueError(
                 f"dt/damping * (K + 4|kappa|) = {self.dt / self.damping * stiff:g} >= 2: "
-                "Euler-Maruyama is unstable for the elastic stiffness; decrease dt to below "
+                f"{self.integrator} is unstable for the elastic stiffness; decrease dt to below "
                 f"{2.0 * self.damping / stiff:g}"
             )
 
     @property
     def noise_amplitude(self) -> float:
+        """Standard deviation of the random displacement of one step (both schemes)."""
         return float(np.sqrt(2.0 * self.temperature * self.dt / self.damping))
 
 
@@ -93,7 +112,11 @@ class Trajectory:
 
 
 class BrownianIntegrator:
-    """Euler-Maruyama stepper holding (q, step, rng); seeded and reproducible."""
+    """Stepper holding (q, step, rng, pending noise); seeded and reproducible.
+
+    ``pending`` is the Leimkuhler-Matthews noise xi_n of the next step (drawn with the
+    previous one, or at the start); None for Euler-Maruyama.
+    """
 
     def __init__(
         self,
@@ -110,6 +133,8 @@ class BrownianIntegrator:
         self.params = params
         self.step = 0
         self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.pending = (self.rng.standard_normal(self.q.shape)
+                        if params.integrator == "leimkuhler-matthews" else None)
 
     @property
     def time(self) -> float:
@@ -120,20 +145,35 @@ class BrownianIntegrator:
         return self.provider.evaluate(self.q, self.bias, observables)
 
     def advance(self, response: ElectronicResponse) -> None:
-        """One Euler-Maruyama step from the current q with its electronic response."""
+        """One step of the configured scheme from the current q with its electronic response."""
         p = self.params
         total = response.force + elastic_force(self.q, p.K, p.kappa)
-        noise = self.rng.standard_normal(self.q.shape)
-        self.q = self.q + (p.dt / p.damping) * total + p.noise_amplitude * noise
+        fresh = self.rng.standard_normal(self.q.shape)
+        if self.pending is None:
+            noise = p.noise_amplitude * fresh
+        else:
+            # sqrt(kT dt / (2 damping)) = noise_amplitude / 2
+            noise = 0.5 * p.noise_amplitude * (self.pending + fresh)
+            self.pending = fresh
+        self.q = self.q + (p.dt / p.damping) * total + noise
         self.step += 1
 
     def get_state(self) -> dict:
-        return {"q": self.q.copy(), "step": self.step, "rng": self.rng.bit_generator.state}
+        return {"q": self.q.copy(), "step": self.step, "rng": self.rng.bit_generator.state,
+                "pending": None if self.pending is None else self.pending.copy()}
 
     def set_state(self, state: dict) -> None:
+        pending = state.get("pending")
+        if (pending is None) != (self.pending is None):
+            raise ValueError(
+                f"state {'with' if pending is not None else 'without'} a pending noise does not "
+                f"fit the {self.params.integrator} integrator: it belongs to a run of the other "
+                "scheme"
+            )
         self.q = np.array(state["q"], dtype=float)
         self.step = int(state["step"])
         self.rng.bit_generator.state = state["rng"]
+        self.pending = None if pending is None else np.array(pending, dtype=float)
 
 
 class NumericalError(FloatingPointError):
@@ -161,6 +201,8 @@ class CheckpointPolicy:
         header = {"step": integ.step, "rng": integ.rng.bit_generator.state,
                   "fingerprint": self.fingerprint, "elapsed": elapsed}
         arrays = {"state_q": integ.q, "frame_steps": np.asarray(frames["steps"])}
+        if integ.pending is not None:
+            arrays["state_pending"] = integ.pending
         for name in FRAME_FIELDS:
             if frames[name] and frames[name][0] is not None:
                 arrays[f"frame_{name}"] = np.asarray(frames[name])
@@ -183,7 +225,7 @@ class CheckpointPolicy:
             log.info("checkpoint %s belongs to another run; starting afresh", self.path)
             return None
         state = {"q": arrays["state_q"], "step": header["step"], "rng": header["rng"],
-                 "elapsed": header["elapsed"]}
+                 "pending": arrays.get("state_pending"), "elapsed": header["elapsed"]}
         frames = {"steps": list(arrays["frame_steps"])}
         n = len(frames["steps"])
         for name in FRAME_FIELDS:

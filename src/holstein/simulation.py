@@ -1,7 +1,8 @@
 """One Brownian run from the CDW start, written as a Parquet trajectory (NEGF or ML forces).
 
 The pipeline's NEGF training shards, NEGF reference runs and ML runs all go through
-``simulate``: only the force provider differs.
+``simulate``: only the force provider differs.  ``relax_job`` computes the relaxed start
+(holstein.initial) once per lattice and physics.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ from pathlib import Path
 from .device import resolve_device
 from .dynamics import OPTIONAL_FIELDS, BrownianParameters, CheckpointPolicy, run_brownian
 from .forces import ForceProvider, NEGFForceProvider
+from .initial import (
+    DEFAULT_INITIAL,
+    initial_configuration,
+    relaxed_state,
+    save_relaxed_state,
+)
 from .io import write_trajectory
-from .lattice import PHYSICS_KEYS, checkerboard
+from .lattice import PHYSICS_KEYS
 
 log = logging.getLogger(__name__)
-
 
 
 def negf_provider(physics: dict, method: str = "fast", device: str = "cpu") -> NEGFForceProvider:
@@ -34,12 +40,15 @@ def negf_provider(physics: dict, method: str = "fast", device: str = "cpu") -> N
 
 
 def brownian_parameters(physics: dict, dynamics: dict) -> BrownianParameters:
+    """The Langevin parameters of config sections ``physics`` and ``dynamics`` (a dynamics
+    dict without ``integrator`` gets the library's default scheme)."""
     return BrownianParameters(
         K=physics["K"],
         kappa=physics["kappa"],
         temperature=physics["temperature"],
         damping=dynamics["damping"],
         dt=dynamics["dt"],
+        **({"integrator": dynamics["integrator"]} if "integrator" in dynamics else {}),
     )
 
 
@@ -56,19 +65,23 @@ def simulate(
     stride: int,
     checkpoint: CheckpointPolicy | None = None,
     record: tuple[str, ...] = OPTIONAL_FIELDS,
+    relaxed_path=None,
 ) -> None:
-    """Run from the perfect checkerboard and write the trajectory to ``out_path``.
+    """Run from the configured start and write the trajectory to ``out_path``.
 
-    ``dynamics`` may hold ``q_bound`` (stop if any |Q| exceeds it).  With ``checkpoint``
-    the run resumes from a matching checkpoint; the checkpoint is removed once the
-    trajectory is written.  ``record``: the fields besides q kept per frame
-    (``dynamics.run_brownian``).
+    ``dynamics`` may hold ``q_bound`` (stop if any |Q| exceeds it) and ``initial``
+    (``checkerboard``, the default, or ``relaxed``: read from ``relaxed_path``, see
+    holstein.initial).  With ``checkpoint`` the run resumes from a matching checkpoint;
+    the checkpoint is removed once the trajectory is written.  ``record``: the fields
+    besides q kept per frame (``dynamics.run_brownian``).
     """
-    q0 = checkerboard(lattice["Lx"], lattice["Ly"], physics["g"], physics["K"], physics["kappa"])
+    initial = dynamics.get("initial", DEFAULT_INITIAL)
+    q0 = initial_configuration(lattice, physics, initial, relaxed_path)
     params = brownian_parameters(physics, dynamics)
     log.info(
-        "%s run: %dx%d lattice, bias %g, seed %d, %d steps (record every %d)",
-        provider_name, lattice["Lx"], lattice["Ly"], bias, seed, n_steps, stride,
+        "%s run: %dx%d lattice, %s start, %s, bias %g, seed %d, %d steps (record every %d)",
+        provider_name, lattice["Lx"], lattice["Ly"], initial, params.integrator, bias, seed,
+        n_steps, stride,
     )
     t0 = time.perf_counter()
     traj = run_brownian(q0, provider, bias, params, n_steps, seed, stride=stride,
@@ -120,12 +133,15 @@ def checkpoint_path(out_path) -> Path:
 
 
 def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_steps, stride,
-            method="fast", model_path=None, record=OPTIONAL_FIELDS, device="cpu") -> None:
+            method="fast", model_path=None, record=OPTIONAL_FIELDS, relaxed_path=None,
+            device="cpu") -> None:
     """Pipeline entry point: build the provider, then ``simulate`` with checkpoints.
 
     ``dynamics["checkpoint_every"]`` (steps; 0 or absent: off) sets the interval.  The
     checkpoint lives next to the output and is only resumed by the identical run
-    (same provider, model file, lattice, physics, dynamics, bias, seed, length).
+    (same provider, model file, start file, lattice, physics, dynamics, bias, seed, length).
+    ``relaxed_path``: the relaxed start (``relax_job``) when ``dynamics["initial"]`` is
+    ``relaxed``.
     """
     provider = make_provider(provider_name, physics, method, model_path, device)
     every = int(dynamics.get("checkpoint_every") or 0)
@@ -138,9 +154,28 @@ def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_s
             "record": sorted(record),
             # a resumed run repeats the interrupted one bit for bit only on the same device
             "device": resolve_device(device),
-            "model_sha256": hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
-            if model_path else None,
+            "model_sha256": _sha256(model_path),
+            "relaxed_sha256": _sha256(relaxed_path),
         }
         checkpoint = CheckpointPolicy(checkpoint_path(out_path), every, fingerprint)
     simulate(out_path, provider, provider_name, lattice, physics, dynamics, bias, seed,
-             n_steps, stride, checkpoint, record)
+             n_steps, stride, checkpoint, record, relaxed_path)
+
+
+def _sha256(path) -> str | None:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+
+
+def relax_job(out_path, lattice: dict, physics: dict, method: str = "fast") -> None:
+    """Pipeline entry point: the relaxed V = 0 start of this lattice and physics, saved to
+    ``out_path`` (holstein.initial.save_relaxed_state) with the exact NEGF force."""
+    t0 = time.perf_counter()
+    state = relaxed_state(lattice["Lx"], lattice["Ly"], physics, negf_provider(physics, method))
+    log.info(
+        "relaxed %dx%d in %.1f s (%d gradient-flow + %d Newton steps): residual %.2e, "
+        "phi(x) from %.4f (electrode) to %.4f, softest symmetric stiffness %.3f",
+        lattice["Lx"], lattice["Ly"], time.perf_counter() - t0, state.flow_steps,
+        state.newton_steps, state.residual, state.profile[0], state.profile.max(),
+        state.stiffness[0],
+    )
+    save_relaxed_state(out_path, state, physics, method)

@@ -41,6 +41,7 @@ SIMULATE_CODE = {
     "negf": code("simulate.py", exclude=["holstein.ml"]),
 }
 TRAIN_CODE = code("train.py")
+INITIAL_CODE = code("relax.py", exclude=["holstein.ml"])
 ANALYSIS_CODE = code("analyse.py")
 VALIDATION_CODE = code("validate.py")
 LARGE_LATTICE_CODE = code("large_lattice.py")
@@ -64,7 +65,9 @@ def gpus(uses_gpu=True):
 # side); training and the large-lattice run parallelise, so they take the cores --cores
 # grants, up to a cap beyond which torch gains little.
 TRAIN_MAX_THREADS = 8
-_CORES = workflow.cores if isinstance(workflow.cores, int) and workflow.cores < 4096 else 8
+_CORES = (
+    workflow.cores if isinstance(workflow.cores, int) and workflow.cores < 4096 else 8
+)
 TRAIN_THREADS = max(1, min(_CORES, TRAIN_MAX_THREADS))
 
 LATTICE = config["lattice"]
@@ -74,6 +77,17 @@ TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
 VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
 MODEL_CHECKPOINT = "results/model/mlff.pt"
 LARGE = config["large_lattice"]
+
+
+def start_input(lattice):
+    """The relaxed start of ``lattice`` (rule relax_initial_state) when dynamics.initial is
+    relaxed, an input of every Brownian run on it; nothing for the checkerboard start.
+    """
+    if config["dynamics"]["initial"] != "relaxed":
+        return []
+    return "results/initial/relaxed_{Lx}x{Ly}.npz".format(**lattice)
+
+
 LARGE_TAG = f"{LARGE['Lx']}x{LARGE['Ly']}_V{bias_label(LARGE['bias'])}_s{LARGE['seed']}"
 LARGE_THREADS = max(1, min(_CORES, LARGE["threads"]))
 

@@ -5,6 +5,7 @@
 rule large_lattice_run:
     input:
         model=MODEL_CHECKPOINT,
+        initial=start_input(LARGE),
     output:
         f"results/large_lattice/ml_{LARGE_TAG}.parquet",
     log:

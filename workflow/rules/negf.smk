@@ -8,6 +8,8 @@ wildcard_constraints:
 
 
 rule negf_training_shard:
+    input:
+        initial=start_input(config["lattice"]),
     output:
         "results/negf_training/V{bias}_s{seed}.parquet",
     log:

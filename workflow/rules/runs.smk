@@ -5,6 +5,7 @@
 rule brownian_run:
     input:
         model=lambda wc: MODEL_CHECKPOINT if wc.provider == "ml" else [],
+        initial=start_input(config["lattice"]),
     output:
         "results/runs/{provider}/V{bias}_s{seed}.parquet",
     log:

@@ -21,5 +21,6 @@ run_job(
     method=p.method,
     device=p.device,
     model_path=getattr(sm.input, "model", None) or None,
+    relaxed_path=getattr(sm.input, "initial", None) or None,
     **({"record": tuple(p.record)} if hasattr(p, "record") else {}),
 )
