@@ -8,8 +8,9 @@ minima over --repeats; every ratio is formed from numbers measured in the same r
   with noise, for each lattice size (default 40x30, 120x120, 256x256) and each backbone
   width in --channels (and per-site MLP width in --expansion), cutoff --cutoff (= number
   of 3x3 layers).  Random weights: the cost does not depend on their values.
-* One full Brownian step with the ML provider (``BrownianIntegrator``: electronic force +
-  elastic force + noise + update) and the resulting throughput in site-steps per second.
+* One full Brownian step with the ML provider between recorded frames (``BrownianIntegrator``:
+  ``electronic_force`` on the provider's device, elastic force, noise and update; with
+  ``--device cuda`` all of it on the GPU) and the throughput in site-steps per second.
 * The fast NEGF ``steady_state`` at the sizes in --negf-sizes (default 40x30; 120x120 would
   need a dense 14400 x 14400 complex eigendecomposition, hours and ~10 GB: not feasible).
 
@@ -81,24 +82,31 @@ def configuration(lx: int, ly: int) -> np.ndarray:
     return checkerboard(lx, ly) + NOISE * rng.standard_normal((lx, ly))
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def timed(fn, repeats: int, warmup: int = 2) -> dict:
     for _ in range(warmup):
         fn()
+    _sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        _sync()  # a GPU runs asynchronously: time the work, not its launch
         times.append(time.perf_counter() - t0)
     return {"median_s": statistics.median(times), "min_s": min(times), "repeats": repeats}
 
 
 def bench_ml(channels: int, cutoff: int, sizes, repeats: int, expansion: int = 0,
-             bond_heads: bool = False) -> list[dict]:
+             bond_heads: bool = False, device: str = "cpu") -> list[dict]:
     torch.manual_seed(0)
     model = LocalForceField(Architecture(
         cutoff=cutoff, channels=channels, head_channels=channels, expansion=expansion,
         bond_heads=bond_heads, bond_head_channels=channels))
-    provider = MLForceProvider(model, PHYSICS)
+    provider = MLForceProvider(model, PHYSICS, device=device)
     n_params = sum(p.numel() for p in model.parameters())
     rows = []
     for lx, ly in sizes:
@@ -106,12 +114,14 @@ def bench_ml(channels: int, cutoff: int, sizes, repeats: int, expansion: int = 0
         reps = repeats if lx * ly <= 20000 else max(5, repeats // 2)
         force = timed(lambda q=q: provider.electronic_force(q, BIAS), reps)
         integ = BrownianIntegrator(q, provider, BIAS, BrownianParameters(), seed=1)
-        step = timed(lambda integ=integ: integ.advance(integ.electronic()), reps)
+        # A step between recorded frames: force, elastic force, noise and update, all on
+        # the provider's device (no host round trip).
+        step = timed(lambda integ=integ: integ.advance(integ.electronic_force()), reps)
         run = timed(lambda q=q: run_brownian(q, provider, BIAS, BrownianParameters(), RUN_STEPS,
                                              seed=1, stride=RUN_STRIDE), max(3, reps // 4), 1)
         rows.append({
             "Lx": lx, "Ly": ly, "channels": channels, "cutoff": cutoff, "expansion": expansion,
-            "bond_heads": bond_heads, "parameters": n_params,
+            "bond_heads": bond_heads, "parameters": n_params, "device": device,
             "force": force, "step": step,
             "run_step_s": run["median_s"] / (RUN_STEPS + 1),
             "site_steps_per_s": lx * ly / step["median_s"],
@@ -165,6 +175,7 @@ def main(argv=None) -> int:
                     help="0: force head only, 1: with the bond-current heads (they "
                     "may cost at most 20 %% of the step); both: the ratio in the same run")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the ML runs only)")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--negf-repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
@@ -187,7 +198,7 @@ def main(argv=None) -> int:
         for c in (int(v) for v in args.channels.split(",")):
             for e in (int(v) for v in args.expansion.split(",")):
                 for b in (bool(int(v)) for v in args.bond_heads.split(",")):
-                    ml += bench_ml(c, args.cutoff, [size], args.repeats, e, b)
+                    ml += bench_ml(c, args.cutoff, [size], args.repeats, e, b, args.device)
 
     summary = []
     for row in ml:

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from holstein.dynamics import (
     INTEGRATORS,
@@ -66,7 +67,8 @@ def test_leimkuhler_matthews_steps_reuse_the_previous_noise():
     q0 = np.random.default_rng(1).normal(size=(4, 3))
     params = BrownianParameters(temperature=0.3, integrator="leimkuhler-matthews")
     integ = BrownianIntegrator(q0, ZeroForce(), 0.0, params, seed=8)
-    xi = np.random.Generator(np.random.PCG64(8)).standard_normal((3, 4, 3))
+    gen = torch.Generator().manual_seed(8)  # the integrator's stream on the CPU
+    xi = [torch.randn((4, 3), generator=gen, dtype=torch.float64).numpy() for _ in range(3)]
     amplitude = np.sqrt(0.3 * params.dt / (2 * params.damping))
     expected = q0
     for n in range(2):

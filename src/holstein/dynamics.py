@@ -14,11 +14,13 @@ Two integrators, both one force evaluation per step, xi_n ~ N(0, 1) independent:
   configurational averages are second order in dt.  The noise xi_{n+1} drawn in step n
   is used again in step n + 1, so it is part of the integrator's state.
 
-The electronic force comes from a provider (NEGF now, ML later) through
-``provider.evaluate(q, bias, observables)``; every other line is shared.  The random stream is a
-numpy PCG64 generator seeded once, so a seed fixes the trajectory exactly; the
-integrator's whole state (q, step, generator state, pending noise) is exposed for
-checkpoints.
+The electronic force comes from a provider (NEGF or ML) through
+``provider.evaluate(q, bias, observables)`` on recorded frames, and through its
+``force_tensor`` (where it has one: the ML force field) on the other steps; every other
+line is shared by both.  The state is held by torch on the provider's integration device
+(a GPU for an ML provider on one), the random stream is a torch generator there seeded
+once, so a seed fixes the trajectory on a given device; the integrator's whole state (q,
+step, generator state, pending noise) is exposed for checkpoints.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .atomic import atomic_path
 from .forces import ElectronicResponse, ForceProvider, elastic_force
@@ -112,10 +115,14 @@ class Trajectory:
 
 
 class BrownianIntegrator:
-    """Stepper holding (q, step, rng, pending noise); seeded and reproducible.
+    """Stepper holding (q, step, random generator, pending noise); seeded and reproducible.
 
-    ``pending`` is the Leimkuhler-Matthews noise xi_n of the next step (drawn with the
-    previous one, or at the start); None for Euler-Maruyama.
+    The state lives in torch float64 tensors on the provider's integration device (the
+    GPU of an ML provider on one, else the CPU), so that a step of the ML dynamics makes
+    no round trip to the host; NEGF providers compute on the host and use the same lines
+    on the CPU.  The random stream is a torch generator on that device: a seed fixes the
+    run on a given device.  ``pending`` is the Leimkuhler-Matthews noise xi_n of the next
+    step (drawn with the previous one, or at the start); None for Euler-Maruyama.
     """
 
     def __init__(
@@ -126,15 +133,34 @@ class BrownianIntegrator:
         params: BrownianParameters,
         seed: int,
     ) -> None:
-        self.q = np.array(q0, dtype=float)
-        Lattice.of(self.q)  # validates the shape
+        Lattice.of(np.asarray(q0))  # validates the shape
+        self.device = torch.device(getattr(provider, "integration_device", "cpu"))
+        self._q = self.tensor(q0)
         self.provider = provider
         self.bias = float(bias)
         self.params = params
         self.step = 0
-        self.rng = np.random.Generator(np.random.PCG64(seed))
-        self.pending = (self.rng.standard_normal(self.q.shape)
-                        if params.integrator == "leimkuhler-matthews" else None)
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(int(seed))
+        self._pending = (self._noise() if params.integrator == "leimkuhler-matthews" else None)
+
+    def tensor(self, values) -> torch.Tensor:
+        """float64 tensor on the integration device."""
+        return torch.as_tensor(np.asarray(values) if not isinstance(values, torch.Tensor)
+                               else values, dtype=torch.float64, device=self.device)
+
+    def _noise(self) -> torch.Tensor:
+        return torch.randn(self._q.shape, generator=self.rng, dtype=torch.float64,
+                           device=self.device)
+
+    @property
+    def q(self) -> np.ndarray:
+        """The configuration as a host numpy array."""
+        return self._q.cpu().numpy()
+
+    @property
+    def pending(self) -> np.ndarray | None:
+        return None if self._pending is None else self._pending.cpu().numpy()
 
     @property
     def time(self) -> float:
@@ -144,36 +170,49 @@ class BrownianIntegrator:
         """The provider's response at the current q (``observables=False``: force only)."""
         return self.provider.evaluate(self.q, self.bias, observables)
 
-    def advance(self, response: ElectronicResponse) -> None:
-        """One step of the configured scheme from the current q with its electronic response."""
+    def electronic_force(self) -> torch.Tensor:
+        """The electronic force at the current q on the integration device: from the
+        provider's ``force_tensor`` where it has one (no host round trip)."""
+        on_device = getattr(self.provider, "force_tensor", None)
+        if on_device is not None:
+            return on_device(self._q, self.bias)
+        return self.tensor(self.provider.evaluate(self.q, self.bias, observables=False).force)
+
+    def advance(self, force) -> None:
+        """One step of the configured scheme from the current q with its electronic force
+        (an ``ElectronicResponse``, an array or a tensor)."""
+        if isinstance(force, ElectronicResponse):
+            force = force.force
         p = self.params
-        total = response.force + elastic_force(self.q, p.K, p.kappa)
-        fresh = self.rng.standard_normal(self.q.shape)
-        if self.pending is None:
+        total = self.tensor(force) + elastic_force(self._q, p.K, p.kappa)
+        fresh = self._noise()
+        if self._pending is None:
             noise = p.noise_amplitude * fresh
         else:
             # sqrt(kT dt / (2 damping)) = noise_amplitude / 2
-            noise = 0.5 * p.noise_amplitude * (self.pending + fresh)
-            self.pending = fresh
-        self.q = self.q + (p.dt / p.damping) * total + noise
+            noise = 0.5 * p.noise_amplitude * (self._pending + fresh)
+            self._pending = fresh
+        self._q = self._q + (p.dt / p.damping) * total + noise
         self.step += 1
 
     def get_state(self) -> dict:
-        return {"q": self.q.copy(), "step": self.step, "rng": self.rng.bit_generator.state,
-                "pending": None if self.pending is None else self.pending.copy()}
+        """Host copies of the whole state (``rng``: the generator's state bytes)."""
+        return {"q": self.q.copy(), "step": self.step,
+                "rng": self.rng.get_state().numpy().copy(),
+                "pending": None if self._pending is None else self.pending.copy()}
 
     def set_state(self, state: dict) -> None:
         pending = state.get("pending")
-        if (pending is None) != (self.pending is None):
+        if (pending is None) != (self._pending is None):
             raise ValueError(
                 f"state {'with' if pending is not None else 'without'} a pending noise does not "
                 f"fit the {self.params.integrator} integrator: it belongs to a run of the other "
                 "scheme"
             )
-        self.q = np.array(state["q"], dtype=float)
+        self._q = self.tensor(state["q"])
         self.step = int(state["step"])
-        self.rng.bit_generator.state = state["rng"]
-        self.pending = None if pending is None else np.array(pending, dtype=float)
+        self.rng.set_state(torch.as_tensor(np.asarray(state["rng"], dtype=np.uint8)))
+        self._pending = None if pending is None else self.tensor(pending)
 
 
 class NumericalError(FloatingPointError):
@@ -198,11 +237,12 @@ class CheckpointPolicy:
     fingerprint: dict
 
     def save(self, integ: BrownianIntegrator, frames: dict, elapsed: float) -> None:
-        header = {"step": integ.step, "rng": integ.rng.bit_generator.state,
-                  "fingerprint": self.fingerprint, "elapsed": elapsed}
-        arrays = {"state_q": integ.q, "frame_steps": np.asarray(frames["steps"])}
-        if integ.pending is not None:
-            arrays["state_pending"] = integ.pending
+        state = integ.get_state()
+        header = {"step": state["step"], "fingerprint": self.fingerprint, "elapsed": elapsed}
+        arrays = {"state_q": state["q"], "state_rng": state["rng"],
+                  "frame_steps": np.asarray(frames["steps"])}
+        if state["pending"] is not None:
+            arrays["state_pending"] = state["pending"]
         for name in FRAME_FIELDS:
             if frames[name] and frames[name][0] is not None:
                 arrays[f"frame_{name}"] = np.asarray(frames[name])
@@ -224,7 +264,7 @@ class CheckpointPolicy:
         if header["fingerprint"] != json.loads(json.dumps(self.fingerprint)):
             log.info("checkpoint %s belongs to another run; starting afresh", self.path)
             return None
-        state = {"q": arrays["state_q"], "step": header["step"], "rng": header["rng"],
+        state = {"q": arrays["state_q"], "step": header["step"], "rng": arrays["state_rng"],
                  "pending": arrays.get("state_pending"), "elapsed": header["elapsed"]}
         frames = {"steps": list(arrays["frame_steps"])}
         n = len(frames["steps"])
@@ -241,6 +281,11 @@ def _check_finite(values: np.ndarray, what: str, step: int, where: str) -> None:
         raise NumericalError(
             f"step {step}: {what} is {values[site]} at site (x, y) = {site}; {where}"
         )
+
+
+def _check_finite_tensor(values: torch.Tensor, what: str, step: int, where: str) -> None:
+    if not bool(torch.isfinite(values).all()):
+        _check_finite(values.cpu().numpy(), what, step, where)
 
 
 def run_brownian(
@@ -289,27 +334,41 @@ def run_brownian(
             log.info("resuming from %s at step %d", checkpoint.path, integ.step)
     t0 = last = time.perf_counter()
     first = integ.step
+    # On a GPU, checking every step would synchronise with the host every step: check at
+    # the recorded frames and checkpoints instead (the run then stops a few steps late).
+    check_every_step = integ.device.type == "cpu"
     for k in range(first, n_steps + 1):
-        # Observables (e.g. learned bond currents) only for the frames that are kept.
-        response = integ.electronic(observables=k % stride == 0)
-        _check_finite(response.force, "the electronic force", k, last_good)
-        if k % stride == 0:
+        recorded = k % stride == 0
+        if recorded:
+            # Observables (e.g. learned bond currents) only for the frames that are kept.
+            response = integ.electronic(observables=True)
+            _check_finite(response.force, "the electronic force", k, last_good)
             frames["steps"].append(k)
             frames["q"].append(integ.q.copy())
             for name in OPTIONAL_FIELDS:
                 frames[name].append(getattr(response, name) if name in record else None)
+            force = integ.tensor(response.force)
+        elif k < n_steps:
+            force = integ.electronic_force()
+            if check_every_step:
+                _check_finite_tensor(force, "the electronic force", k, last_good)
         if k == n_steps:
             break
-        integ.advance(response)
-        _check_finite(integ.q, "Q", k + 1, last_good)
-        if q_bound is not None and np.max(np.abs(integ.q)) > q_bound:
-            site = np.unravel_index(np.argmax(np.abs(integ.q)), integ.q.shape)
-            raise NumericalError(
-                f"step {k + 1}: |Q| = {abs(integ.q[site]):.3g} > q_bound = {q_bound:g} at site "
-                f"(x, y) = {tuple(int(i) for i in site)}; {last_good}"
-            )
+        integ.advance(force)
+        due = checkpoint is not None and integ.step % checkpoint.every == 0
+        if check_every_step or due or (k + 1) % stride == 0:
+            _check_finite_tensor(integ._q, "Q", k + 1, last_good)
+            if q_bound is not None:
+                largest = float(integ._q.abs().max())
+                if largest > q_bound:
+                    q = integ.q
+                    site = np.unravel_index(np.argmax(np.abs(q)), q.shape)
+                    raise NumericalError(
+                        f"step {k + 1}: |Q| = {largest:.3g} > q_bound = {q_bound:g} at site "
+                        f"(x, y) = {tuple(int(i) for i in site)}; {last_good}"
+                    )
         now = time.perf_counter()
-        if checkpoint is not None and integ.step % checkpoint.every == 0:
+        if due:
             checkpoint.save(integ, frames, elapsed_before + now - t0)
             last_good = f"last good checkpoint {checkpoint.path} (step {integ.step})"
         if now - last > progress_every:

@@ -38,9 +38,12 @@ class ForceProvider(Protocol):
     def electronic_force(self, q: np.ndarray, bias: float) -> np.ndarray: ...
 
 
-def elastic_force(q: np.ndarray, K: float, kappa: float) -> np.ndarray:
-    """-K Q_i - kappa * sum over the nearest neighbours that exist (open x, periodic y)."""
-    return -K * q - kappa * Lattice.of(q).neighbour_sum(q)
+def elastic_force(q, K: float, kappa: float):
+    """-K Q_i - kappa * sum over the nearest neighbours that exist (open x, periodic y).
+
+    ``q``: an (Lx, Ly) numpy array or torch tensor; the result is of the same kind.
+    """
+    return -K * q - kappa * Lattice(*q.shape).neighbour_sum(q)
 
 
 @dataclass(frozen=True)

@@ -68,13 +68,20 @@ class Lattice:
             a[j, i] = 1.0
         return a
 
-    def neighbour_sum(self, q: np.ndarray) -> np.ndarray:
-        """Sum of q over the nearest neighbours that exist (open in x, periodic in y)."""
-        s = np.zeros_like(q)
+    def neighbour_sum(self, q):
+        """Sum of q over the nearest neighbours that exist (open in x, periodic in y).
+
+        ``q``: an (Lx, Ly) numpy array or torch tensor (the dynamics on a GPU uses the
+        same lines); the result is of the same kind.
+        """
+        s = q * 0
         s[1:] += q[:-1]
         s[:-1] += q[1:]
         if self.Ly > 1:
-            s += np.roll(q, 1, axis=1) + np.roll(q, -1, axis=1)
+            if isinstance(q, np.ndarray):
+                s += np.roll(q, 1, axis=1) + np.roll(q, -1, axis=1)
+            else:
+                s += q.roll(1, 1) + q.roll(-1, 1)
         return s
 
     def staggered_sign(self) -> np.ndarray:

@@ -113,3 +113,42 @@ def test_provider_on_the_gpu_matches_the_cpu(trained):
     gpu = load(trained["path"], device="cuda").predict_batch(q, 1.0)
     scale = np.abs(cpu["force"]).max()
     assert np.abs(gpu["force"] - cpu["force"]).max() < 1e-5 * scale
+
+
+class HostOnly:
+    """The same provider without ``force_tensor``: every step goes through the host."""
+
+    def __init__(self, provider):
+        self.inner = provider
+
+    def evaluate(self, q, bias, observables=True):
+        return self.inner.evaluate(q, bias, observables)
+
+
+def test_on_device_steps_equal_host_steps_bit_for_bit(trained):
+    """Unrecorded steps use force_tensor (no host round trip): the trajectory is the one
+    of the host path, bit for bit."""
+    provider = load(trained["path"])
+    q0 = checkerboard(8, 6)
+    params = BrownianParameters()
+    a = run_brownian(q0, provider, 1.0, params, n_steps=12, seed=3, stride=4)
+    b = run_brownian(q0, HostOnly(provider), 1.0, params, n_steps=12, seed=3, stride=4)
+    np.testing.assert_array_equal(a.q, b.q)
+    np.testing.assert_array_equal(a.force, b.force)
+
+
+@pytest.mark.gpu
+def test_ml_dynamics_on_the_gpu_is_seeded_and_resumes_bit_for_bit(trained, tmp_path):
+    from holstein.dynamics import CheckpointPolicy
+
+    provider = load(trained["path"], device="cuda")
+    q0 = checkerboard(8, 6)
+    params = BrownianParameters()
+    a = run_brownian(q0, provider, 1.0, params, n_steps=40, seed=3, stride=4)
+    b = run_brownian(q0, provider, 1.0, params, n_steps=40, seed=3, stride=4)
+    np.testing.assert_array_equal(a.q, b.q)
+    policy = CheckpointPolicy(tmp_path / "run.checkpoint.npz", 10, {"run": 1})
+    run_brownian(q0, provider, 1.0, params, n_steps=20, seed=3, stride=4, checkpoint=policy)
+    resumed = run_brownian(q0, provider, 1.0, params, n_steps=40, seed=3, stride=4,
+                           checkpoint=policy)
+    np.testing.assert_array_equal(resumed.q, a.q)

@@ -101,6 +101,19 @@ class MLForceProvider:
     def electronic_force(self, q: np.ndarray, bias: float) -> np.ndarray:
         return self.evaluate(q, bias, observables=False).force
 
+    @property
+    def integration_device(self) -> torch.device:
+        """Where the Brownian dynamics driven by this provider keeps its state."""
+        return self.device
+
+    def force_tensor(self, q: torch.Tensor, bias: float) -> torch.Tensor:
+        """The force at an (Lx, Ly) float64 tensor on ``self.device``, without leaving it:
+        the on-site head only, in float32, returned as float64."""
+        with torch.inference_mode():
+            v = torch.full((1,), float(bias), dtype=torch.float32, device=self.device)
+            onsite = self.model(q.to(torch.float32)[None], v, ("onsite",))["onsite"][0]
+        return -self.g * onsite.to(torch.float64)
+
 
 def model_from_checkpoint(ckpt: Mapping[str, Any], path="checkpoint") -> LocalForceField:
     """The LocalForceField of a checkpoint dict (``read_checkpoint``), weights loaded."""
