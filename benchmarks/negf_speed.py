@@ -24,7 +24,7 @@ medians over --repeats; all ratios are formed from numbers measured in the same 
   call takes minutes; the smaller sizes have already warmed up the same code paths).  80 x 60
   exact needs ~2.5 GB of memory and a few minutes; skip it with --max-sites.
 
-Target (from the issue): fast steady_state at 40 x 30 costs no more than 1.5 dense 1200 x 1200
+Target: fast steady_state at 40 x 30 costs no more than 1.5 dense 1200 x 1200
 inverses measured in the same run (printed as "fast/inverse <= 1.5").
 
 Run (on a quiet machine; the full run takes several minutes, 80 x 60 dominates):

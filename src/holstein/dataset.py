@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .io import read_trajectory
-
-TARGETS = ("q", "force", "density", "bond_current_x", "bond_current_y", "current")
+from .records import FRAME_FIELDS
 
 
 def load_shards(paths) -> dict:
@@ -33,7 +32,7 @@ def load_shards(paths) -> dict:
                 "must share lattice and physics; delete the stale shards and re-run"
             )
         n = len(arrays["step"])
-        part = {k: arrays[k] for k in TARGETS if k in arrays}
+        part = {k: arrays[k] for k in FRAME_FIELDS if k in arrays}
         part["bias"] = arrays["bias"]
         part["seed"] = arrays["seed"]
         part["trajectory"] = np.full(n, index)

@@ -10,8 +10,8 @@ from __future__ import annotations
 DEVICES = ("auto", "cpu", "cuda")
 # Below this many sites an NEGF steady state stays on the CPU even with a GPU: the
 # eigendecomposition of a small matrix is a few milliseconds there, less than the fixed
-# cost of launching it on a GPU.  (The GPU pays at 40 x 30 = 1200 sites: 0.33 s against
-# 2.7 s on 16 CPU cores, measured on an H200; the crossover itself is not measured.)
+# cost of launching it on a GPU, which pays clearly at 40 x 30 = 1200 sites
+# (docs/results.md; benchmarks/negf_device.py measures the crossover).
 NEGF_GPU_MIN_SITES = 1000
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ import torch
 from .atomic import atomic_path
 from .forces import ElectronicResponse, ForceProvider, elastic_force
 from .lattice import Lattice
+from .records import FRAME_FIELDS, OPTIONAL_FIELDS, Trajectory
 
 log = logging.getLogger(__name__)
 
@@ -87,31 +88,6 @@ class BrownianParameters:
     def noise_amplitude(self) -> float:
         """Standard deviation of the random displacement of one step (both schemes)."""
         return float(np.sqrt(2.0 * self.temperature * self.dt / self.damping))
-
-
-@dataclass
-class Trajectory:
-    """Snapshots recorded every ``stride`` steps (frame k is step ``steps[k]``).
-
-    Fields that the provider does not supply (e.g. density of a force-only model), or
-    that the run was told not to record, are None.  ``force`` is the electronic force
-    (what a force field learns).
-    """
-
-    steps: np.ndarray
-    times: np.ndarray
-    q: np.ndarray
-    force: np.ndarray | None
-    density: np.ndarray | None = None
-    bond_current_x: np.ndarray | None = None
-    bond_current_y: np.ndarray | None = None
-    current: np.ndarray | None = None
-    seconds_per_step: float = float("nan")
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def n_frames(self) -> int:
-        return len(self.steps)
 
 
 class BrownianIntegrator:
@@ -217,11 +193,6 @@ class BrownianIntegrator:
 
 class NumericalError(FloatingPointError):
     """The dynamics produced a non-finite force or a coordinate beyond the allowed bound."""
-
-
-FRAME_FIELDS = ("q", "force", "density", "bond_current_x", "bond_current_y", "current")
-# Fields a run may leave out of its frames (q is always recorded).
-OPTIONAL_FIELDS = FRAME_FIELDS[1:]
 
 
 @dataclass(frozen=True)
@@ -392,5 +363,4 @@ def run_brownian(
         current=None if frames["current"][0] is None
         else np.array(frames["current"], dtype=float),
         seconds_per_step=elapsed / (n_steps + 1),
-        meta={"bias": float(bias), "seed": int(seed), "stride": int(stride)},
     )

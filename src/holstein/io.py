@@ -22,9 +22,8 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .atomic import atomic_path
-from .dynamics import Trajectory
+from .records import LATTICE_FIELDS, Trajectory, field_shape
 
-LATTICE_FIELDS = ("q", "force", "density", "bond_current_x", "bond_current_y")
 METADATA_KEY = b"holstein"
 
 
@@ -86,13 +85,7 @@ def read_trajectory(path) -> tuple[dict[str, np.ndarray], dict]:
     except (OSError, pa.ArrowInvalid) as err:
         raise damaged(path, f"truncated or corrupt Parquet file ({err})") from err
     Lx, Ly = meta["Lx"], meta["Ly"]
-    shapes = {
-        "q": (Lx, Ly),
-        "force": (Lx, Ly),
-        "density": (Lx, Ly),
-        "bond_current_x": (Lx - 1, Ly),
-        "bond_current_y": (Lx, Ly),
-    }
+    shapes = {name: field_shape(name, Lx, Ly) for name in LATTICE_FIELDS}
     arrays = {}
     n = table.num_rows
     for name in table.column_names:

@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from .analysis import run_time_series, summarise
 from .atomic import pyplot, save_figure, write_text_atomic
@@ -76,21 +77,31 @@ def plot_kymographs(runs, path, title):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--configfile", type=Path, default=Path("config/config.yaml"),
+                    help="physics and dynamics come from this pipeline config")
     ap.add_argument("--Lx", type=int, default=24)
-    ap.add_argument("--Ly", type=int, default=8)
-    ap.add_argument("--gamma", type=float, default=1.0, help="lead coupling")
-    ap.add_argument("--temperature", type=float, default=0.1, help="electron and bath kT")
-    ap.add_argument("--biases", default="2,4,6", help="three biases: survive,wall,collapse")
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--Ly", type=int, default=14)
+    ap.add_argument("--gamma", type=float, help="lead coupling (default: the config's)")
+    ap.add_argument("--temperature", type=float,
+                    help="electron and bath kT (default: the config's)")
+    ap.add_argument("--biases", default="1.5,2.1,3.0",
+                    help="three biases: CDW survives, propagating wall, collapse")
+    ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--stride", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path("results/regimes"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    physics = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": args.gamma,
-               "temperature": args.temperature, "bias_scheme": "gated"}
-    dynamics = {"damping": 0.2, "dt": 0.1}
+    if not args.configfile.is_file():
+        ap.error(f"--configfile {args.configfile}: no such file; run from the repository "
+                 "root or pass the pipeline's config/config.yaml")
+    config = yaml.safe_load(args.configfile.read_text())
+    physics = dict(config["physics"])
+    for key in ("gamma", "temperature"):
+        if getattr(args, key) is not None:
+            physics[key] = getattr(args, key)
+    dynamics = {k: v for k, v in config["dynamics"].items() if k != "checkpoint_every"}
     lattice = {"Lx": args.Lx, "Ly": args.Ly}
     biases = [float(b) for b in args.biases.split(",")]
     if len(biases) != len(REGIME_NAMES):
@@ -104,8 +115,8 @@ def main(argv=None):
         log.info("  %s", summary)
         runs.append((name, summary, series))
     title = (
-        f"NEGF Brownian dynamics, {args.Lx} x {args.Ly}, lead coupling {args.gamma:g}, "
-        f"kT = {args.temperature:g}, gated bias (mu_L = V, mu_R = 0)"
+        f"NEGF Brownian dynamics, {args.Lx} x {args.Ly}, lead coupling {physics['gamma']:g}, "
+        f"kT = {physics['temperature']:g}, {physics['bias_scheme']} bias"
     )
     plot_kymographs(runs, args.out / "kymographs.png", title)
     meta = {**lattice, **physics, **dynamics, "steps": args.steps, "seed": args.seed}

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .device import resolve_device
-from .dynamics import OPTIONAL_FIELDS, BrownianParameters, CheckpointPolicy, run_brownian
+from .dynamics import BrownianParameters, CheckpointPolicy, run_brownian
 from .forces import ForceProvider, NEGFForceProvider
 from .initial import (
     DEFAULT_INITIAL,
@@ -23,6 +23,7 @@ from .initial import (
 )
 from .io import write_trajectory
 from .lattice import PHYSICS_KEYS
+from .records import OPTIONAL_FIELDS
 
 log = logging.getLogger(__name__)
 

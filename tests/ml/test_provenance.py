@@ -18,11 +18,11 @@ import pytest
 from schema_defaults import model_defaults
 from synthetic import PHYSICS, synthetic_force
 
-from holstein.dynamics import Trajectory
 from holstein.io import write_trajectory
 from holstein.ml.checkpoint import read_checkpoint
 from holstein.ml.parameters import TrainingParameters
 from holstein.ml.provenance import ProvenanceError, check_provenance, shard_records
+from holstein.records import Trajectory
 from holstein.training import train_from_shards
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
