@@ -11,6 +11,9 @@ configfile: "config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/negf.smk"
 include: "workflow/rules/model.smk"
@@ -23,6 +26,7 @@ rule all:
     input:
         TRAINING_SHARDS,
         rules.train_model.output,
+        rules.model_figures.output,
         RUNS,
         rules.validate.input.summaries,
         rules.validate.output,
