@@ -66,7 +66,7 @@ def main() -> None:
                  args.steps, args.stride)
 
     plt = pl.pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained", sharey=True)
     report = {}
     for ax, name in zip(axes, ("negf", "ml"), strict=True):
         arrays, meta = read_trajectory(paths[name])

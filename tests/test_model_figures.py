@@ -33,7 +33,7 @@ def parity_table():
 
 def test_parity_has_a_panel_for_every_training_bias(captured, tmp_path):
     table = parity_table()
-    model_figures.plot_parity(table, tmp_path / "parity.png")
+    model_figures.plot_parity(table, "7 × 6 lattice", tmp_path / "parity.png")
     (fig,) = captured
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in panels] == ["V = 1.5 t/e", "V = 2 t/e", "V = 3 t/e"]

@@ -51,6 +51,10 @@ def _read_benchmark(path) -> dict:
     return {"job_seconds": float(row["s"]), "job_max_rss_mb": float(row["max_rss"])}
 
 
+def _velocity(v: float) -> str:
+    return f"v = {v:.3f}" if math.isfinite(v) else "no wall fitted"
+
+
 def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, references: dict,
                        path) -> None:
     """Kymograph, a mid-run snapshot of the staggered order, wall position against time."""
@@ -60,7 +64,8 @@ def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, referenc
     t = series["time"].to_numpy()
     wall = series["wall_position"].to_numpy()
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1.3, 1, 1.1]})
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained",
+                             gridspec_kw={"width_ratios": [1.3, 1, 1.1]})
     ax = axes[0]
     image = pl.run_kymograph(ax, series)
     ax.set_title(f"Kymograph, ML, {lx} x {ly}, V = {meta['bias']:g} t/e", fontsize=10)
@@ -80,17 +85,17 @@ def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, referenc
 
     ax = axes[2]
     inset = ax.inset_axes([0.58, 0.1, 0.38, 0.38])
-    v = f"{summary['wall_velocity']:.3f}"
-    ax.plot(t, wall, "k-", lw=1, label=f"{lx} x {ly} ML (1 seed): v = {v}")
+    ax.plot(t, wall, "k-", lw=1,
+            label=f"{lx} x {ly} ML (1 seed): {_velocity(summary['wall_velocity'])}")
     small_runs = [s for runs in references.values() for _, s in runs]
     for provider, runs in references.items():
         if not runs:
             continue
         times, walls = pl.stack_frames([s for _, s in runs], "wall_position")
         v_small = seed_statistics([s["wall_velocity"] for s, _ in runs])["mean"]
-        size = f"{runs[0][0]['Lx']} x {runs[0][0]['Ly']}"
-        pl.band(ax, times, walls, provider, f"{size} {pl.PROVIDERS[provider].name}, "
-                f"v = {v_small:.3f}")
+        pl.band(ax, times, walls, provider, label=(
+            f"{runs[0][0]['Lx']} x {runs[0][0]['Ly']} {pl.PROVIDERS[provider].name} "
+            f"({pl.statistic_label(len(runs))}): {_velocity(v_small)}"))
         pl.band(inset, times, walls, provider)
     if small_runs:
         t_end = max(float(s["time"].iloc[-1]) for s in small_runs)
@@ -106,7 +111,6 @@ def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, referenc
     ax.set_ylabel(pl.WALL_POSITION)
     ax.set_title("Wall position; v: fitted wall velocity (sites per ħ/t)", fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
     pl.finish(fig, path, dpi=110)
 
 

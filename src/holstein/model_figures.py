@@ -24,7 +24,7 @@ def _relative_rmse(group: pd.DataFrame) -> float:
     return float(np.sqrt(np.mean(err**2))) / std if std > 0 else float("inf")
 
 
-def plot_parity(table: pd.DataFrame, path) -> None:
+def plot_parity(table: pd.DataFrame, setting: str, path) -> None:
     """One panel per training bias: ML against NEGF force, fitted trajectories in grey,
     held-out ones in the ML colour, each with its RMSE relative to the force std."""
     plt = pl.pyplot()
@@ -32,7 +32,7 @@ def plot_parity(table: pd.DataFrame, path) -> None:
     ncols = min(len(biases), 5)
     nrows = -(-len(biases) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.9 * ncols, 2.9 * nrows + 0.5),
-                             squeeze=False, sharex=True, sharey=True)
+                             layout="constrained", squeeze=False, sharex=True, sharey=True)
     lo = float(table[["negf_force", "ml_force"]].min().min())
     hi = float(table[["negf_force", "ml_force"]].max().max())
     for ax, bias in zip(axes.flat, biases, strict=False):
@@ -61,8 +61,8 @@ def plot_parity(table: pd.DataFrame, path) -> None:
         ax.set_xlabel("NEGF " + pl.FORCE)
     for ax in axes[:, 0]:
         ax.set_ylabel("ML " + pl.FORCE)
-    fig.suptitle("Force parity at every training bias: trajectories used in fitting (grey) "
-                 "and held out from it (orange)", fontsize=9)
+    pl.suptitle(fig, "Force parity at every training bias: trajectories used in fitting (grey) "
+                "and held out from it (orange)", setting)
     pl.finish(fig, path, dpi=120)
 
 
@@ -88,7 +88,7 @@ def plot_loss(metrics: dict, path) -> None:
     plt = pl.pyplot()
     bond = metrics.get("bond_history")
     fig, axes = plt.subplots(1, 2 if bond else 1, figsize=(10 if bond else 5.2, 3.6),
-                             squeeze=False)
+                             layout="constrained", squeeze=False)
     _loss_panel(axes[0][0], metrics["history"], metrics["best_epoch"], "force stage")
     if bond:
         _loss_panel(axes[0][1], bond, metrics["bond_stage"]["best_epoch"],
@@ -96,6 +96,9 @@ def plot_loss(metrics: dict, path) -> None:
     pl.finish(fig, path, note=None)
 
 
-def make_model_figures(metrics_path, parity_path, parity_figure, loss_figure) -> None:
-    plot_parity(pd.read_parquet(parity_path), parity_figure)
+def make_model_figures(metrics_path, parity_path, parity_figure, loss_figure, lattice,
+                       physics) -> None:
+    """Parity and loss figures from training's outputs; ``lattice`` and ``physics`` (the
+    config sections) name the setting in the title."""
+    plot_parity(pd.read_parquet(parity_path), pl.setting(lattice, physics), parity_figure)
     plot_loss(json.loads(Path(metrics_path).read_text()), loss_figure)

@@ -21,6 +21,7 @@ module that only declares styles should not cost the import.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,12 +86,33 @@ def save_figure(fig, path, **kwargs) -> None:
 
 
 def finish(fig, path, dpi: int = 120, note: str | None = UNITS_NOTE) -> None:
-    """Footnote (the units convention by default), save atomically, close."""
+    """Footnote (the units convention by default) under everything drawn, save
+    atomically, close."""
     if note:
-        fig.text(0.0, 0.0, note, fontsize=7, color="0.35", ha="left", va="top",
-                 transform=fig.transFigure)
+        # Below the lowest label: the tight box of what is drawn (after the layout has
+        # placed everything), in figure fractions.
+        fig.draw_without_rendering()
+        box = fig.get_tightbbox(fig.canvas.get_renderer())
+        width, height = fig.get_size_inches()
+        fig.text(box.x0 / width, box.y0 / height - 0.01, note, fontsize=7, color="0.35",
+                 ha="left", va="top")
     save_figure(fig, path, dpi=dpi, bbox_inches="tight")
     pyplot().close(fig)
+
+
+def suptitle(fig, *lines: str, fontsize: float = 9, **kwargs) -> None:
+    """A figure title of ``lines``, each wrapped to the figure's width."""
+    chars = max(40, int(fig.get_size_inches()[0] * 72 / (0.55 * fontsize)))
+    fig.suptitle("\n".join(textwrap.fill(line, chars) for line in lines), fontsize=fontsize,
+                 **kwargs)
+
+
+def setting(lattice, physics, n_steps: int | None = None, dt: float | None = None) -> str:
+    """One line naming the lattice, the physics and (if given) the run length, for titles."""
+    line = (f"{lattice['Lx']} × {lattice['Ly']} lattice, g = {physics['g']:g}, "
+            f"K = {physics['K']:g}, κ = {physics['kappa']:g}, Γ = {physics['gamma']:g}, "
+            f"kT = {physics['temperature']:g}")
+    return line if n_steps is None else f"{line}, {n_steps} steps of {dt:g} ħ/t"
 
 
 def statistic_label(n: int) -> str:
@@ -120,15 +142,17 @@ def stack_frames(frames, column: str) -> tuple[np.ndarray, np.ndarray]:
     return times, np.stack([f[column].to_numpy(dtype=float)[:n] for f in frames])
 
 
-def band(ax, times, values, provider: str, label: str | None = None, **line) -> None:
+def band(ax, times, values, provider: str, name: str | None = None, label: str | None = None,
+         **line) -> None:
     """Seed mean (line) and mean ± std (shaded) of ``values`` (n_seeds, n_frames).
 
-    The legend label is ``label`` (default: the provider's name) with the statistic.
+    The legend label is ``label`` if given, else ``name`` (default: the provider's name)
+    with the statistic.
     """
     style = PROVIDERS[provider]
     mean, std = mean_and_std(values)
     n = len(values)
-    text = f"{label or style.name}: {statistic_label(n)}"
+    text = label or f"{name or style.name}: {statistic_label(n)}"
     kwargs = {"color": style.color, "linestyle": style.linestyle, "linewidth": 1.2, **line}
     ax.plot(times, mean, label=text, **kwargs)
     if n > 1:

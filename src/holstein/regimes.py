@@ -48,7 +48,7 @@ def plot_kymographs(runs, path, title):
     plt = pl.pyplot()
 
     fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True,
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     for ax, (name, summary, series) in zip(axes[0], runs, strict=True):
         image = pl.run_kymograph(ax, series)
         v = summary["wall_velocity"]
@@ -56,7 +56,7 @@ def plot_kymographs(runs, path, title):
                      fontsize=10)
         ax.label_outer()
     pl.profile_colorbar(fig, image, axes)
-    fig.suptitle(title + "; dashed: domain wall", fontsize=10, y=1.06)
+    pl.suptitle(fig, title + "; dashed: domain wall", fontsize=10)
     pl.finish(fig, path)
 
 

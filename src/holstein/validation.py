@@ -202,7 +202,7 @@ def _seeds(runs, provider) -> int:
 
 def plot_velocity(table, n_seeds, training_biases, setting, path):
     plt = pl.pyplot()
-    fig, ax = plt.subplots(figsize=(5.4, 3.8))
+    fig, ax = plt.subplots(figsize=(5.4, 3.8), layout="constrained")
     spacing = pl.bias_axis(ax, table.bias, training_biases)
     for provider in PROVIDER_ORDER:
         rows = table[table.provider == provider]
@@ -216,8 +216,7 @@ def plot_velocity(table, n_seeds, training_biases, setting, path):
                         textcoords="offset points", ha="center", fontsize=7,
                         color=pl.PROVIDERS[provider].color)
     ax.set_ylabel(pl.VELOCITY)
-    ax.set_title(f"Domain-wall velocity against bias\n{setting}; grey: training biases",
-                 fontsize=9)
+    pl.suptitle(fig, "Domain-wall velocity against bias", f"{setting}; grey: training biases")
     ax.legend(fontsize=8)
     pl.finish(fig, path)
 
@@ -227,7 +226,7 @@ def plot_iv(table, n_seeds, training_biases, setting, path):
     plt = pl.pyplot()
     branches = (("initial_current", "before the switch (CDW insulator)"),
                 ("late_current", "after the switch (metal)"))
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained", sharey=True)
     magnitudes = np.abs(np.concatenate([table[f"{c}_mean"].to_numpy() for c, _ in branches]))
     magnitudes = magnitudes[np.isfinite(magnitudes) & (magnitudes > 0)]
     floor = 0.3 * magnitudes.min() if len(magnitudes) else 1e-12
@@ -262,19 +261,20 @@ def plot_iv(table, n_seeds, training_biases, setting, path):
         handles.append(pl.legend_handle("open: I < 0 (|I| shown)", color="0.3", marker="o",
                                         mfc="white", linestyle="none"))
     axes[1].legend(handles=handles, fontsize=7)
-    fig.suptitle(f"Device current against bias, log scale; {setting}; grey: training biases",
-                 fontsize=9)
+    pl.suptitle(fig, "Device current against bias (log scale)",
+                f"{setting}; grey: training biases")
     pl.finish(fig, path)
 
 
-def plot_time_series(runs, biases, column, ylabel, title, path, extra_curves=()):
+def plot_time_series(runs, biases, column, ylabel, titles, path, extra_curves=()):
     """One panel per bias: ``column`` of NEGF and ML, seed mean ± std as a band.
 
-    ``extra_curves``: more (provider, column, label, linestyle) to draw, where present.
+    ``titles``: lines of the figure title.  ``extra_curves``: more (provider, column,
+    label, linestyle) to draw, where present.
     """
     plt = pl.pyplot()
     fig, axes = plt.subplots(1, len(biases), figsize=(3.6 * len(biases), 3.3), sharey=True,
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     curves = [(p, column, None, None) for p in PROVIDER_ORDER] + list(extra_curves)
     for ax, bias in zip(axes[0], biases, strict=True):
         for provider, name, label, linestyle in curves:
@@ -289,7 +289,7 @@ def plot_time_series(runs, biases, column, ylabel, title, path, extra_curves=())
         ax.set_xlabel(pl.TIME)
     axes[0][0].set_ylabel(ylabel)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=9, y=1.02)
+    pl.suptitle(fig, *titles)
     pl.finish(fig, path)
 
 
@@ -297,7 +297,7 @@ def plot_kymographs(runs, biases, setting, path):
     """phi(x)/phi_0 averaged over seeds, NEGF and ML side by side, every seed's wall."""
     plt = pl.pyplot()
     fig, axes = plt.subplots(len(biases), 2, figsize=(8.5, 2.5 * len(biases) + 0.6),
-                             squeeze=False, sharex=True, sharey=True)
+                             squeeze=False, sharex=True, sharey=True, layout="constrained")
     image = None
     for row, bias in zip(axes, biases, strict=True):
         for ax, provider in zip(row, PROVIDER_ORDER, strict=True):
@@ -308,25 +308,30 @@ def plot_kymographs(runs, biases, setting, path):
                                  [f["wall_position"].to_numpy()[:n] for f in frames])
             ax.set_title(f"{pl.PROVIDERS[provider].name}, V = {bias:g} t/e "
                          f"({len(frames)} seed{'s' if len(frames) > 1 else ''})", fontsize=9)
-            ax.label_outer()
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+    fig.supxlabel(pl.TIME, fontsize=10)
+    fig.supylabel(pl.DISTANCE, fontsize=10)
     pl.profile_colorbar(fig, image, axes,
                         label=r"$\phi(x)/\phi_0$, mean over $y$ and over seeds")
-    fig.suptitle(f"Kymographs: staggered order averaged over seeds (colour), the wall of "
-                 f"each seed (dashed)\n{setting}", fontsize=9)
+    pl.suptitle(fig, "Kymographs: staggered order averaged over seeds (colour), the wall of "
+                "each seed (dashed)", setting)
     pl.finish(fig, path, dpi=110)
 
 
 def plot_cost(job, loop, path):
     """Seconds per step: job wall time / steps and the integration loop, median and runs."""
     plt = pl.pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = plt.subplots(figsize=(5.2, 3.6), layout="constrained")
     names = [p for p in PROVIDER_ORDER if p in job]
     x = np.arange(len(names))
     for shift, per, what, hatch in ((-0.2, job, "job wall time / steps", None),
                                     (0.2, loop, "integration loop only", "//")):
         medians = [float(np.median(per[n])) if per.get(n) else np.nan for n in names]
         ax.bar(x + shift, medians, 0.38, color=[pl.PROVIDERS[n].color for n in names],
-               alpha=0.6, hatch=hatch, edgecolor="k", label=f"{what}: median over runs")
+               alpha=0.6, hatch=hatch, edgecolor="k")
+        ax.bar([0], [np.nan], color="white", hatch=hatch, edgecolor="k",
+               label=f"{what}: median over runs")  # a legend entry in neither colour
         for i, n in enumerate(names):
             ax.plot(np.full(len(per.get(n, [])), x[i] + shift), per.get(n, []), "k.", ms=3)
     ax.plot([], [], "k.", ms=3, label="each run")
@@ -347,20 +352,33 @@ def run_figure_name(provider: str, bias: float, seed: int) -> str:
     return f"{pl.PROVIDERS[provider].name}_V{bias:g}_s{seed}.png"
 
 
+def _run_numbers(summary: dict) -> str:
+    """The summary numbers of one run, in words where a quantity does not exist."""
+    v = summary["wall_velocity"]
+    wall = ("no wall (abrupt collapse)" if not math.isfinite(v)
+            else "the wall did not propagate" if v == 0
+            else f"wall velocity {number(v)} sites per ħ/t")
+    decay = summary["half_decay_time"]
+    decay = (f"half-decay time {number(decay)} ħ/t" if math.isfinite(decay)
+             else "the order did not decay to half")
+    switch = summary["switching_time"]
+    switch = (f"switching time {number(switch)} ħ/t" if math.isfinite(switch)
+              else "no resistance switch")
+    return f"{wall}, {decay}, {switch}"
+
+
 def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
     """One run at a glance: its kymograph with the wall, the order and the current."""
     plt = pl.pyplot()
     provider = summary["provider"]
     style = pl.PROVIDERS[provider]
-    fig = plt.figure(figsize=(8.5, 5.6))
+    fig = plt.figure(figsize=(8.5, 5.6), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
     ax = fig.add_subplot(grid[0, :])
     image = pl.run_kymograph(ax, frame)
     pl.profile_colorbar(fig, image, ax)
-    ax.set_title(f"{style.name} run, V = {summary['bias']:g} t/e, seed {summary['seed']}: "
-                 f"wall velocity {number(summary['wall_velocity'])} sites per ħ/t, "
-                 f"half-decay time {number(summary['half_decay_time'])} ħ/t, switching "
-                 f"time {number(summary['switching_time'])} ħ/t\n{setting}", fontsize=8)
+    pl.suptitle(fig, f"{style.name} run, V = {summary['bias']:g} t/e, seed {summary['seed']}: "
+                f"{_run_numbers(summary)}", setting)
     times = frame["time"].to_numpy()
     ax = fig.add_subplot(grid[1, 0])
     ax.plot(times, frame["order_parameter"], **style.line(marker=None))
@@ -379,15 +397,7 @@ def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
     ax.set_ylabel(pl.CURRENT)
     ax.set_xlim(times[0], times[-1])
     ax.legend(fontsize=7)
-    fig.tight_layout()
     pl.finish(fig, path, dpi=100)
-
-
-def describe_setting(lattice, physics, n_steps, dt) -> str:
-    """One line naming the lattice, the physics and the run length, for titles."""
-    return (f"{lattice['Lx']} × {lattice['Ly']} lattice, g = {physics['g']:g}, "
-            f"K = {physics['K']:g}, κ = {physics['kappa']:g}, Γ = {physics['gamma']:g}, "
-            f"kT = {physics['temperature']:g}, {n_steps} steps of {dt:g} ħ/t")
 
 
 def make_validation(summaries, series, benchmarks, model_metrics, reference_errors, n_steps,
@@ -419,15 +429,15 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
         "model": {k: model[k] for k in model if k != "history"},
         **{k: reference[k] for k in REFERENCE_KEYS},
     }
-    setting = describe_setting(lattice, physics, n_steps, dynamics["dt"])
+    setting = pl.setting(lattice, physics, n_steps, dynamics["dt"])
     n_seeds = {p: _seeds(runs, p) for p in PROVIDER_ORDER}
     plot_velocity(table, n_seeds, sorted(trained), setting, outputs["velocity"])
     plot_time_series(runs, biases, "order_parameter", pl.ORDER,
-                     f"Decay of the CDW order, NEGF and ML; {setting}", outputs["decay"])
+                     ("Decay of the CDW order, NEGF and ML", setting), outputs["decay"])
     plot_kymographs(runs, biases, setting, outputs["kymographs"])
     plot_time_series(runs, biases, "current", pl.CURRENT,
-                     "Device current: NEGF, and ML bond heads read as the mean over "
-                     f"cross-sections (dashed) and cross-sections in series (dotted); {setting}",
+                     ("Device current: NEGF, and ML bond heads read as the mean over "
+                      "cross-sections (dashed) and cross-sections in series (dotted)", setting),
                      outputs["current"],
                      extra_curves=(("ml", "series_current", "ML, in series", ":"),))
     plot_iv(table, n_seeds, sorted(trained), setting, outputs["iv_curve"])

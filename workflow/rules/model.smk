@@ -56,6 +56,8 @@ rule model_figures:
     conda:
         "../../envs/holstein.yaml"
     params:
+        lattice=config["lattice"],
+        physics=config["physics"],
         code=MODEL_FIGURES_CODE,
     script:
         "../scripts/model_figures.py"

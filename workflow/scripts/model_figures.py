@@ -12,4 +12,6 @@ make_model_figures(
     parity_path=sm.input.parity,
     parity_figure=sm.output.parity,
     loss_figure=sm.output.loss,
+    lattice=sm.params.lattice,
+    physics=sm.params.physics,
 )
