@@ -44,9 +44,10 @@ HYPER = {**{k: v["default"] for k, v in SCHEMA["properties"]["model"]["propertie
          "validation_fraction": 0.5, "bond_heads": True}
 
 
-def write_run(path, bias, seed, n=6, force_scale=1.0):
-    """A synthetic NEGF-format trajectory: local force and bond currents of random q."""
-    rng = np.random.default_rng(seed)
+def write_run(path, bias, seed, n=6, force_scale=1.0, draw=None):
+    """A synthetic NEGF-format trajectory: local force and bond currents of random q
+    (drawn with the random seed ``draw``, default ``seed``)."""
+    rng = np.random.default_rng(seed if draw is None else draw)
     q = rng.normal(size=(n, *SHAPE))
     force = force_scale * np.tanh(q + 0.3 * bias)
     bx = 0.1 * np.tanh(bias) + 0.01 * (q[:, :-1] - q[:, 1:])
@@ -83,8 +84,8 @@ def references(tmp_path):
                 (2.5, 12): (False, math.nan)}
     runs, summaries = [], []
     for (bias, seed), (switched, at) in settings.items():
-        runs.append(write_run(tmp_path / f"V{bias:g}_s{seed}.parquet", bias, 100 + seed,
-                              force_scale=1.2))
+        runs.append(write_run(tmp_path / f"V{bias:g}_s{seed}.parquet", bias, seed,
+                              force_scale=1.2, draw=100 + seed))
         summaries.append(write_summary(tmp_path / f"V{bias:g}_s{seed}.json", bias, seed,
                                        switched, at))
     return {"runs": runs, "summaries": summaries, "settings": settings}
@@ -172,8 +173,8 @@ def test_reference_errors_writes_both_after_the_provenance_check(model, referenc
 
 def test_a_foreign_checkpoint_is_refused_and_nothing_is_written(model, references, tmp_path):
     """A checkpoint trained on other shards (copied in from another run) is refused."""
-    other = [write_run(tmp_path / "other" / p.name, 1.0 if "V1_" in p.name else 3.0, 7 + i)
-             for i, p in enumerate(model["shards"])]
+    other = [write_run(tmp_path / "other" / f"V{b:g}_s{s}.parquet", b, s, draw=7 + s)
+             for b in (1.0, 3.0) for s in (1, 2)]  # the same names, other frames
     foreign = tmp_path / "foreign" / "mlff.pt"
     train_from_shards(other, HYPER, foreign, tmp_path / "foreign" / "metrics.json",
                       tmp_path / "foreign" / "parity.parquet")

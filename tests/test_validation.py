@@ -195,7 +195,8 @@ def test_time_series_bands_name_one_statistic_for_both_providers(made):
 
 
 def test_kymographs_average_the_seeds_and_draw_every_seeds_wall(made):
-    axes = [ax for ax in _figure(made, "kymographs").axes if ax.images]
+    fig = _figure(made, "kymographs")
+    axes = [ax for ax in fig.axes if ax.images]
     panels = [(bias, provider) for bias in BIASES for provider in ("negf", "ml")]
     assert len(axes) == len(panels)
     for ax, (bias, provider) in zip(axes, panels, strict=True):
@@ -205,7 +206,8 @@ def test_kymographs_average_the_seeds_and_draw_every_seeds_wall(made):
         np.testing.assert_allclose(ax.images[0].get_array(), expected.T)
         assert ax.get_title().startswith(f"{pl.PROVIDERS[provider].name}, V = {bias:g}")
     assert 0 < axes[0].images[0].get_array()[1, 2] < 1  # the seeds' walls differ there
-    assert "distance from the gated electrode x (sites)" in axes[0].get_ylabel()
+    assert fig.get_supylabel() == "distance from the gated electrode x (sites)"
+    assert fig.get_supxlabel() == pl.TIME
 
 
 def test_validation_imports_neither_the_model_nor_raw_data_code():

@@ -128,8 +128,8 @@ def test_tiny_chain_produces_every_output(tiny_run):
             assert {"time", "order_parameter", "wall_position", "current"} <= set(series)
     for name in ("wall_velocity", "order_decay", "kymographs", "current", "iv_curve", "cost"):
         assert (results / "validation" / f"{name}.png").stat().st_size > 1000
-    assert sorted(p.name for p in (results / "validation" / "runs").iterdir()) == [
-        f"{p}_V{b}_s11.png" for p in ("ML", "NEGF") for b in ("2", "2.5")]
+    assert sorted(p.name for p in (results / "validation" / "runs").glob("*.png")) == sorted(
+        f"{p}_V{b}_s11.png" for p in ("ML", "NEGF") for b in ("2", "2.5"))
     assert "ML against NEGF per validation bias" in (
         results / "validation" / "metrics.html").read_text()
     for name in ("parity", "loss"):
@@ -397,6 +397,7 @@ def test_the_report_carries_the_description_tables_and_labels(tiny_run, tmp_path
         names = archive.namelist()
         text = "\n".join(archive.read(n).decode("utf-8", "replace") for n in names
                          if n.endswith((".html", ".js")))
+    assert "System Message" not in text  # every caption is valid reStructuredText
     # the workflow description, rendered with this run's configuration
     assert "Holstein CDW insulator between electrodes" in text
     assert "7 x 6" in text and "model units" in text.lower()

@@ -52,7 +52,9 @@ def _read_benchmark(path) -> dict:
 
 
 def _velocity(v: float) -> str:
-    return f"v = {v:.3f}" if math.isfinite(v) else "no wall fitted"
+    if not math.isfinite(v):
+        return "no wall fitted"
+    return f"v = {v:.3f}" if v else "v = 0 (the wall did not propagate)"
 
 
 def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, references: dict,

@@ -230,7 +230,7 @@ def plot_iv(table, n_seeds, training_biases, setting, path):
     magnitudes = np.abs(np.concatenate([table[f"{c}_mean"].to_numpy() for c, _ in branches]))
     magnitudes = magnitudes[np.isfinite(magnitudes) & (magnitudes > 0)]
     floor = 0.3 * magnitudes.min() if len(magnitudes) else 1e-12
-    negative = False
+    negative, top = False, floor
     for ax, (column, branch) in zip(axes, branches, strict=True):
         spacing = pl.bias_axis(ax, table.bias, training_biases)
         for provider in PROVIDER_ORDER:
@@ -251,9 +251,10 @@ def plot_iv(table, n_seeds, training_biases, setting, path):
                                 color=style.color, marker=style.marker, mfc=face,
                                 linestyle="none", capsize=3, markersize=5)
             negative |= bool((mean < 0).any())
+            top = max(top, float(np.nanmax(size + std)))
         ax.set_yscale("log")
-        ax.set_ylim(bottom=floor)
         ax.set_title(branch, fontsize=9)
+    axes[0].set_ylim(floor, 2 * top)  # shared by both panels
     axes[0].set_ylabel(pl.ABS_CURRENT)
     handles = pl.provider_legend_handles(n_seeds)
     handles.append(pl.legend_handle("filled: I > 0", color="0.3", marker="o", linestyle="none"))
