@@ -25,6 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from holstein import plotting as pl  # noqa: E402
 from holstein.analysis import run_time_series, summarise  # noqa: E402
 from holstein.io import read_trajectory  # noqa: E402
 from holstein.simulation import make_provider, simulate  # noqa: E402
@@ -64,12 +65,8 @@ def main() -> None:
         simulate(paths[name], provider, name, lattice, physics, dynamics, args.bias, args.seed,
                  args.steps, args.stride)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    plt = pl.pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained", sharey=True)
     report = {}
     for ax, name in zip(axes, ("negf", "ml"), strict=True):
         arrays, meta = read_trajectory(paths[name])
@@ -78,19 +75,15 @@ def main() -> None:
         report[name] = {k: summary[k] for k in ("wall_velocity", "half_decay_time",
                                                 "late_current", "switching_time",
                                                 "seconds_per_step")}
-        phi = series[[f"phi_{x}" for x in range(args.Lx)]].to_numpy()
-        t = series["time"].to_numpy()
-        im = ax.imshow(phi.T, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
-                       extent=[t[0], t[-1], -0.5, args.Lx - 0.5])
-        ax.plot(t, series["wall_position"], "k--", lw=0.8)
-        ax.set_title(f"{name.upper()}: v = {summary['wall_velocity']:.3f}", fontsize=10)
-        ax.set_xlabel("time")
-    axes[0].set_ylabel("x (0 = gated electrode)")
-    fig.suptitle(f"{args.Lx} x {args.Ly}, V = {args.bias:g}, seed {args.seed}; ML model "
-                 f"{args.model}", fontsize=9)
-    fig.colorbar(im, ax=axes, label=r"$\phi(x)/\phi_0$")
+        image = pl.run_kymograph(ax, series)
+        ax.set_title(f"{pl.PROVIDERS[name].name}: v = {summary['wall_velocity']:.3f} sites "
+                     "per ħ/t", fontsize=10)
+        ax.label_outer()
+    fig.suptitle(f"{args.Lx} x {args.Ly}, V = {args.bias:g} t/e, seed {args.seed}; ML model "
+                 f"{args.model}; dashed: domain wall", fontsize=9)
+    pl.profile_colorbar(fig, image, axes)
     out = args.out or args.workdir / f"size_transfer_{tag}.png"
-    fig.savefig(out, dpi=110, bbox_inches="tight")
+    pl.finish(fig, out, dpi=110)
     print(json.dumps(report, indent=2))
     for key in ("wall_velocity", "half_decay_time", "late_current", "switching_time"):
         ml, negf = report["ml"][key], report["negf"][key]

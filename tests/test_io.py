@@ -41,24 +41,6 @@ def test_interrupted_writer_leaves_no_file_at_the_final_path(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_figures_are_written_atomically(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from holstein.atomic import save_figure
-
-    fig, ax = plt.subplots()
-    ax.plot([0, 1], [0, 1])
-    save_figure(fig, tmp_path / "figure.png")
-    assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(ValueError):
-        save_figure(fig, tmp_path / "broken.png", dpi=-1)  # matplotlib refuses mid-way
-    plt.close(fig)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png"]
-
-
 def test_a_shard_whose_metadata_disagrees_with_its_arrays_names_the_file(tmp_path, trajectory):
     import json
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -83,8 +84,10 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
     assert jobs == {
         "negf_training_shard": n_train,
         "train_model": 1,
+        "model_figures": 1,
         "brownian_run": 2 * n_valid,
         "analyse_run": 2 * n_valid,
+        "reference_errors": 1,
         "validate": 1,
         "default": 1,
     }
@@ -125,6 +128,12 @@ def test_tiny_chain_produces_every_output(tiny_run):
             assert {"time", "order_parameter", "wall_position", "current"} <= set(series)
     for name in ("wall_velocity", "order_decay", "kymographs", "current", "iv_curve", "cost"):
         assert (results / "validation" / f"{name}.png").stat().st_size > 1000
+    assert sorted(p.name for p in (results / "validation" / "runs").glob("*.png")) == sorted(
+        f"{p}_V{b}_s11.png" for p in ("ML", "NEGF") for b in ("2", "2.5"))
+    assert "ML against NEGF per validation bias" in (
+        results / "validation" / "metrics.html").read_text()
+    for name in ("parity", "loss"):
+        assert (results / "model" / f"{name}.png").stat().st_size > 1000
     assert (results / "model" / "mlff.pt").exists()
     metrics = json.loads((results / "validation" / "metrics.json").read_text())
     costs = metrics["cost_per_step_seconds"]
@@ -176,8 +185,9 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_valid = 2 * 1
-    assert jobs == {"train_model": 1, "brownian_run": n_valid, "analyse_run": n_valid,
-                    "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+    assert jobs == {"train_model": 1, "model_figures": 1, "brownian_run": n_valid,
+                    "analyse_run": n_valid, "reference_errors": 1, "validate": 1,
+                    "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1}
 
 
@@ -226,6 +236,8 @@ JOB_SCRIPTS = {
     "logs/runs/ml/": ("simulate.py", ()),
     "logs/analysis/": ("analyse.py", ()),
     "logs/train_model": ("train.py", ()),
+    "logs/model_figures": ("model_figures.py", ()),
+    "logs/reference_errors": ("reference_errors.py", ()),
     "logs/validate": ("validate.py", ()),
     "logs/large_lattice/ml_": ("simulate.py", ()),
     "logs/large_lattice/analyse_": ("analyse.py", ()),
@@ -277,7 +289,7 @@ def test_code_fingerprints_cover_exactly_what_each_job_imported(tiny_run):
     from holstein.provenance import import_closure
 
     used = job_modules(tiny_run)
-    assert len(used) == 17  # every job of the tiny run (the target rule "all" has no log)
+    assert len(used) == 19  # every job of the tiny run (the target rule "all" has no log)
     for log, modules in used.items():
         script, exclude = script_of(log)
         closure = import_closure(tiny_run / "workflow" / "scripts" / script,
@@ -345,9 +357,10 @@ def test_a_deleted_intermediate_is_rebuilt_with_everything_downstream(tiny_run):
     finally:
         shard.write_bytes(saved)
         os.utime(shard, (0, 0))  # older than everything: the run stays complete
-    assert jobs == {"negf_training_shard": 1, "train_model": 1, "brownian_run": 2,
-                    "analyse_run": 2, "validate": 1, "large_lattice_run": 1,
-                    "analyse_large_lattice_run": 1, "large_lattice_report": 1, "default": 1}
+    assert jobs == {"negf_training_shard": 1, "train_model": 1, "model_figures": 1,
+                    "brownian_run": 2, "analyse_run": 2, "reference_errors": 1, "validate": 1,
+                    "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "large_lattice_report": 1, "default": 1}
 
 
 def test_orphaned_run_checkpoints_are_removed(tiny_run):
@@ -442,3 +455,57 @@ def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path
     config["dynamics"]["dt"] = 0.05
     relaxed.write_text(yaml.safe_dump(config))
     assert planned_jobs(relaxed, cwd=tmp_path)["relax_initial_state"] == 1
+
+
+# --------------------------------------------------------------------------------------
+# The report and the model's provenance (last: they re-run part of the tiny run)
+# --------------------------------------------------------------------------------------
+
+def test_the_report_carries_the_description_tables_and_labels(tiny_run, tmp_path):
+    report = tmp_path / "report.zip"
+    out = snakemake("--report", str(report), configs=[TINY], cwd=tiny_run, root=tiny_run)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    with zipfile.ZipFile(report) as archive:
+        names = archive.namelist()
+        text = "\n".join(archive.read(n).decode("utf-8", "replace") for n in names
+                         if n.endswith((".html", ".js")))
+    assert "System Message" not in text  # every caption is valid reStructuredText
+    # the workflow description, rendered with this run's configuration
+    assert "Holstein CDW insulator between electrodes" in text
+    assert "7 x 6" in text and "model units" in text.lower()
+    # the metrics as a table in the report itself, with its caption
+    assert "ML against NEGF per validation bias" in text
+    assert "Every number of the validation as tables" in text
+    # labels: provider, bias and seed of every run's figure
+    for label in ("provider", "bias", "seed", "NEGF", "force parity"):
+        assert f'"{label}"' in text or f"'{label}'" in text, label
+    assert any(n.endswith("NEGF_V2.5_s11.png") for n in names)
+
+
+def test_a_checkpoint_from_another_run_is_refused(tiny_run, tmp_path):
+    """A model trained on other shards, copied over this run's, is not validated."""
+    from holstein.ml.checkpoint import read_checkpoint
+    from holstein.training import train_from_shards
+
+    results = tiny_run / "results"
+    checkpoint = results / "model" / "mlff.pt"
+    shards = sorted((results / "negf_training").glob("*.parquet"))
+    foreign = tmp_path / "other_run" / "mlff.pt"
+    train_from_shards(shards[1:], read_checkpoint(checkpoint)["hyper"], foreign,
+                      tmp_path / "other_run" / "metrics.json",
+                      tmp_path / "other_run" / "parity.parquet")
+    saved, stat = checkpoint.read_bytes(), checkpoint.stat()
+    shutil.copy(foreign, checkpoint)
+    try:
+        out = snakemake("--cores", "1", "results/validation/reference_errors.json",
+                        configs=[TINY], cwd=tiny_run, root=tiny_run)
+        assert out.returncode != 0
+        log = (tiny_run / "logs" / "reference_errors.log").read_text()
+        assert "ProvenanceError" in log, log[-3000:]
+        assert f"{shards[0].name}: a training shard of this run, not used to train" in log
+        assert "--forcerun train_model" in log
+    finally:
+        checkpoint.write_bytes(saved)
+        os.utime(checkpoint, (stat.st_atime, stat.st_mtime))
+        out = snakemake("--cores", "2", configs=[TINY], cwd=tiny_run, root=tiny_run)
+        assert out.returncode == 0, out.stderr[-2000:]

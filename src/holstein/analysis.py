@@ -2,10 +2,10 @@
 
 ``analyse_run`` reads one Parquet trajectory and writes a CSV time series (time,
 order_parameter, wall_position, current, series_current, kirchhoff_spread, and the
-column profile phi(x)/phi_0 as columns ``phi_0 .. phi_{Lx-1}`` for kymographs) plus a
-JSON summary (wall velocity fit, half-decay time, the current before and after the
-resistance switch and the switching time, and the mean Kirchhoff spread of the bond
-currents).
+column profile phi(x)/phi_0 as columns ``phi_0 .. phi_{Lx-1}`` for kymographs: the
+layout of ``holstein.series``) plus a JSON summary (wall velocity fit, half-decay time,
+the current before and after the resistance switch and the switching time, and the mean
+Kirchhoff spread of the bond currents).
 
 The current is the provider's device current: NEGF's exact one, or the ML bond heads'
 mean over cross-sections.  ``series_current`` is the same bond currents read as
@@ -38,6 +38,7 @@ from .observables import (
     series_current,
     switching_time,
 )
+from .series import profile_columns
 
 # The current after the switch is the mean over this last fraction of the frames.  The
 # current before it is the mean over the frames up to this fraction of the switching time
@@ -95,7 +96,7 @@ def run_time_series(arrays: dict, meta: dict) -> pd.DataFrame:
             "kirchhoff_spread": spread,
         }
     )
-    phi = pd.DataFrame(profile / bulk, columns=[f"phi_{x}" for x in range(meta["Lx"])])
+    phi = pd.DataFrame(profile / bulk, columns=profile_columns(meta["Lx"]))
     return pd.concat([frame, phi], axis=1)
 
 

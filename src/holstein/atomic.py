@@ -43,19 +43,3 @@ def write_text_atomic(path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 
-
-def pyplot():
-    """matplotlib.pyplot on the non-interactive Agg backend (jobs have no display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig, path, **kwargs) -> None:
-    """``fig.savefig`` to ``path`` atomically (format taken from the final suffix)."""
-    fmt = Path(path).suffix.lstrip(".") or "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, **kwargs)

@@ -25,10 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import pyplot, save_figure, write_text_atomic
+from . import plotting as pl
+from .atomic import write_text_atomic
 from .comparison import seed_statistics
 from .io import read_trajectory
 from .observables import staggered_order
+from .report_tables import html_page, number
 from .resources import NEGF_DENSE_MATRICES
 
 
@@ -49,69 +51,104 @@ def _read_benchmark(path) -> dict:
     return {"job_seconds": float(row["s"]), "job_max_rss_mb": float(row["max_rss"])}
 
 
+def _velocity(v: float) -> str:
+    if not math.isfinite(v):
+        return "no wall fitted"
+    return f"v = {v:.3f}" if v else "v = 0 (the wall did not propagate)"
+
+
 def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, references: dict,
                        path) -> None:
     """Kymograph, a mid-run snapshot of the staggered order, wall position against time."""
-    plt = pyplot()
+    plt = pl.pyplot()
     arrays, meta = trajectory
     lx, ly = meta["Lx"], meta["Ly"]
     t = series["time"].to_numpy()
     wall = series["wall_position"].to_numpy()
-    phi = series[[f"phi_{x}" for x in range(lx)]].to_numpy()
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1.3, 1, 1.1]})
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained",
+                             gridspec_kw={"width_ratios": [1.3, 1, 1.1]})
     ax = axes[0]
-    im = ax.imshow(phi.T, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
-                   extent=[t[0], t[-1], -0.5, lx - 0.5])
-    ax.plot(t, wall, "k--", lw=0.8, label="wall position")
-    ax.set_xlabel("time")
-    ax.set_ylabel("x (0 = gated electrode)")
-    ax.set_title(f"Kymograph, {lx} x {ly}, V = {meta['bias']:g}", fontsize=10)
-    fig.colorbar(im, ax=ax, label=r"$\phi(x)/\phi_0$ (mean over y)")
+    image = pl.run_kymograph(ax, series)
+    ax.set_title(f"Kymograph, ML, {lx} x {ly}, V = {meta['bias']:g} t/e", fontsize=10)
+    pl.profile_colorbar(fig, image, ax)
 
     # The frame where the wall is closest to mid-sample shows its shape across y.
     finite = np.where(np.isfinite(wall), wall, -np.inf)
     k = int(np.argmin(np.abs(finite - lx / 2)))
     phi0 = float(np.mean(staggered_order(arrays["q"][0])))  # the CDW start: phi_0
     ax = axes[1]
-    im = ax.imshow(staggered_order(arrays["q"][k]).T / phi0, origin="lower", cmap="RdBu_r",
-                   vmin=-1.2, vmax=1.2, aspect="auto")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y (periodic)")
-    ax.set_title(f"Staggered order at t = {t[k]:.0f} (wall near mid-sample)", fontsize=10)
-    fig.colorbar(im, ax=ax, label=r"$\phi_i/\phi_0$")
+    image = ax.imshow(staggered_order(arrays["q"][k]).T / phi0, origin="lower", cmap="RdBu_r",
+                      vmin=-1.2, vmax=1.2, aspect="auto")
+    ax.set_xlabel(pl.DISTANCE)
+    ax.set_ylabel("y (sites, periodic)")
+    ax.set_title(f"Staggered order at t = {t[k]:.0f} ħ/t (wall near mid-sample)", fontsize=10)
+    fig.colorbar(image, ax=ax, label=r"$\phi_i/\phi_0$")
 
     ax = axes[2]
     inset = ax.inset_axes([0.58, 0.1, 0.38, 0.38])
-    ax.plot(t, wall, "k-", label=f"{lx} x {ly} ML: v = {summary['wall_velocity']:.3f}")
+    ax.plot(t, wall, "k-", lw=1,
+            label=f"{lx} x {ly} ML (1 seed): {_velocity(summary['wall_velocity'])}")
+    small_runs = [s for runs in references.values() for _, s in runs]
     for provider, runs in references.items():
-        style, colour = ("-", "C0") if provider == "negf" else ("--", "C1")
-        for i, (ref_summary, ref_series) in enumerate(runs):
-            label = None
-            if i == 0:
-                v = seed_statistics([s["wall_velocity"] for s, _ in runs])["mean"]
-                label = (f"{ref_summary['Lx']} x {ref_summary['Ly']} {provider.upper()}: "
-                         f"v = {v:.3f}")
-            for a in (ax, inset):
-                a.plot(ref_series["time"], ref_series["wall_position"], style, color=colour,
-                       lw=0.9, label=label if a is ax else None)
-    if any(references.values()):
-        small_runs = [s for runs in references.values() for _, s in runs]
+        if not runs:
+            continue
+        times, walls = pl.stack_frames([s for _, s in runs], "wall_position")
+        v_small = seed_statistics([s["wall_velocity"] for s, _ in runs])["mean"]
+        pl.band(ax, times, walls, provider, label=(
+            f"{runs[0][0]['Lx']} x {runs[0][0]['Ly']} {pl.PROVIDERS[provider].name} "
+            f"({pl.statistic_label(len(runs))}): {_velocity(v_small)}"))
+        pl.band(inset, times, walls, provider)
+    if small_runs:
         t_end = max(float(s["time"].iloc[-1]) for s in small_runs)
-        inset.plot(t, wall, "k-")
+        inset.plot(t, wall, "k-", lw=1)
         inset.set_xlim(0, t_end)
         inset.set_ylim(0, max(float(np.nanmax(s["wall_position"])) for s in small_runs) + 1)
-        inset.set_title("small lattice", fontsize=7)
+        inset.set_title("small lattice, same bias", fontsize=7)
         inset.tick_params(labelsize=6)
     else:
         inset.remove()
-    ax.set_xlabel("time")
-    ax.set_ylabel("wall position x")
-    ax.set_title("Wall position; v: mean fitted velocity (sites / time)", fontsize=10)
+    ax.set_xlim(t[0], t[-1])
+    ax.set_xlabel(pl.TIME)
+    ax.set_ylabel(pl.WALL_POSITION)
+    ax.set_title("Wall position; v: fitted wall velocity (sites per ħ/t)", fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    pl.finish(fig, path, dpi=110)
+
+
+def metrics_html(metrics: dict) -> str:
+    """The numbers of ``metrics.json`` as an HTML table (units in the first column)."""
+    small = metrics["small_lattice_wall_velocity"]
+    rows = [
+        ("lattice", f"{metrics['lattice']['Lx']} x {metrics['lattice']['Ly']}"),
+        ("bias V (t/e), seed", f"{metrics['bias']:g}, {metrics['seed']}"),
+        ("wall velocity (sites per ħ/t)", f"{number(metrics['wall_velocity'])} ± "
+         f"{number(metrics['wall_velocity_stderr'])} (fit standard error)"),
+        *((f"wall velocity on the small lattice, {pl.PROVIDERS[p].name} (sites per ħ/t)",
+           f"{number(s['mean'])} ± {number(s['std'])} (mean ± std over {s['n']} seeds)")
+          for p, s in small.items()),
+        *((f"large / small lattice velocity, {pl.PROVIDERS[p].name}", number(r))
+          for p, r in metrics["velocity_ratio_large_over_small"].items()),
+        ("wall reached the far electrode", number(metrics["wall_reached_far_electrode"])),
+        ("half-decay time (ħ/t)", number(metrics["half_decay_time"])),
+        ("late current (e t/ħ; qualitative, see below)", number(metrics["late_current"])),
+        ("switching time (ħ/t)", number(metrics["switching_time"])),
+        ("ML seconds per step (integration loop)", number(metrics["ml_seconds_per_step"])),
+        ("ML site-steps per second", number(metrics["ml_site_steps_per_second"])),
+        ("ML job wall time (s)", number(metrics["job_seconds"])),
+        ("ML job peak memory (MB)", number(metrics["job_max_rss_mb"])),
+    ]
+    estimate = metrics.get("negf_estimate")
+    if estimate:
+        rows += [
+            ("NEGF seconds per step, estimated (" + estimate["scaling"] + ")",
+             number(estimate["seconds_per_step"])),
+            ("NEGF memory (GB), estimated", number(estimate["memory_gb"])),
+            ("estimated speed-up ML over NEGF", number(metrics["estimated_speedup_ml_over_negf"])),
+        ]
+    table = pd.DataFrame(rows, columns=["quantity", "value"])
+    return html_page("Large-lattice ML run", f"{metrics['current_caveat']}. {pl.UNITS_NOTE}.",
+                     {"The large run and the small-lattice runs at its bias": table})
 
 
 def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_path,
@@ -119,7 +156,8 @@ def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_p
     """Figure and metrics.json of the large run against the validation runs at its bias.
 
     ``reference_summaries``/``reference_series``: the analyses (JSON, CSV) of the ML and
-    NEGF validation runs at the large run's bias.  ``outputs``: ``figure``, ``metrics``.
+    NEGF validation runs at the large run's bias.  ``outputs``: ``figure``, ``metrics``,
+    ``tables`` (HTML).
     """
     summary = json.loads(Path(summary_path).read_text())
     series = pd.read_csv(series_path)
@@ -169,5 +207,6 @@ def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_p
             metrics["negf_estimate"]["seconds_per_step"] / summary["seconds_per_step"])
     plot_large_lattice(read_trajectory(trajectory_path), series, summary, references,
                        outputs["figure"])
+    write_text_atomic(outputs["tables"], metrics_html(metrics))
     write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
     return metrics

@@ -17,11 +17,11 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import yaml
 
+from . import plotting as pl
 from .analysis import run_time_series, summarise
-from .atomic import pyplot, save_figure, write_text_atomic
+from .atomic import write_text_atomic
 from .dynamics import run_brownian
 from .lattice import checkerboard
 from .simulation import brownian_parameters, negf_provider
@@ -47,32 +47,19 @@ def simulate_regime(lattice, physics, dynamics, bias, n_steps, stride, seed):
 
 
 def plot_kymographs(runs, path, title):
-    plt = pyplot()
+    plt = pl.pyplot()
 
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True)
-    for ax, (name, summary, series) in zip(np.atleast_1d(axes), runs, strict=True):
-        times = series["time"].to_numpy()
-        profile = series[[c for c in series.columns if c.startswith("phi_")]].to_numpy()
-        positions = series["wall_position"].to_numpy()
-        Lx = profile.shape[1]
-        im = ax.imshow(
-            profile.T,
-            origin="lower",
-            aspect="auto",
-            extent=[times[0], times[-1], -0.5, Lx - 0.5],
-            cmap="RdBu_r",
-            vmin=-1,
-            vmax=1,
-        )
-        ax.plot(times, positions, "k--", lw=1, label="domain wall")
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True,
+                             squeeze=False, layout="constrained")
+    for ax, (name, summary, series) in zip(axes[0], runs, strict=True):
+        image = pl.run_kymograph(ax, series)
         v = summary["wall_velocity"]
-        ax.set_title(f"{name}\nV = {summary['bias']:g}, v_wall = {v:.3g}", fontsize=10)
-        ax.set_xlabel("time")
-    np.atleast_1d(axes)[0].set_ylabel("x (gated electrode at x = 0)")
-    fig.colorbar(im, ax=axes, label=r"$\phi(x)/\phi_0$")
-    fig.suptitle(title, fontsize=10, y=1.06)
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+        ax.set_title(f"{name}\nV = {summary['bias']:g} t/e, v_wall = {v:.3g} sites per ħ/t",
+                     fontsize=10)
+        ax.label_outer()
+    pl.profile_colorbar(fig, image, axes)
+    pl.suptitle(fig, title + "; dashed: domain wall", fontsize=10)
+    pl.finish(fig, path)
 
 
 def main(argv=None):

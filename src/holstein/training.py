@@ -1,4 +1,4 @@
-"""Pipeline entry point for training: shards -> model checkpoint, metrics JSON, plots."""
+"""Pipeline entry point for training: shards -> model checkpoint, metrics JSON, parity table."""
 
 from __future__ import annotations
 
@@ -6,55 +6,58 @@ import json
 import logging
 
 import numpy as np
+import pandas as pd
 
-from .atomic import pyplot, save_figure, write_text_atomic
+from .atomic import atomic_path, write_text_atomic
 from .dataset import load_shards
 from .device import resolve_device
-from .ml.metrics import held_out_evaluation
+from .ml.checkpoint import read_checkpoint
+from .ml.metrics import held_out_evaluation, predict
 from .ml.parameters import TrainingParameters
 from .ml.provenance import shard_records
+from .ml.provider import load
 from .ml.resume import training_state_path
 from .ml.train import train
 
 log = logging.getLogger(__name__)
 
-
-def plot_parity(evaluation: dict, path) -> None:
-    plt = pyplot()
-
-    fig, ax = plt.subplots(figsize=(4.6, 4.4))
-    lo, hi = np.inf, -np.inf
-    for label, entry in sorted(evaluation["per_bias"].items(), key=lambda kv: float(kv[0])):
-        true, pred = np.asarray(entry["true"]), np.asarray(entry["pred"])
-        ax.plot(true, pred, ".", ms=1.5, alpha=0.4,
-                label=f"V = {label}: RMSE/std = {entry['relative_rmse']:.3f}")
-        lo, hi = min(lo, true.min(), pred.min()), max(hi, true.max(), pred.max())
-    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-    ax.set_xlabel("NEGF electronic force")
-    ax.set_ylabel("ML electronic force")
-    ax.set_title("Held-out trajectories", fontsize=10)
-    ax.legend(fontsize=7, markerscale=6)
-    save_figure(fig, path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+PARITY_POINTS = 200_000
 
 
-def plot_loss(history: dict, path) -> None:
-    plt = pyplot()
+def parity_table(checkpoint_path, data: dict) -> pd.DataFrame:
+    """The trained model's electronic force against NEGF's on the training set, for the
+    parity plot: one row per force value with its ``bias``, ``trajectory`` and whether
+    that trajectory was ``held_out`` from fitting (the checkpoint's validation split).
 
-    fig, ax = plt.subplots(figsize=(4.6, 3.4))
-    ax.semilogy(history["train_loss"], label="training")
-    ax.semilogy(history["val_loss"], label="validation (held-out trajectories)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (normalised MSE)")
-    ax.legend()
-    save_figure(fig, path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    At most ``PARITY_POINTS`` values per bias and split are kept (every k-th, so the
+    table stays small on large lattices; a scatter plot shows no more).
+    """
+    ckpt = read_checkpoint(checkpoint_path)
+    pred = predict(load(checkpoint_path), data)
+    n_sites = pred[0].size
+    trajectory = np.asarray(data["trajectory"])
+    table = pd.DataFrame({
+        "bias": np.repeat(np.asarray(data["bias"], dtype=float), n_sites),
+        "trajectory": np.repeat(trajectory, n_sites),
+        "held_out": np.repeat(np.isin(trajectory, ckpt["val_trajectories"]), n_sites),
+        "negf_force": np.asarray(data["force"], dtype=np.float32).ravel(),
+        "ml_force": pred.astype(np.float32).ravel(),
+    })
+    keep = []
+    for _, group in table.groupby(["bias", "held_out"], sort=True):
+        stride = -(-len(group) // PARITY_POINTS)  # ceiling division
+        keep.append(group.iloc[::stride])
+    return pd.concat(keep, ignore_index=True)
 
 
 def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_path,
-                      loss_path, device="cpu") -> dict:
+                      device="cpu") -> dict:
     """Train on the NEGF shards; ``hyper`` is the validated ``model`` config section;
-    ``device``: the pipeline's device setting ('auto', 'cpu' or 'cuda')."""
+    ``device``: the pipeline's device setting ('auto', 'cpu' or 'cuda').
+
+    Writes the checkpoint, the metrics (JSON, with the loss history) and the parity
+    table (``parity_table``, Parquet); ``holstein.model_figures`` draws them.
+    """
     params = TrainingParameters.from_mapping(hyper)
     shards = shard_records(shard_paths)  # before reading: the record is of what is read
     data = load_shards(shard_paths)
@@ -67,8 +70,8 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
     metrics = train(data, params, checkpoint_path, log=log.info, keep_training_state=True,
                     training_shards=shards, device=resolve_device(device))
     evaluation = held_out_evaluation(checkpoint_path, data)
-    plot_parity(evaluation, parity_path)
-    plot_loss(metrics["history"], loss_path)
+    with atomic_path(parity_path) as tmp:
+        parity_table(checkpoint_path, data).to_parquet(tmp, index=False)
     summary = {
         **{k: v for k, v in metrics.items() if k != "history"},
         "held_out_force_rmse": {

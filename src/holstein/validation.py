@@ -1,17 +1,15 @@
-"""Validation of the ML force field against NEGF: figures and agreement numbers.
+"""Validation of the ML force field against NEGF: agreement numbers, tables and figures.
 
-Inputs are the per-run analyses (holstein.analysis), the Snakemake benchmark files of
-the runs (wall time per job, hence cost per step) and the training metrics.  Outputs:
-wall velocity against bias, order-parameter decay, kymographs side by side, device
-current against time, the I-V curve before and after the resistance switch, per-step
-cost, and ``metrics.json``.
+Inputs are results of earlier steps only: the per-run analyses (``holstein.analysis``:
+a JSON summary and a CSV time series per run), the Snakemake benchmark files of the runs
+(wall time per job, hence cost per step), the training metrics, and the model's errors on
+the NEGF reference runs (``holstein.reference_errors``).  No trajectory is read and no
+model is loaded here.  Outputs: ``metrics.json``, the same numbers as HTML tables for the
+report, and the figures: wall velocity against bias, order-parameter decay, kymographs,
+device current against time, the I-V curve before and after the resistance switch, and
+the cost per step.
 
-``metrics.json`` also holds the ML errors on the NEGF reference trajectories (held-out
-seeds at every validation bias): the force (``reference_force_rmse``) and, for a model
-with bond-current heads, the device current once the metallic domain has formed
-(``reference_current``, frames after the NEGF run's switching time).
-
-Agreement criterion (issue 4): ML within 5 % of NEGF, or within the NEGF
+Agreement criterion (``holstein.comparison``): ML within 5 % of NEGF, or within the NEGF
 seed-to-seed spread (standard deviation over seeds) when that is larger.
 """
 
@@ -25,20 +23,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import pyplot, save_figure, write_text_atomic
+from . import plotting as pl
+from .atomic import write_text_atomic
 from .comparison import agreement, seed_statistics
-from .observables import kirchhoff_spread, series_current
+from .report_tables import html_page, number
+from .series import profile
 
-# Per-run quantities (holstein.analysis summaries) compared ML against NEGF at every bias.
-COMPARED = ("wall_velocity", "half_decay_time", "late_current", "initial_current",
-            "switching_time",  # late before initial: the latter is judged on its scale
-            # the ML bond currents read in series (observables.series_current) against
-            # NEGF's exact current (for which both read-outs are the same)
-            "series_late_current", "series_switching_time")
+PROVIDER_ORDER = ("negf", "ml")
+# Per-run quantities (holstein.analysis summaries) compared ML against NEGF at every bias,
+# with their units.  late_current before initial_current: the latter is judged on the
+# former's scale.  The series_* quantities are the ML bond currents read in series
+# (observables.series_current) against NEGF's exact current (both read-outs coincide).
+COMPARED = {
+    "wall_velocity": "sites per ħ/t",
+    "half_decay_time": "ħ/t",
+    "late_current": "e t/ħ",
+    "initial_current": "e t/ħ",
+    "switching_time": "ħ/t",
+    "series_late_current": "e t/ħ",
+    "series_switching_time": "ħ/t",
+}
+REFERENCE_KEYS = ("reference_force_rmse", "reference_current")
 
 
-def read_runs(summaries, series):
-    runs = defaultdict(dict)  # (provider, bias) -> seed -> (summary, series)
+def read_runs(summaries, series) -> dict:
+    """(provider, bias) -> seed -> (summary, time series) from the per-run analyses."""
+    runs = defaultdict(dict)
     frames = {Path(p).with_suffix("").as_posix(): p for p in series}
     for path in summaries:
         summary = json.loads(Path(path).read_text())
@@ -50,219 +60,35 @@ def read_runs(summaries, series):
     return runs
 
 
-def cost_per_step(benchmarks, n_steps):
-    """Median wall seconds per Brownian step for each provider, from benchmark TSVs."""
+def job_seconds_per_step(benchmarks, n_steps) -> dict[str, list[float]]:
+    """Wall seconds per Brownian step of every run job, per provider (benchmark TSVs)."""
     per = defaultdict(list)
     for path in benchmarks:
         provider = Path(path).parent.name
         seconds = pd.read_csv(path, sep="\t")["s"].iloc[0]
         per[provider].append(seconds / (n_steps + 1))
+    return dict(per)
+
+
+def loop_seconds_per_step(runs) -> dict[str, list[float]]:
+    """Seconds per step of the integration loop alone (recorded by the integrator)."""
+    return {p: [s["seconds_per_step"] for (q, _), by_seed in runs.items() if q == p
+                for s, _ in by_seed.values()] for p in PROVIDER_ORDER}
+
+
+def _medians(per: dict) -> dict[str, float]:
     return {p: float(np.median(v)) for p, v in per.items()}
 
 
-def reference_force_rmse(provider, negf_runs) -> dict:
-    """ML force error on the independent NEGF reference trajectories, per bias.
-
-    These frames were never seen in training (other seeds, and biases between the
-    training biases), so this is the held-out error where the validation runs live.
-    Pooled over seeds: RMSE, the NEGF force standard deviation, and their ratio.
-    """
-    from .dataset import load_shards
-    from .ml.metrics import evaluate_rmse
-
-    rows = evaluate_rmse(provider, load_shards(negf_runs))["per_bias"]
-    return {f"{row['bias']:g}": {k: row[k] for k in ("rmse", "force_std", "relative_rmse",
-                                                      "n_snapshots")} for row in rows}
-
-
-def _current_errors(pred, negf, scale, prefix="") -> dict:
-    """ML mean current, RMSE against NEGF, and both errors relative to ``scale``."""
-    rmse = float(np.sqrt(np.mean((pred - negf) ** 2)))
-    return {f"{prefix}ml_mean_current": float(np.mean(pred)),
-            f"{prefix}rmse": rmse,
-            f"{prefix}relative_rmse": rmse / scale,
-            f"{prefix}relative_error_of_mean": float(abs(np.mean(pred) - np.mean(negf)) / scale)}
-
-
-def reference_current(provider, negf_runs) -> dict | None:
-    """ML device current on the NEGF reference trajectories after the metallic domain forms.
-
-    For every reference run the frames from its (NEGF) switching time on are taken; the
-    ML model predicts the device current of those exact configurations.  Per bias, pooled
-    over seeds: the NEGF mean current, the RMSE of the ML current and its ratio to the mean
-    |current| (``relative_rmse``), the relative error of the mean, and the mean Kirchhoff
-    spread of the ML bond currents relative to the mean |current|; the same error numbers
-    for the series read-out of the ML bond currents (``series_*``).  Runs that never
-    switch (``analysis.current_switch``) are left out; a bias without a switched run is
-    absent.  None for a model without bond-current heads.
-    """
-    from .analysis import current_switch
-    from .io import read_trajectory
-    from .ml.metrics import predict_all
-
-    if not provider.model.bond_heads:
-        return None
-    pooled = defaultdict(lambda: {"negf": [], "ml": [], "series": [], "spread": [], "runs": 0})
-    for path in negf_runs:
-        arrays, meta = read_trajectory(path)
-        times, current = arrays["time"], arrays["current"]
-        switch = current_switch(times, current)
-        if not switch["switched"]:
-            continue  # an insulating run has no metallic frames to compare
-        sel = times >= switch["switching_time"]
-        out = predict_all(provider, arrays["q"][sel], arrays["bias"][sel])
-        pooled[meta["bias"]]["ml"].append(out["current"])
-        pooled[meta["bias"]]["series"].append(series_current(out["bond_current_x"]))
-        pooled[meta["bias"]]["spread"].append(kirchhoff_spread(out["bond_current_x"]))
-        pooled[meta["bias"]]["negf"].append(current[sel])
-        pooled[meta["bias"]]["runs"] += 1
-    result = {}
-    for bias in sorted(pooled):
-        negf, ml, series, spread = (np.concatenate(pooled[bias][k])
-                                    for k in ("negf", "ml", "series", "spread"))
-        scale = float(np.mean(np.abs(negf)))
-        result[f"{bias:g}"] = {
-            "negf_mean_current": float(np.mean(negf)),
-            **_current_errors(ml, negf, scale),
-            **_current_errors(series, negf, scale, "series_"),
-            "ml_relative_kirchhoff_spread": float(np.mean(spread)) / scale,
-            "n_snapshots": int(len(negf)),
-            "n_runs": pooled[bias]["runs"],
-        }
-    return result
-
-
-def _finish_bias_plot(plt, fig, ax, training_biases, ylabel, what, path, legend_size=None):
-    """Axes against bias with the training biases marked; saved and closed."""
-    for b in training_biases:
-        ax.axvline(b, color="0.85", lw=0.8, zorder=0)
-    ax.set_xlabel("bias V")
-    ax.set_ylabel(ylabel)
-    ax.set_title(f"{what}: mean and spread over seeds\n(grey lines: training biases)",
-                 fontsize=10)
-    ax.legend(fontsize=legend_size)
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
-def plot_velocity(table, training_biases, path):
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for provider, style in (("negf", "o-"), ("ml", "s--")):
-        rows = table[table.provider == provider]
-        ax.errorbar(rows.bias, rows.wall_velocity_mean, yerr=rows.wall_velocity_std,
-                    fmt=style, capsize=3, label=provider.upper())
-    _finish_bias_plot(plt, fig, ax, training_biases, "domain-wall velocity (sites / time)",
-                      "Wall velocity", path)
-
-
-def plot_iv(table, training_biases, path):
-    """Device current against bias in the CDW state (before the switch) and after it."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.8))
-    branches = (("initial_current", "before the switch (CDW)", "C0"),
-                ("late_current", "after the switch (metal)", "C3"))
-    for column, branch, colour in branches:
-        for provider, style, fill in (("negf", "o-", colour), ("ml", "s--", "none")):
-            rows = table[table.provider == provider]
-            if not np.isfinite(rows[f"{column}_mean"]).any():
-                continue
-            ax.errorbar(rows.bias, rows[f"{column}_mean"], yerr=rows[f"{column}_std"],
-                        fmt=style, color=colour, mfc=fill, capsize=3,
-                        label=f"{provider.upper()}, {branch}")
-    _finish_bias_plot(plt, fig, ax, training_biases, "device current (e = hbar = 1)", "I-V",
-                      path, legend_size=7)
-
-
-def _panels(n):
-    plt = pyplot()
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), sharey=True, squeeze=False)
-    return plt, fig, axes[0]
-
-
-def _band(ax, frames, column, label, style):
-    t = frames[0]["time"].to_numpy()
-    values = np.stack([f[column].to_numpy()[: len(t)] for f in frames])
-    mean = values.mean(axis=0)
-    ax.plot(t, mean, style, label=label)
-    if len(frames) > 1:
-        ax.fill_between(t, values.min(axis=0), values.max(axis=0), alpha=0.2)
-
-
-def plot_time_series(runs, biases, column, ylabel, title, path, extra_curves=()):
-    """One panel per bias: ``column`` of NEGF (solid) and ML (dashed), mean and seed range.
-
-    ``extra_curves``: more (provider, column, label, style) to draw, where present.
-    """
-    plt, fig, axes = _panels(len(biases))
-    curves = (("negf", column, "NEGF", "-"), ("ml", column, "ML", "--"), *extra_curves)
-    for ax, bias in zip(axes, biases, strict=True):
-        for provider, name, label, style in curves:
-            frames = [s for _, s in runs[(provider, bias)].values()]
-            if frames and name in frames[0] and np.isfinite(frames[0][name]).any():
-                _band(ax, frames, name, label, style)
-        ax.set_title(f"V = {bias:g}", fontsize=10)
-        ax.set_xlabel("time")
-    axes[0].set_ylabel(ylabel)
-    axes[0].legend()
-    fig.suptitle(title, fontsize=10, y=1.04)
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
-def plot_kymographs(runs, biases, path):
-    plt = pyplot()
-    fig, axes = plt.subplots(len(biases), 2, figsize=(8, 2.4 * len(biases)), squeeze=False,
-                             sharex=True)
-    for row, bias in zip(axes, biases, strict=True):
-        for ax, provider in zip(row, ("negf", "ml"), strict=True):
-            seeds = sorted(runs[(provider, bias)])
-            summary, frame = runs[(provider, bias)][seeds[0]]
-            phi = frame[[c for c in frame.columns if c.startswith("phi_")]].to_numpy()
-            t = frame["time"].to_numpy()
-            im = ax.imshow(phi.T, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
-                           extent=[t[0], t[-1], -0.5, phi.shape[1] - 0.5])
-            ax.plot(t, frame["wall_position"], "k--", lw=0.8)
-            ax.set_title(f"{provider.upper()}  V = {bias:g}, seed {seeds[0]}", fontsize=9)
-        row[0].set_ylabel("x")
-    for ax in axes[-1]:
-        ax.set_xlabel("time")
-    fig.colorbar(im, ax=axes, label=r"$\phi(x)/\phi_0$")
-    save_figure(fig, path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-
-def plot_cost(costs, loop_costs, path):
-    """Seconds per step: job wall time / steps (benchmark files) and the integration loop."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.6, 3.4))
-    names = [p for p in ("negf", "ml") if p in costs]
-    x = np.arange(len(names))
-    ax.bar(x - 0.2, [costs[n] for n in names], 0.4, label="job wall time / steps")
-    ax.bar(x + 0.2, [loop_costs.get(n, np.nan) for n in names], 0.4,
-           label="integration loop only")
-    ax.set_xticks(x, [n.upper() for n in names])
-    ax.set_yscale("log")
-    ax.set_ylabel("seconds per Brownian step")
-    if {"negf", "ml"} <= set(costs):
-        ax.set_title(f"Cost per step; NEGF/ML = {costs['negf'] / costs['ml']:.0f}x (job), "
-                     f"{loop_costs['negf'] / loop_costs['ml']:.0f}x (loop)", fontsize=9)
-    ax.legend(fontsize=8)
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
-def make_validation(summaries, series, benchmarks, model_metrics, n_steps, training_biases,
-                    outputs, model_path=None, negf_runs=()) -> dict:
-    runs = read_runs(summaries, series)
-    biases = sorted({b for _, b in runs})
-    trained = {float(b) for b in training_biases}
+def compare(runs, biases, trained) -> tuple[dict, pd.DataFrame]:
+    """Seed statistics and agreement per bias and quantity, and the same as a long table
+    (one row per provider and bias; columns ``<quantity>_mean``, ``_std``, ``_n``)."""
     rows, per_bias = [], {}
     for bias in biases:
         entry = {"interpolated": bias not in trained}
         for quantity in COMPARED:
             stats = {p: seed_statistics([s.get(quantity) for s, _ in runs[(p, bias)].values()])
-                     for p in ("negf", "ml")}
+                     for p in PROVIDER_ORDER}
             # The insulating current is ~0: compare it on the scale of the switched current.
             scale = (entry["late_current"]["negf"]["mean"] if quantity == "initial_current"
                      else None)
@@ -271,50 +97,356 @@ def make_validation(summaries, series, benchmarks, model_metrics, n_steps, train
         entry["mean_kirchhoff_spread"] = {
             p: seed_statistics([s.get("mean_kirchhoff_spread")
                                 for s, _ in runs[(p, bias)].values()])
-            for p in ("negf", "ml")}
+            for p in PROVIDER_ORDER}
         per_bias[f"{bias:g}"] = entry
-        for p in ("negf", "ml"):
-            row = {"provider": p, "bias": bias}
+        for p in PROVIDER_ORDER:
+            row = {"provider": p, "bias": bias, "n_runs": len(runs[(p, bias)])}
             for quantity in COMPARED:
-                row[f"{quantity}_mean"] = entry[quantity][p]["mean"]
-                row[f"{quantity}_std"] = entry[quantity][p]["std"]
+                for stat in ("mean", "std", "n"):
+                    row[f"{quantity}_{stat}"] = entry[quantity][p][stat]
             rows.append(row)
-    table = pd.DataFrame(rows)
-    costs = cost_per_step(benchmarks, n_steps)
-    # The job wall time includes start-up (imports, model loading); the loop time does not.
-    loop_costs = {p: float(np.median([s["seconds_per_step"] for (q, _), runs_ in runs.items()
-                                      if q == p for s, _ in runs_.values()]))
-                  for p in ("negf", "ml")}
+    return per_bias, pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Tables (HTML, for the report)
+# --------------------------------------------------------------------------------------
+
+def _statistic(stats: dict) -> str:
+    if not stats["n"]:
+        return "–"
+    return f"{number(stats['mean'])} ± {number(stats['std'])} (n = {stats['n']})"
+
+
+def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
+    """The numbers of ``metrics.json`` as titled tables (strings, units in the headers)."""
+    tables = {}
+    rows = []
+    for bias, entry in metrics["per_bias"].items():
+        for quantity, unit in COMPARED.items():
+            verdict = entry[quantity]["agreement"]
+            rows.append({
+                "bias V (t/e)": bias,
+                "training bias": "no" if entry["interpolated"] else "yes",
+                "quantity": quantity.replace("_", " "),
+                "unit": unit,
+                "NEGF: mean ± std over seeds": _statistic(entry[quantity]["negf"]),
+                "ML: mean ± std over seeds": _statistic(entry[quantity]["ml"]),
+                "|ML − NEGF| / scale": number(verdict["relative_difference"]),
+                "tolerance (unit)": number(verdict["tolerance"]),
+                "agrees": {True: "yes", False: "NO", None: "–"}[verdict["agrees"]],
+            })
+    tables["ML against NEGF per validation bias (criterion: " + metrics["criterion"] + ")"] = (
+        pd.DataFrame(rows))
+
+    costs = metrics["cost_per_step_seconds"]
+    loops = metrics["loop_cost_per_step_seconds"]
+    tables["Cost per Brownian step (wall-clock seconds, median over runs)"] = pd.DataFrame(
+        [{"provider": pl.PROVIDERS[p].name, "job wall time / steps": number(costs.get(p)),
+          "integration loop": number(loops.get(p))} for p in PROVIDER_ORDER]
+        + [{"provider": "NEGF / ML",
+            "job wall time / steps": number(metrics["speedup_negf_over_ml"]),
+            "integration loop": number(metrics["loop_speedup_negf_over_ml"])}])
+
+    force = metrics.get("reference_force_rmse") or {}
+    tables["ML force error on the NEGF reference runs (held-out seeds, pooled per bias)"] = (
+        pd.DataFrame([{"bias V (t/e)": b, "RMSE (t)": number(r["rmse"]),
+                       "NEGF force std (t)": number(r["force_std"]),
+                       "RMSE / std": number(r["relative_rmse"]),
+                       "snapshots": number(r["n_snapshots"])} for b, r in force.items()]))
+    current = metrics.get("reference_current")
+    if current:
+        tables["ML device current on the NEGF reference runs after the switch "
+               "(errors relative to the mean NEGF |I|)"] = pd.DataFrame(
+            [{"bias V (t/e)": b, "NEGF mean I (e t/ħ)": number(r["negf_mean_current"]),
+              "ML mean I (e t/ħ)": number(r["ml_mean_current"]),
+              "RMSE / mean |I|": number(r["relative_rmse"]),
+              "error of the mean / mean |I|": number(r["relative_error_of_mean"]),
+              "in series: ML mean I (e t/ħ)": number(r["series_ml_mean_current"]),
+              "in series: RMSE / mean |I|": number(r["series_relative_rmse"]),
+              "Kirchhoff spread / mean |I|": number(r["ml_relative_kirchhoff_spread"]),
+              "snapshots": number(r["n_snapshots"]), "runs": number(r["n_runs"])}
+             for b, r in current.items()])
+
+    model = metrics["model"]
+    tables["Training of the force field"] = pd.DataFrame(
+        [{"best epoch": number(model.get("best_epoch")),
+          "epochs run": number(model.get("epochs_run")),
+          "best validation loss (normalised MSE)": number(model.get("best_val_loss")),
+          "parameters": number(model.get("n_parameters")),
+          "training / validation snapshots":
+              f"{number(model.get('n_train_snapshots'))} / "
+              f"{number(model.get('n_val_snapshots'))}"}])
+    held_out = model.get("held_out_force_rmse") or {}
+    tables["Force error on the held-out training trajectories"] = pd.DataFrame(
+        [{"bias V (t/e)": b, "RMSE (t)": number(r["rmse"]),
+          "NEGF force std (t)": number(r["force_std"]),
+          "RMSE / std": number(r["relative_rmse"]), "force values": number(r["n_values"])}
+         for b, r in held_out.items()])
+    return tables
+
+
+def metrics_html(metrics: dict, setting: str) -> str:
+    """A stand-alone HTML page with every table of ``metrics_tables``."""
+    return html_page("Validation metrics: ML force field against NEGF",
+                     f"{setting}. {pl.UNITS_NOTE}.", metrics_tables(metrics))
+
+
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
+
+def _seeds(runs, provider) -> int:
+    return max((len(v) for (p, _), v in runs.items() if p == provider), default=0)
+
+
+def plot_velocity(table, n_seeds, training_biases, setting, path):
+    plt = pl.pyplot()
+    fig, ax = plt.subplots(figsize=(5.4, 3.8), layout="constrained")
+    spacing = pl.bias_axis(ax, table.bias, training_biases)
+    for provider in PROVIDER_ORDER:
+        rows = table[table.provider == provider]
+        pl.errorbars(ax, rows.bias, rows.wall_velocity_mean, rows.wall_velocity_std, provider,
+                     spacing, n_seeds[provider])
+        # No finite velocity at a bias: the CDW collapsed too fast for a wall to be followed.
+        height = 4 + 10 * PROVIDER_ORDER.index(provider)
+        for bias in rows.bias[~np.isfinite(rows.wall_velocity_mean)]:
+            ax.annotate(f"{pl.PROVIDERS[provider].name}: no wall", (bias, 0),
+                        xycoords=("data", "axes fraction"), xytext=(0, height),
+                        textcoords="offset points", ha="center", fontsize=7,
+                        color=pl.PROVIDERS[provider].color)
+    ax.set_ylabel(pl.VELOCITY)
+    pl.suptitle(fig, "Domain-wall velocity against bias", f"{setting}; grey: training biases")
+    ax.legend(fontsize=8)
+    pl.finish(fig, path)
+
+
+def plot_iv(table, n_seeds, training_biases, setting, path):
+    """|I| against bias on a log axis before and after the switch; open markers: I < 0."""
+    plt = pl.pyplot()
+    branches = (("initial_current", "before the switch (CDW insulator)"),
+                ("late_current", "after the switch (metal)"))
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained", sharey=True)
+    magnitudes = np.abs(np.concatenate([table[f"{c}_mean"].to_numpy() for c, _ in branches]))
+    magnitudes = magnitudes[np.isfinite(magnitudes) & (magnitudes > 0)]
+    floor = 0.3 * magnitudes.min() if len(magnitudes) else 1e-12
+    negative, top = False, floor
+    for ax, (column, branch) in zip(axes, branches, strict=True):
+        spacing = pl.bias_axis(ax, table.bias, training_biases)
+        for provider in PROVIDER_ORDER:
+            style = pl.PROVIDERS[provider]
+            rows = table[table.provider == provider]
+            mean = rows[f"{column}_mean"].to_numpy()
+            std = rows[f"{column}_std"].to_numpy()
+            if not np.isfinite(mean).any():
+                continue
+            x = rows.bias.to_numpy() + style.offset * spacing
+            size = np.abs(mean)
+            # A bar whose std exceeds |I| reaches the bottom of the axis: consistent with 0.
+            lower = np.clip(size - floor, 0, std)
+            ax.plot(x, size, color=style.color, linestyle=style.linestyle, lw=1)
+            for sign, face in ((mean > 0, style.color), (mean < 0, "white")):
+                if sign.any():
+                    ax.errorbar(x[sign], size[sign], yerr=[lower[sign], std[sign]],
+                                color=style.color, marker=style.marker, mfc=face,
+                                linestyle="none", capsize=3, markersize=5)
+            negative |= bool((mean < 0).any())
+            top = max(top, float(np.nanmax(size + std)))
+        ax.set_yscale("log")
+        ax.set_title(branch, fontsize=9)
+    axes[0].set_ylim(floor, 2 * top)  # shared by both panels
+    axes[0].set_ylabel(pl.ABS_CURRENT)
+    handles = pl.provider_legend_handles(n_seeds)
+    handles.append(pl.legend_handle("filled: I > 0", color="0.3", marker="o", linestyle="none"))
+    if negative:
+        handles.append(pl.legend_handle("open: I < 0 (|I| shown)", color="0.3", marker="o",
+                                        mfc="white", linestyle="none"))
+    axes[1].legend(handles=handles, fontsize=7)
+    pl.suptitle(fig, "Device current against bias (log scale)",
+                f"{setting}; grey: training biases")
+    pl.finish(fig, path)
+
+
+def plot_time_series(runs, biases, column, ylabel, titles, path, extra_curves=()):
+    """One panel per bias: ``column`` of NEGF and ML, seed mean ± std as a band.
+
+    ``titles``: lines of the figure title.  ``extra_curves``: more (provider, column,
+    label, linestyle) to draw, where present.
+    """
+    plt = pl.pyplot()
+    fig, axes = plt.subplots(1, len(biases), figsize=(3.6 * len(biases), 3.3), sharey=True,
+                             squeeze=False, layout="constrained")
+    curves = [(p, column, None, None) for p in PROVIDER_ORDER] + list(extra_curves)
+    for ax, bias in zip(axes[0], biases, strict=True):
+        for provider, name, label, linestyle in curves:
+            frames = [s for _, s in runs[(provider, bias)].values()]
+            if not frames or name not in frames[0] or not np.isfinite(frames[0][name]).any():
+                continue
+            times, values = pl.stack_frames(frames, name)
+            line = {"linestyle": linestyle} if linestyle else {}
+            pl.band(ax, times, values, provider, label, **line)
+            ax.set_xlim(times[0], times[-1])
+        ax.set_title(f"V = {bias:g} t/e", fontsize=9)
+        ax.set_xlabel(pl.TIME)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][0].legend(fontsize=7)
+    pl.suptitle(fig, *titles)
+    pl.finish(fig, path)
+
+
+def plot_kymographs(runs, biases, setting, path):
+    """phi(x)/phi_0 averaged over seeds, NEGF and ML side by side, every seed's wall."""
+    plt = pl.pyplot()
+    fig, axes = plt.subplots(len(biases), 2, figsize=(8.5, 2.5 * len(biases) + 0.6),
+                             squeeze=False, sharex=True, sharey=True, layout="constrained")
+    image = None
+    for row, bias in zip(axes, biases, strict=True):
+        for ax, provider in zip(row, PROVIDER_ORDER, strict=True):
+            frames = [s for _, s in runs[(provider, bias)].values()]
+            n = min(len(f) for f in frames)
+            phi = np.mean([profile(f)[:n] for f in frames], axis=0)
+            image = pl.kymograph(ax, frames[0]["time"].to_numpy()[:n], phi,
+                                 [f["wall_position"].to_numpy()[:n] for f in frames])
+            ax.set_title(f"{pl.PROVIDERS[provider].name}, V = {bias:g} t/e "
+                         f"({len(frames)} seed{'s' if len(frames) > 1 else ''})", fontsize=9)
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+    fig.supxlabel(pl.TIME, fontsize=10)
+    fig.supylabel(pl.DISTANCE, fontsize=10)
+    pl.profile_colorbar(fig, image, axes,
+                        label=r"$\phi(x)/\phi_0$, mean over $y$ and over seeds")
+    pl.suptitle(fig, "Kymographs: staggered order averaged over seeds (colour), the wall of "
+                "each seed (dashed)", setting)
+    pl.finish(fig, path, dpi=110)
+
+
+def plot_cost(job, loop, path):
+    """Seconds per step: job wall time / steps and the integration loop, median and runs."""
+    plt = pl.pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.6), layout="constrained")
+    names = [p for p in PROVIDER_ORDER if p in job]
+    x = np.arange(len(names))
+    for shift, per, what, hatch in ((-0.2, job, "job wall time / steps", None),
+                                    (0.2, loop, "integration loop only", "//")):
+        medians = [float(np.median(per[n])) if per.get(n) else np.nan for n in names]
+        ax.bar(x + shift, medians, 0.38, color=[pl.PROVIDERS[n].color for n in names],
+               alpha=0.6, hatch=hatch, edgecolor="k")
+        ax.bar([0], [np.nan], color="white", hatch=hatch, edgecolor="k",
+               label=f"{what}: median over runs")  # a legend entry in neither colour
+        for i, n in enumerate(names):
+            ax.plot(np.full(len(per.get(n, [])), x[i] + shift), per.get(n, []), "k.", ms=3)
+    ax.plot([], [], "k.", ms=3, label="each run")
+    ax.set_xticks(x, [pl.PROVIDERS[n].name for n in names])
+    ax.set_yscale("log")
+    ax.set_ylabel(pl.SECONDS_PER_STEP)
+    medians = {k: _medians(v) for k, v in (("job", job), ("loop", loop))}
+    if {"negf", "ml"} <= set(job):
+        ax.set_title(f"Cost per step; NEGF/ML = {medians['job']['negf'] / medians['job']['ml']:.2g}"
+                     f"x (job), {medians['loop']['negf'] / medians['loop']['ml']:.2g}x (loop)",
+                     fontsize=9)
+    ax.legend(fontsize=7)
+    pl.finish(fig, path, note="wall-clock seconds on the machine that ran the pipeline")
+
+
+def run_figure_name(provider: str, bias: float, seed: int) -> str:
+    """File name of one run's figure; the report reads provider, bias and seed from it."""
+    return f"{pl.PROVIDERS[provider].name}_V{bias:g}_s{seed}.png"
+
+
+def _run_numbers(summary: dict) -> str:
+    """The summary numbers of one run, in words where a quantity does not exist."""
+    v = summary["wall_velocity"]
+    wall = ("no wall (abrupt collapse)" if not math.isfinite(v)
+            else "the wall did not propagate" if v == 0
+            else f"wall velocity {number(v)} sites per ħ/t")
+    decay = summary["half_decay_time"]
+    decay = (f"half-decay time {number(decay)} ħ/t" if math.isfinite(decay)
+             else "the order did not decay to half")
+    switch = summary["switching_time"]
+    switch = (f"switching time {number(switch)} ħ/t" if math.isfinite(switch)
+              else "no resistance switch")
+    return f"{wall}, {decay}, {switch}"
+
+
+def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
+    """One run at a glance: its kymograph with the wall, the order and the current."""
+    plt = pl.pyplot()
+    provider = summary["provider"]
+    style = pl.PROVIDERS[provider]
+    fig = plt.figure(figsize=(8.5, 5.6), layout="constrained")
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
+    ax = fig.add_subplot(grid[0, :])
+    image = pl.run_kymograph(ax, frame)
+    pl.profile_colorbar(fig, image, ax)
+    pl.suptitle(fig, f"{style.name} run, V = {summary['bias']:g} t/e, seed {summary['seed']}: "
+                f"{_run_numbers(summary)}", setting)
+    times = frame["time"].to_numpy()
+    ax = fig.add_subplot(grid[1, 0])
+    ax.plot(times, frame["order_parameter"], **style.line(marker=None))
+    ax.set_xlabel(pl.TIME)
+    ax.set_ylabel(pl.ORDER)
+    ax.set_xlim(times[0], times[-1])
+    ax = fig.add_subplot(grid[1, 1])
+    ax.plot(times, frame["current"], label="mean over cross-sections" if provider == "ml"
+            else "exact steady state", **style.line(marker=None))
+    if provider == "ml" and np.isfinite(frame["series_current"]).any():
+        ax.plot(times, frame["series_current"], label="cross-sections in series",
+                **style.line(marker=None, linestyle=":"))
+    ax.axhline(summary["late_current"], color="0.5", lw=0.8,
+               label=f"late current {number(summary['late_current'])}")
+    ax.set_xlabel(pl.TIME)
+    ax.set_ylabel(pl.CURRENT)
+    ax.set_xlim(times[0], times[-1])
+    ax.legend(fontsize=7)
+    pl.finish(fig, path, dpi=100)
+
+
+def make_validation(summaries, series, benchmarks, model_metrics, reference_errors, n_steps,
+                    training_biases, outputs, lattice, physics, dynamics) -> dict:
+    """Agreement numbers, tables and figures from the analyses (see the module docstring).
+
+    ``outputs``: paths ``metrics`` (JSON), ``tables`` (HTML), the figures ``velocity``,
+    ``decay``, ``kymographs``, ``current``, ``iv_curve``, ``cost``, and ``runs``, a
+    directory for one figure per run (``plot_run``, named by ``run_figure_name``).
+    """
+    runs = read_runs(summaries, series)
+    biases = sorted({b for _, b in runs})
+    trained = {float(b) for b in training_biases}
+    per_bias, table = compare(runs, biases, trained)
+    job = job_seconds_per_step(benchmarks, n_steps)
+    loop = loop_seconds_per_step(runs)
+    costs, loop_costs = _medians(job), _medians(loop)
     model = json.loads(Path(model_metrics).read_text())
+    reference = json.loads(Path(reference_errors).read_text())
     metrics = {
         "criterion": "ML within 5 % of NEGF or within the NEGF seed spread (std), per bias",
         "per_bias": per_bias,
+        # The job wall time includes start-up (imports, model loading); the loop time not.
         "cost_per_step_seconds": costs,
         "speedup_negf_over_ml": costs["negf"] / costs["ml"] if {"negf", "ml"} <= set(costs)
         else math.nan,
         "loop_cost_per_step_seconds": loop_costs,
         "loop_speedup_negf_over_ml": loop_costs["negf"] / loop_costs["ml"],
         "model": {k: model[k] for k in model if k != "history"},
+        **{k: reference[k] for k in REFERENCE_KEYS},
     }
-    if model_path is not None and negf_runs:
-        from .ml.provider import load
-
-        provider = load(model_path)
-        metrics["reference_force_rmse"] = reference_force_rmse(provider, negf_runs)
-        metrics["reference_current"] = reference_current(provider, negf_runs)
-    plot_velocity(table, sorted(trained), outputs["velocity"])
-    plot_time_series(runs, biases, "order_parameter", "order parameter (normalised)",
-                     "Decay of the CDW order: NEGF (solid, band = seed range) and ML (dashed)",
-                     outputs["decay"])
-    plot_kymographs(runs, biases, outputs["kymographs"])
-    plot_time_series(runs, biases, "current", "device current",
-                     "Device current: NEGF (solid, band = seed range), ML bond heads: mean "
-                     "over cross-sections (dashed) and cross-sections in series (dotted)",
+    setting = pl.setting(lattice, physics, n_steps, dynamics["dt"])
+    n_seeds = {p: _seeds(runs, p) for p in PROVIDER_ORDER}
+    plot_velocity(table, n_seeds, sorted(trained), setting, outputs["velocity"])
+    plot_time_series(runs, biases, "order_parameter", pl.ORDER,
+                     ("Decay of the CDW order, NEGF and ML", setting), outputs["decay"])
+    plot_kymographs(runs, biases, setting, outputs["kymographs"])
+    plot_time_series(runs, biases, "current", pl.CURRENT,
+                     ("Device current: NEGF, and ML bond heads read as the mean over "
+                      "cross-sections (dashed) and cross-sections in series (dotted)", setting),
                      outputs["current"],
                      extra_curves=(("ml", "series_current", "ML, in series", ":"),))
-    plot_iv(table, sorted(trained), outputs["iv_curve"])
-    plot_cost(costs, loop_costs, outputs["cost"])
+    plot_iv(table, n_seeds, sorted(trained), setting, outputs["iv_curve"])
+    plot_cost(job, loop, outputs["cost"])
+    for (provider, bias), by_seed in sorted(runs.items()):
+        for seed, (summary, frame) in sorted(by_seed.items()):
+            plot_run(summary, frame, setting,
+                     Path(outputs["runs"]) / run_figure_name(provider, bias, seed))
+    write_text_atomic(outputs["tables"], metrics_html(metrics, setting))
     write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
     return metrics
-
-

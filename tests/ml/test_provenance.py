@@ -50,7 +50,7 @@ def pipeline_model(tmp_path_factory):
             write_shard(shards[-1], bias, seed)
     model = tmp / "model" / "mlff.pt"
     train_from_shards(shards, HYPER, model, tmp / "model" / "metrics.json",
-                      tmp / "model" / "parity.png", tmp / "model" / "loss.png")
+                      tmp / "model" / "parity.parquet")
     return {"shards": shards, "model": model}
 
 

@@ -41,6 +41,8 @@ SIMULATE_CODE = {
     "negf": code("simulate.py", exclude=["holstein.ml"]),
 }
 TRAIN_CODE = code("train.py")
+MODEL_FIGURES_CODE = code("model_figures.py")
+REFERENCE_ERRORS_CODE = code("reference_errors.py")
 INITIAL_CODE = code("relax.py", exclude=["holstein.ml"])
 ANALYSIS_CODE = code("analyse.py")
 VALIDATION_CODE = code("validate.py")

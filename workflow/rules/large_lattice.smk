@@ -1,6 +1,13 @@
 # ML Brownian run on a lattice far larger than the training one (config large_lattice),
 # its analysis, and the comparison with the validation runs at the same bias.
 
+LARGE_LABELS = {
+    "provider": "ML",
+    "lattice": f"{LARGE['Lx']} x {LARGE['Ly']}",
+    "bias": bias_label(LARGE["bias"]),
+    "seed": str(LARGE["seed"]),
+}
+
 
 rule large_lattice_run:
     input:
@@ -76,6 +83,13 @@ rule large_lattice_report:
             "results/large_lattice/large_lattice.png",
             caption="../report/large_lattice.rst",
             category="Large lattice",
+            labels=LARGE_LABELS | {"result": "figure"},
+        ),
+        tables=report(
+            "results/large_lattice/large_lattice_metrics.html",
+            caption="../report/large_lattice_metrics.rst",
+            category="Large lattice",
+            labels=LARGE_LABELS | {"result": "table of every number"},
         ),
     log:
         "logs/large_lattice/report.log",

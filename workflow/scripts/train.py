@@ -1,4 +1,4 @@
-"""Adapter: NEGF training shards -> trained ML force field, metrics, parity and loss plots."""
+"""Adapter: NEGF training shards -> trained ML force field, metrics, parity table."""
 
 sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
@@ -13,6 +13,5 @@ train_from_shards(
     checkpoint_path=sm.output.checkpoint,
     metrics_path=sm.output.metrics,
     parity_path=sm.output.parity,
-    loss_path=sm.output.loss,
     device=sm.params.device,
 )

@@ -1,4 +1,5 @@
-"""Adapter: per-run analyses and benchmark files -> validation figures and metrics.json."""
+"""Adapter: per-run analyses, benchmark files, model metrics and the model's errors on the
+NEGF reference runs -> validation figures, tables and metrics.json."""
 
 sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
@@ -12,9 +13,11 @@ make_validation(
     series=list(sm.input.series),
     benchmarks=list(sm.input.benchmarks),
     model_metrics=sm.input.model_metrics,
+    reference_errors=sm.input.reference_errors,
     n_steps=sm.params.n_steps,
     training_biases=sm.params.training_biases,
     outputs=dict(sm.output.items()),
-    model_path=sm.input.model,
-    negf_runs=list(sm.input.negf_runs),
+    lattice=sm.params.lattice,
+    physics=sm.params.physics,
+    dynamics=sm.params.dynamics,
 )

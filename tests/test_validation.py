@@ -1,0 +1,222 @@
+"""Validation from analyses only (``holstein.validation``): numbers, tables and figures.
+
+Synthetic per-run analyses (a wall moving at a known speed through an 8-column sample,
+two biases, NEGF and ML, three seeds), benchmark files, model metrics and reference
+errors go in; the agreement numbers, the HTML tables and what the figures draw are
+checked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_rgba
+
+from holstein import plotting as pl
+from holstein import validation
+from holstein.series import profile_columns
+
+LX = 8
+BIASES = (2.0, 2.1)
+SEEDS = (101, 102, 103)
+N_STEPS = 100
+SPEED = {"negf": 0.5, "ml": 0.55}
+LATTICE = {"Lx": LX, "Ly": 6}
+PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
+           "bias_scheme": "gated"}
+DYNAMICS = {"damping": 0.2, "dt": 0.1}
+REFERENCE = {"reference_force_rmse": {"2": {"rmse": 0.1, "force_std": 1.0,
+                                            "relative_rmse": 0.1, "n_snapshots": 33}},
+             "reference_current": None}
+
+
+def run_analysis(provider, bias, seed):
+    """A wall that leaves the gated electrode at the provider's speed; ML's insulating
+    current is slightly negative, NEGF's tiny and positive."""
+    times = np.linspace(0.0, 10.0, 11)
+    wall = np.minimum(SPEED[provider] * times * (1 + 0.01 * (seed - 102)), LX - 1)
+    x = np.arange(LX)
+    phi = (x[None, :] >= wall[:, None]).astype(float)
+    current = np.where(times > 4, 0.2 * bias, 1e-7 if provider == "negf" else -1e-3)
+    frame = pd.DataFrame({"time": times, "order_parameter": phi.mean(axis=1),
+                          "wall_position": wall, "current": current,
+                          "series_current": current * (0.9 if provider == "ml" else 1.0),
+                          "kirchhoff_spread": np.zeros_like(times)})
+    frame = pd.concat([frame, pd.DataFrame(phi, columns=profile_columns(LX))], axis=1)
+    summary = {"provider": provider, "bias": bias, "seed": seed, "Lx": LX, "Ly": 6,
+               "wall_velocity": SPEED[provider] * (1 + 0.01 * (seed - 102)),
+               "half_decay_time": 8.0 / SPEED[provider], "late_current": 0.2 * bias,
+               "initial_current": float(current[0]), "switching_time": 4.5,
+               "series_late_current": 0.2 * bias, "series_switching_time": 4.5,
+               "mean_kirchhoff_spread": 0.0,
+               "seconds_per_step": 0.01 if provider == "negf" else 0.001}
+    return summary, frame
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("validation")
+    summaries, series, benchmarks = [], [], []
+    for provider in ("ml", "negf"):
+        for bias in BIASES:
+            for seed in SEEDS:
+                summary, frame = run_analysis(provider, bias, seed)
+                folder = tmp / "analysis" / provider
+                folder.mkdir(parents=True, exist_ok=True)
+                summaries.append(folder / f"V{bias:g}_s{seed}.json")
+                series.append(folder / f"V{bias:g}_s{seed}.csv")
+                summaries[-1].write_text(json.dumps(summary))
+                frame.to_csv(series[-1], index=False)
+                bench = tmp / "benchmarks" / provider / f"V{bias:g}_s{seed}.tsv"
+                bench.parent.mkdir(parents=True, exist_ok=True)
+                seconds = (N_STEPS + 1) * (0.02 if provider == "negf" else 0.004) * seed / 102
+                bench.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:01\t100\n")
+                benchmarks.append(bench)
+    model = tmp / "model_metrics.json"
+    model.write_text(json.dumps({"best_epoch": 3, "epochs_run": 5, "best_val_loss": 0.2,
+                                 "n_parameters": 10, "history": {"train_loss": [1.0]},
+                                 "held_out_force_rmse": {"2": {"rmse": 0.1, "force_std": 1.0,
+                                                               "relative_rmse": 0.1,
+                                                               "n_values": 48}}}))
+    reference = tmp / "reference_errors.json"
+    reference.write_text(json.dumps(REFERENCE))
+    return {"summaries": summaries, "series": series, "benchmarks": benchmarks,
+            "model": model, "reference": reference, "tmp": tmp}
+
+
+@pytest.fixture(scope="module")
+def made(inputs):
+    """make_validation with the figures captured before they are closed."""
+    figures = {}
+    original = pl.finish
+
+    def capture(fig, path, **kwargs):
+        figures[str(path)] = fig
+        original(fig, path, **kwargs)
+
+    pl.finish = capture
+    try:
+        out = inputs["tmp"] / "validation"
+        outputs = {name: out / f"{name}.png" for name in
+                   ("velocity", "decay", "kymographs", "current", "iv_curve", "cost")}
+        outputs |= {"metrics": out / "metrics.json", "tables": out / "metrics.html",
+                    "runs": out / "runs"}
+        metrics = validation.make_validation(
+            inputs["summaries"], inputs["series"], inputs["benchmarks"], inputs["model"],
+            inputs["reference"], N_STEPS, training_biases=[1.5, 2.0, 3.0], outputs=outputs,
+            lattice=LATTICE, physics=PHYSICS, dynamics=DYNAMICS)
+    finally:
+        pl.finish = original
+    return {"metrics": metrics, "outputs": outputs, "figures": figures}
+
+
+def test_metrics_compare_the_seed_statistics_and_keep_the_inputs(made, inputs):
+    metrics = made["metrics"]
+    assert json.loads(made["outputs"]["metrics"].read_text()) == json.loads(
+        json.dumps(metrics, default=float))
+    entry = metrics["per_bias"]["2.1"]
+    assert entry["interpolated"] and not metrics["per_bias"]["2"]["interpolated"]
+    velocity = entry["wall_velocity"]
+    assert velocity["negf"]["mean"] == pytest.approx(0.5) and velocity["negf"]["n"] == 3
+    assert velocity["negf"]["std"] == pytest.approx(0.005)  # 0.5 * 0.01, ddof 1
+    assert velocity["agreement"]["relative_difference"] == pytest.approx(0.1)
+    assert velocity["agreement"]["agrees"] is False  # 10 % > max(5 %, the seed spread)
+    assert entry["late_current"]["agreement"]["agrees"] is True
+    # cost: median over runs of the job seconds / (steps + 1), and of the loop seconds
+    assert metrics["cost_per_step_seconds"]["negf"] == pytest.approx(0.02)
+    assert metrics["loop_cost_per_step_seconds"] == {"negf": 0.01, "ml": 0.001}
+    assert metrics["speedup_negf_over_ml"] == pytest.approx(5.0)
+    assert "history" not in metrics["model"] and metrics["model"]["best_epoch"] == 3
+    assert metrics["reference_force_rmse"] == REFERENCE["reference_force_rmse"]
+    assert metrics["reference_current"] is None
+
+
+def test_the_tables_hold_every_number_with_units(made):
+    page = made["outputs"]["tables"].read_text()
+    for text in ("ML against NEGF per validation bias", "wall velocity", "sites per ħ/t",
+                 "0.5 ± 0.005 (n = 3)", "Cost per Brownian step",
+                 "ML force error on the NEGF reference runs", "Training of the force field",
+                 "8 × 6 lattice", "model units: t = ħ = e = 1"):
+        assert text in page, text
+    assert "<table" in page and page.count("<h3>") == 5  # no current table without heads
+
+
+def test_one_figure_per_run_named_by_provider_bias_and_seed(made):
+    names = sorted(p.name for p in made["outputs"]["runs"].iterdir())
+    assert names == sorted(f"{p}_V{b:g}_s{s}.png" for p in ("ML", "NEGF") for b in BIASES
+                           for s in SEEDS)
+    for name in names:
+        assert (made["outputs"]["runs"] / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def _figure(made, name):
+    return made["figures"][str(made["outputs"][name])]
+
+
+def test_velocity_markers_are_offset_and_the_range_is_the_data_span(made):
+    (ax,) = _figure(made, "velocity").axes
+    assert ax.get_xlim() == pytest.approx((1.95, 2.15))
+    xs = {c.get_label(): c.lines[0].get_xdata() for c in ax.containers}
+    negf, ml = xs["NEGF: mean ± std over 3 seeds"], xs["ML: mean ± std over 3 seeds"]
+    assert np.all(ml > negf)
+    assert "sites per" in ax.get_ylabel() and "t/e" in ax.get_xlabel()
+
+
+def test_iv_curve_is_logarithmic_with_negative_currents_open(made):
+    axes = _figure(made, "iv_curve").axes
+    assert all(ax.get_yscale() == "log" for ax in axes)
+    before = axes[0]
+    faces = {}
+    for line in before.lines:
+        if line.get_marker() in ("o", "s") and line.get_linestyle() == "None":
+            faces[line.get_marker()] = (line.get_markerfacecolor(), line.get_ydata())
+    white = to_rgba("white")
+    face, values = faces["s"]  # ML: negative insulating current, drawn as |I|, open
+    assert to_rgba(face) == white and np.allclose(values, 1e-3)
+    face, values = faces["o"]  # NEGF: positive, filled
+    assert to_rgba(face) != white and np.allclose(values, 1e-7)
+    labels = [t.get_text() for t in axes[1].get_legend().get_texts()]
+    assert "open: I < 0 (|I| shown)" in labels
+
+
+def test_time_series_bands_name_one_statistic_for_both_providers(made):
+    for name in ("decay", "current"):
+        axes = _figure(made, name).axes
+        labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
+        assert "NEGF: mean ± std over 3 seeds" in labels
+        assert "ML: mean ± std over 3 seeds" in labels
+        assert len(axes[0].collections) >= 2  # a band for each provider
+        assert axes[0].get_xlabel() == pl.TIME
+
+
+def test_kymographs_average_the_seeds_and_draw_every_seeds_wall(made):
+    fig = _figure(made, "kymographs")
+    axes = [ax for ax in fig.axes if ax.images]
+    panels = [(bias, provider) for bias in BIASES for provider in ("negf", "ml")]
+    assert len(axes) == len(panels)
+    for ax, (bias, provider) in zip(axes, panels, strict=True):
+        assert len(ax.lines) == len(SEEDS)
+        seeds = [run_analysis(provider, bias, s)[1] for s in SEEDS]
+        expected = np.mean([f[profile_columns(LX)].to_numpy() for f in seeds], axis=0)
+        np.testing.assert_allclose(ax.images[0].get_array(), expected.T)
+        assert ax.get_title().startswith(f"{pl.PROVIDERS[provider].name}, V = {bias:g}")
+    assert 0 < axes[0].images[0].get_array()[1, 2] < 1  # the seeds' walls differ there
+    assert fig.get_supylabel() == "distance from the gated electrode x (sites)"
+    assert fig.get_supxlabel() == pl.TIME
+
+
+def test_validation_imports_neither_the_model_nor_raw_data_code():
+    code = ("import sys, holstein.validation; print(' '.join(m for m in sys.modules "
+            "if m.startswith('holstein')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    modules = set(out.stdout.split())
+    assert "holstein.validation" in modules
+    assert not {m for m in modules
+                if m.startswith(("holstein.ml", "holstein.dataset", "holstein.analysis",
+                                 "holstein.io"))}

@@ -1,0 +1,17 @@
+"""Adapter: trained model + NEGF reference runs -> the model's errors on them (JSON)."""
+
+sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
+
+from holstein.jobs import setup_job
+
+setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the log
+from holstein.reference_errors import reference_errors
+
+reference_errors(
+    model_path=sm.input.model,
+    shard_paths=list(sm.input.shards),
+    hyper=sm.params.hyper,
+    negf_runs=list(sm.input.negf_runs),
+    negf_summaries=list(sm.input.negf_summaries),
+    output=sm.output[0],
+)
