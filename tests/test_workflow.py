@@ -421,10 +421,10 @@ def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_r
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_train, n_valid = 2 * 2, 2 * 1
-    assert jobs == {"negf_training_shard": n_train, "train_model": 1,
-                    "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid, "validate": 1,
-                    "large_lattice_run": 1, "analyse_large_lattice_run": 1,
-                    "large_lattice_report": 1, "default": 1}
+    assert jobs == {"negf_training_shard": n_train, "train_model": 1, "model_figures": 1,
+                    "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid,
+                    "reference_errors": 1, "validate": 1, "large_lattice_run": 1,
+                    "analyse_large_lattice_run": 1, "large_lattice_report": 1, "default": 1}
 
 
 def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path):

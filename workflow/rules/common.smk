@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from snakemake.exceptions import WorkflowError
 
 # This checkout's package, for the workflow and for every job: a job must run the code
 # its code fingerprint describes, never an installed copy.  Jobs are separate Python
@@ -67,9 +68,18 @@ def gpus(uses_gpu=True):
 # side); training and the large-lattice run parallelise, so they take the cores --cores
 # grants, up to a cap beyond which torch gains little.
 TRAIN_MAX_THREADS = 8
-_CORES = (
-    workflow.cores if isinstance(workflow.cores, int) and workflow.cores < 4096 else 8
-)
+
+
+def _granted_cores(default=8):
+    """--cores N, or a default where no core count is given (--report, cluster runs)."""
+    try:
+        cores = workflow.cores
+    except WorkflowError:
+        return default
+    return cores if isinstance(cores, int) and cores < 4096 else default
+
+
+_CORES = _granted_cores()
 TRAIN_THREADS = max(1, min(_CORES, TRAIN_MAX_THREADS))
 
 LATTICE = config["lattice"]
