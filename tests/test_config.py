@@ -195,3 +195,34 @@ def test_relaxed_start_of_a_lattice_beyond_negf_is_rejected():
     check_config(validated({"dynamics": {"initial": "relaxed"},
                             "large_lattice": {"enabled": True, "Lx": 40, "Ly": 30}}))
     check_config(validated({"dynamics": {"initial": "relaxed"}}))  # large lattice off
+
+
+def test_every_library_default_of_the_physics_is_the_schema_default():
+    """The schema is the one source of defaults: the library's keyword defaults (for
+    callers outside the pipeline) must say the same, wherever they are spelled."""
+    import dataclasses
+    import inspect
+
+    from holstein.dynamics import BrownianParameters
+    from holstein.forces import NEGFForceProvider
+    from holstein.lattice import checkerboard
+    from holstein.negf import steady_state
+
+    config = validated({})
+    physics, dynamics = config["physics"], config["dynamics"]
+    expected = {**physics, "method": config["negf"]["method"]}
+    defaults = {
+        "steady_state": {k: p.default for k, p in
+                         inspect.signature(steady_state).parameters.items()
+                         if p.default is not inspect.Parameter.empty},
+        "NEGFForceProvider": {f.name: f.default for f in dataclasses.fields(NEGFForceProvider)},
+        "BrownianParameters": {f.name: f.default for f in dataclasses.fields(BrownianParameters)},
+        "checkerboard": {k: p.default for k, p in
+                         inspect.signature(checkerboard).parameters.items()
+                         if p.default is not inspect.Parameter.empty},
+    }
+    schema = {**expected, **dynamics}
+    for where, values in defaults.items():
+        for key, value in values.items():
+            if key in schema:
+                assert value == schema[key], f"{where}: {key} = {value!r}, schema {schema[key]!r}"
