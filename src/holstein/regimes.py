@@ -21,7 +21,7 @@ import numpy as np
 
 from .analysis import run_time_series, summarise
 from .atomic import pyplot, save_figure, write_text_atomic
-from .dynamics import run_brownian
+from .dynamics import INTEGRATORS, BrownianParameters, run_brownian
 from .lattice import checkerboard
 from .simulation import brownian_parameters, negf_provider
 
@@ -84,13 +84,14 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--stride", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--integrator", choices=INTEGRATORS, default=BrownianParameters.integrator)
     ap.add_argument("--out", type=Path, default=Path("results/regimes"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     physics = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": args.gamma,
                "temperature": args.temperature, "bias_scheme": "gated"}
-    dynamics = {"damping": 0.2, "dt": 0.1}
+    dynamics = {"damping": 0.2, "dt": 0.1, "integrator": args.integrator}
     lattice = {"Lx": args.Lx, "Ly": args.Ly}
     biases = [float(b) for b in args.biases.split(",")]
     if len(biases) != len(REGIME_NAMES):
