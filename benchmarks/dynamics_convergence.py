@@ -48,11 +48,18 @@ from holstein.analysis import run_time_series, summarise  # noqa: E402
 from holstein.atomic import write_text_atomic  # noqa: E402
 from holstein.dynamics import INTEGRATORS, BrownianIntegrator  # noqa: E402
 from holstein.lattice import checkerboard  # noqa: E402
+from holstein.observables import half_decay_time  # noqa: E402
 from holstein.simulation import brownian_parameters, negf_provider  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME_INTERVAL = 0.3  # time between recorded frames, as the pipeline's stride 3 at dt 0.1
-METRICS = ("wall_velocity", "half_decay_time")
+# Compared per study.  The pipeline's order parameter is normalised by the checkerboard
+# amplitude whatever the start (one absolute scale for every run); a relaxed start begins
+# at about 0.87, so "own_start" also gives the half-decay time relative to the start.
+METRICS = {
+    "integrator": ("wall_velocity", "half_decay_time"),
+    "initial": ("wall_velocity", "half_decay_time", "half_decay_time_own_start"),
+}
 log = logging.getLogger("dynamics_convergence")
 
 
@@ -99,11 +106,15 @@ def run_one(config, bias, seed, integrator, dt, dt_fine, duration, q0, initial):
     series = run_time_series({"time": np.array(times), "q": np.stack(qs),
                               "current": np.array(currents)}, meta)
     summary = summarise(series, meta)
+    order = series["order_parameter"].to_numpy()
     return {
         "integrator": integrator, "dt": dt, "initial": initial, "bias": bias, "seed": seed,
         "n_steps": n_steps, "seconds": seconds,
-        **{k: summary[k] for k in (*METRICS, "wall_velocity_stderr", "final_order_parameter",
-                                   "switching_time")},
+        **{k: summary[k] for k in ("wall_velocity", "half_decay_time", "wall_velocity_stderr",
+                                   "final_order_parameter", "switching_time")},
+        "half_decay_time_own_start": half_decay_time(series["time"].to_numpy(),
+                                                     order / order[0]),
+        "initial_order_parameter": float(order[0]),
         "wall_position": series["wall_position"].round(4).tolist(),
         "order_parameter": series["order_parameter"].round(6).tolist(),
     }
@@ -140,7 +151,7 @@ def compare(runs, args, config):
     refs = combos[:2] if args.study == "integrator" else combos[:1]
     for integrator, dt, initial in combos:
         row = {"integrator": integrator, "dt": dt, "initial": initial}
-        for metric in METRICS:
+        for metric in METRICS[args.study]:
             for bias in args.biases:
                 values, diffs = [], {r: [] for r in refs}
                 for seed in args.seeds:
@@ -148,11 +159,13 @@ def compare(runs, args, config):
                                         "bias": bias, "seed": seed}))
                     if run is None:
                         continue
+                    if metric not in run:  # a run cached before the metric existed
+                        continue
                     values.append(run[metric])
                     for r in refs:
                         ref = runs.get(key({"integrator": r[0], "dt": r[1], "initial": r[2],
                                             "bias": bias, "seed": seed}))
-                        if ref is not None:
+                        if ref is not None and metric in ref:
                             diffs[r].append(run[metric] - ref[metric])
                 label = f"{metric}@V{bias:g}"
                 row[label] = float(np.mean(values)) if values else None
@@ -163,6 +176,47 @@ def compare(runs, args, config):
                             "n": len(d)}
         table.append(row)
     return table
+
+
+def markdown(runs, args, config):
+    """Seed mean +- standard error of every metric per variant and bias, and the per-seed
+    difference of each variant from each reference (same noise), as Markdown tables."""
+    combos = variants(args, config)
+    refs = combos[:2] if args.study == "integrator" else combos[:1]
+    metrics = METRICS[args.study]
+
+    def run_of(combo, bias, seed):
+        return runs.get(key({"integrator": combo[0], "dt": combo[1], "initial": combo[2],
+                             "bias": bias, "seed": seed}))
+
+    def stat(values):
+        values = np.asarray([v for v in values if np.isfinite(v)])
+        if len(values) == 0:
+            return "-"
+        sem = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        return f"{values.mean():.4g} +- {sem:.2g} ({len(values)})"
+
+    columns = [(m, b) for b in args.biases for m in metrics]
+    header = "| scheme | dt | start | " + " | ".join(f"{m} V={b:g}" for m, b in columns) + " |"
+    lines = ["Seed means +- standard error (number of seeds):", "", header,
+             "|" + " --- |" * (3 + len(columns))]
+    for combo in combos:
+        cells = [stat([run_of(combo, b, s)[m] for s in args.seeds if run_of(combo, b, s)])
+                 for m, b in columns]
+        lines.append(f"| {combo[0]} | {combo[1]:g} | {combo[2]} | " + " | ".join(cells) + " |")
+    for ref in refs:
+        lines += ["", f"Per-seed difference from {ref[0]} dt={ref[1]:g} ({ref[2]} start), "
+                  "mean +- standard error:", "", header, "|" + " --- |" * (3 + len(columns))]
+        for combo in combos:
+            if combo == ref:
+                continue
+            cells = []
+            for m, b in columns:
+                pairs = [(run_of(combo, b, s), run_of(ref, b, s)) for s in args.seeds]
+                cells.append(stat([a[m] - r[m] for a, r in pairs if a and r]))
+            lines.append(f"| {combo[0]} | {combo[1]:g} | {combo[2]} | " + " | ".join(cells)
+                         + " |")
+    return "\n".join(lines)
 
 
 def print_table(table, args):
@@ -236,8 +290,10 @@ def main(argv=None):
                 write_text_atomic(out, json.dumps(result, indent=1))
     table = compare(runs, args, config)
     result["table"] = table
+    result["markdown"] = markdown(runs, args, config)
     write_text_atomic(out, json.dumps(result, indent=1))
     print_table(table, args)
+    print("\n" + result["markdown"])
 
 
 if __name__ == "__main__":

@@ -99,7 +99,8 @@ def test_state_round_trip_continues_the_same_random_stream(integrator):
 
 def test_state_of_the_other_scheme_is_refused():
     q0 = np.zeros((4, 3))
-    euler = BrownianIntegrator(q0, ZeroForce(), 0.0, BrownianParameters(), seed=1)
+    euler = BrownianIntegrator(q0, ZeroForce(), 0.0,
+                               BrownianParameters(integrator="euler-maruyama"), seed=1)
     lm = BrownianIntegrator(q0, ZeroForce(), 0.0,
                             BrownianParameters(integrator="leimkuhler-matthews"), seed=1)
     with pytest.raises(ValueError, match="other scheme"):

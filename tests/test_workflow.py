@@ -416,8 +416,8 @@ def test_catalog_files_exist():
 
 def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_run, tmp_path):
     config = yaml.safe_load(TINY.read_text())
-    config["dynamics"] = {"integrator": "leimkuhler-matthews"}
-    changed = tmp_path / "lm.yaml"
+    config["dynamics"] = {"integrator": "euler-maruyama"}  # the default is the other one
+    changed = tmp_path / "em.yaml"
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_train, n_valid = 2 * 2, 2 * 1

@@ -122,7 +122,8 @@ def relaxed_state(Lx: int, Ly: int, physics: dict, provider: ForceProvider,
 
     # Newton's chord method: the Jacobian is formed once where the flow stopped and kept
     # while it reduces the residual at least CHORD_RATE-fold per step (from 1e-3 the
-    # Jacobian barely changes); a slower step forms it anew at the current profile.
+    # Jacobian barely changes); a slower step forms it anew at the current profile, unless
+    # the residual is already within tolerance (then the slow step is the rounding floor).
     jac = jacobian(phi)
     newton_steps = 0
     residual = float(np.max(np.abs(force)))
@@ -133,15 +134,16 @@ def relaxed_state(Lx: int, Ly: int, physics: dict, provider: ForceProvider,
         newton_steps += 1
         trial_residual = float(np.max(np.abs(trial_force)))
         log.info("Newton step %d: residual %.2e", newton_steps, trial_residual)
+        slow = trial_residual > CHORD_RATE * residual
         if trial_residual < residual:
-            phi, force = trial, trial_force
-        elif residual <= RESIDUAL_TOLERANCE or fresh:
-            break  # the rounding floor (or no progress even with a fresh Jacobian)
-        if trial_residual > CHORD_RATE * residual:
-            jac, fresh = jacobian(phi), True
-        else:
-            fresh = False
-        residual = min(residual, trial_residual)
+            phi, force, residual = trial, trial_force, trial_residual
+        elif fresh:
+            break  # no progress even with a fresh Jacobian
+        if slow and residual <= RESIDUAL_TOLERANCE:
+            break  # the rounding floor
+        if slow:
+            jac = jacobian(phi)
+        fresh = slow
 
     q = phi[:, None] * sign
     residual = float(np.max(np.abs(total_force(phi))))
