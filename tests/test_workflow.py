@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+SCHEMA_MODEL = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml")
+                              .read_text())["properties"]["model"]["properties"]
+N_TINY_MEMBERS = yaml.safe_load(TINY.read_text())["model"]["committee"]
 
 
 def snakemake(*args, configs=(), cwd=ROOT, timeout=900, root=ROOT):
@@ -80,11 +83,12 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     n_train = len(config["training_data"]["biases"]) * len(config["training_data"]["seeds"])
     n_valid = len(config["validation"]["biases"]) * len(config["validation"]["seeds"])
+    n_members = config["model"].get("committee", SCHEMA_MODEL["committee"]["default"])
     jobs = planned_jobs(cwd=tmp_path)
     assert jobs == {
         "negf_training_shard": n_train,
-        "train_model": 1,
-        "model_figures": 1,
+        "train_member": n_members,
+        "model_figures": n_members,
         "brownian_run": 2 * n_valid,
         "analyse_run": 2 * n_valid,
         "reference_errors": 1,
@@ -132,17 +136,35 @@ def test_tiny_chain_produces_every_output(tiny_run):
         f"{p}_V{b}_s11.png" for p in ("ML", "NEGF") for b in ("2", "2.5"))
     assert "ML against NEGF per validation bias" in (
         results / "validation" / "metrics.html").read_text()
-    for name in ("parity", "loss"):
-        assert (results / "model" / f"{name}.png").stat().st_size > 1000
-    assert (results / "model" / "mlff.pt").exists()
+    for member in range(N_TINY_MEMBERS):
+        for name in ("parity", "loss"):
+            assert (results / "model" / f"member_{member}" / f"{name}.png").stat().st_size > 1000
+        assert (results / "model" / f"member_{member}" / "mlff.pt").exists()
+    assert (results / "validation" / "committee_deviation.png").stat().st_size > 1000
     metrics = json.loads((results / "validation" / "metrics.json").read_text())
     costs = metrics["cost_per_step_seconds"]
     assert all(v > 0 and v == v for v in costs.values())
     for entry in metrics["per_bias"].values():
         assert entry["half_decay_time"]["negf"]["n"] >= 0
     assert metrics["speedup_negf_over_ml"] > 0
-    for rmse in metrics["model"]["held_out_force_rmse"].values():
-        assert 0 <= rmse["relative_rmse"] < 10
+    assert len(metrics["model"]) == N_TINY_MEMBERS
+    assert [m["hyper"]["seed"] for m in metrics["model"]] == list(range(N_TINY_MEMBERS))
+    for member in metrics["model"]:
+        for rmse in member["held_out_force_rmse"].values():
+            assert 0 <= rmse["relative_rmse"] < 10
+    # the committee: the deviation of every reference frame against its error
+    committee = metrics["committee"]
+    assert committee["members"] == N_TINY_MEMBERS and committee["n_frames"] == 2 * 11
+    assert -1 <= committee["spearman_max_deviation"] <= 1
+    assert committee["cost"]["seconds_per_step"]["single"] > 0
+    # ML runs record the deviation on every frame, NEGF runs do not
+    ml_table = pq.read_table(results / "runs" / "ml" / "V2_s11.parquet")
+    assert {"force_deviation", "force_deviation_max", "force_deviation_mean"} <= set(
+        ml_table.column_names)
+    assert "force_deviation" not in pq.read_table(
+        results / "runs" / "negf" / "V2_s11.parquet").column_names
+    ml_csv = pd.read_csv(results / "analysis" / "ml" / "V2_s11.csv")
+    assert (ml_csv["force_deviation_max"] > 0).all()
     reference = metrics["reference_force_rmse"]
     assert set(reference) == {"2", "2.5"}  # every validation bias, from the NEGF runs
     for rmse in reference.values():
@@ -185,8 +207,33 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_valid = 2 * 1
-    assert jobs == {"train_model": 1, "model_figures": 1, "brownian_run": n_valid,
+    assert jobs == {"train_member": N_TINY_MEMBERS, "model_figures": N_TINY_MEMBERS,
+                    "brownian_run": n_valid, "analyse_run": n_valid, "reference_errors": 1,
+                    "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "large_lattice_report": 1, "default": 1}
+
+
+def test_a_larger_committee_trains_only_the_new_member(tiny_run, tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["model"]["committee"] = N_TINY_MEMBERS + 1
+    changed = tmp_path / "larger.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
+    n_valid = 2 * 1
+    assert jobs == {"train_member": 1, "model_figures": 1, "brownian_run": n_valid,
                     "analyse_run": n_valid, "reference_errors": 1, "validate": 1,
+                    "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "large_lattice_report": 1, "default": 1}
+
+
+def test_another_predictor_reruns_the_ml_runs_but_trains_nothing(tiny_run, tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["model"]["committee_predictor"] = (
+        "first" if SCHEMA_MODEL["committee_predictor"]["default"] == "mean" else "mean")
+    changed = tmp_path / "predictor.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
+    assert jobs == {"brownian_run": 2, "analyse_run": 2, "reference_errors": 1, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1}
 
@@ -194,8 +241,10 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
 def test_large_lattice_run_and_report(tiny_run):
     results = tiny_run / "results" / "large_lattice"
     table = pq.read_table(results / "ml_12x8_V2_s21.parquet")
-    # Only q and the current are recorded on a large lattice.
-    assert set(table.column_names) == {"step", "time", "bias", "seed", "q", "current"}
+    # Only q, the current and the committee deviation are recorded on a large lattice.
+    assert set(table.column_names) == {"step", "time", "bias", "seed", "q", "current",
+                                       "force_deviation", "force_deviation_max",
+                                       "force_deviation_mean"}
     assert table.num_rows == 11
     meta = json.loads(table.schema.metadata[b"holstein"])
     assert (meta["Lx"], meta["Ly"], meta["bias"], meta["seed"]) == (12, 8, 2.0, 21)
@@ -210,6 +259,13 @@ def test_large_lattice_run_and_report(tiny_run):
     assert math.isclose(estimate["seconds_per_step"],
                         estimate["measured_seconds_per_step"] * (96 / 42) ** 3)
     assert (results / "large_lattice.png").stat().st_size > 1000
+    assert (results / "committee_deviation.png").stat().st_size > 1000
+    deviation = metrics["committee_deviation"]
+    trust = yaml.safe_load((ROOT / "config.yaml").read_text())["active_learning"]
+    assert (deviation["trust_lo"], deviation["trust_hi"]) == (trust["trust_lo"],
+                                                              trust["trust_hi"])
+    assert deviation["max_deviation"] > 0
+    assert 0 <= deviation["fraction_of_frames_above_trust_lo"] <= 1
     assert not list(results.glob("*.checkpoint.npz"))
 
 
@@ -220,7 +276,7 @@ def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tm
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     assert jobs["negf_training_shard"] == 2  # one per seed of the new bias
-    assert jobs["train_model"] == 1
+    assert jobs["train_member"] == N_TINY_MEMBERS
     assert jobs["brownian_run"] == 2  # ML runs only: the NEGF references do not change
 
 
@@ -235,8 +291,8 @@ JOB_SCRIPTS = {
     "logs/runs/negf/": ("simulate.py", ("holstein.ml",)),
     "logs/runs/ml/": ("simulate.py", ()),
     "logs/analysis/": ("analyse.py", ()),
-    "logs/train_model": ("train.py", ()),
-    "logs/model_figures": ("model_figures.py", ()),
+    "logs/train_member/": ("train.py", ()),
+    "logs/model_figures/": ("model_figures.py", ()),
     "logs/reference_errors": ("reference_errors.py", ()),
     "logs/validate": ("validate.py", ()),
     "logs/large_lattice/ml_": ("simulate.py", ()),
@@ -289,7 +345,8 @@ def test_code_fingerprints_cover_exactly_what_each_job_imported(tiny_run):
     from holstein.provenance import import_closure
 
     used = job_modules(tiny_run)
-    assert len(used) == 19  # every job of the tiny run (the target rule "all" has no log)
+    # every job of the tiny run (the target rule "all" has no log)
+    assert len(used) == 17 + 2 * N_TINY_MEMBERS
     for log, modules in used.items():
         script, exclude = script_of(log)
         closure = import_closure(tiny_run / "workflow" / "scripts" / script,
@@ -357,8 +414,9 @@ def test_a_deleted_intermediate_is_rebuilt_with_everything_downstream(tiny_run):
     finally:
         shard.write_bytes(saved)
         os.utime(shard, (0, 0))  # older than everything: the run stays complete
-    assert jobs == {"negf_training_shard": 1, "train_model": 1, "model_figures": 1,
-                    "brownian_run": 2, "analyse_run": 2, "reference_errors": 1, "validate": 1,
+    assert jobs == {"negf_training_shard": 1, "train_member": N_TINY_MEMBERS,
+                    "model_figures": N_TINY_MEMBERS, "brownian_run": 2, "analyse_run": 2,
+                    "reference_errors": 1, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1}
 
@@ -421,7 +479,7 @@ def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_r
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_train, n_valid = 2 * 2, 2 * 1
-    assert jobs == {"negf_training_shard": n_train, "train_model": 1,
+    assert jobs == {"negf_training_shard": n_train, "train_member": N_TINY_MEMBERS,
                     "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1}
@@ -488,7 +546,7 @@ def test_a_checkpoint_from_another_run_is_refused(tiny_run, tmp_path):
     from holstein.training import train_from_shards
 
     results = tiny_run / "results"
-    checkpoint = results / "model" / "mlff.pt"
+    checkpoint = results / "model" / "member_0" / "mlff.pt"
     shards = sorted((results / "negf_training").glob("*.parquet"))
     foreign = tmp_path / "other_run" / "mlff.pt"
     train_from_shards(shards[1:], read_checkpoint(checkpoint)["hyper"], foreign,
@@ -503,7 +561,7 @@ def test_a_checkpoint_from_another_run_is_refused(tiny_run, tmp_path):
         log = (tiny_run / "logs" / "reference_errors.log").read_text()
         assert "ProvenanceError" in log, log[-3000:]
         assert f"{shards[0].name}: a training shard of this run, not used to train" in log
-        assert "--forcerun train_model" in log
+        assert "--forcerun train_member" in log
     finally:
         checkpoint.write_bytes(saved)
         os.utime(checkpoint, (stat.st_atime, stat.st_mtime))

@@ -2,8 +2,10 @@
 
 Columns: ``step``, ``time``, ``bias``, ``seed``, ``q`` and, where the provider supplies
 them and the run records them (a large-lattice run keeps q and the current only),
-``force``, ``density``, ``bond_current_x``, ``bond_current_y`` (lattice arrays flattened
-in C order into list<double> cells) and ``current``.
+``force``, ``density``, ``bond_current_x``, ``bond_current_y``, ``force_deviation``
+(lattice arrays flattened in C order into list<double> cells), ``current``,
+``force_deviation_max`` and ``force_deviation_mean`` (one number per frame): the fields
+of ``holstein.records``.
 The schema metadata key ``holstein`` holds JSON with the lattice shape
 (``Lx``, ``Ly``), the physical parameters, bias, seed, the force provider and
 the package version, so a file is self-describing.
@@ -22,7 +24,7 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .atomic import atomic_path
-from .records import LATTICE_FIELDS, Trajectory, field_shape
+from .records import LATTICE_FIELDS, SCALAR_FIELDS, Trajectory, field_shape
 
 METADATA_KEY = b"holstein"
 
@@ -40,8 +42,10 @@ def trajectory_table(traj: Trajectory, metadata: dict) -> pa.Table:
         if values is not None:
             flat = np.ascontiguousarray(values, dtype=np.float64).reshape(n, -1)
             columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel()), flat.shape[1])
-    if traj.current is not None:
-        columns["current"] = pa.array(traj.current, type=pa.float64())
+    for name in SCALAR_FIELDS:
+        values = getattr(traj, name)
+        if values is not None:
+            columns[name] = pa.array(np.asarray(values, dtype=np.float64), type=pa.float64())
     meta = {"Lx": int(traj.q.shape[1]), "Ly": int(traj.q.shape[2]), "version": __version__}
     meta.update(metadata)
     table = pa.table(columns)

@@ -21,6 +21,8 @@ from holstein.config import bias_label, canonical_config, check_config  # noqa: 
 from holstein.provenance import code_fingerprint  # noqa: E402
 from holstein import resources  # noqa: E402
 from holstein.device import cuda_available, negf_device, resolve_device  # noqa: E402
+from holstein.ml.members import committee_size, member_section  # noqa: E402
+from holstein.records import DEVIATION_FIELDS  # noqa: E402
 
 SCHEMA = yaml.safe_load((WORKFLOW_DIR / "schemas" / "config.schema.yaml").read_text())
 # Job parameters are compared as text: one canonical form of the validated config.
@@ -63,21 +65,26 @@ def gpus(uses_gpu=True):
     return int(USES_GPU and uses_gpu)
 
 
+# The committee of force fields: one training job per member, every ML job reads all.
+MEMBERS = list(range(committee_size(config["model"])))
+MEMBER_CHECKPOINTS = expand("results/model/member_{member}/mlff.pt", member=MEMBERS)
+PREDICTOR = config["model"]["committee_predictor"]
+
 # Threads: NEGF jobs are one small dense problem each (one thread, many jobs side by
 # side); training and the large-lattice run parallelise, so they take the cores --cores
-# grants, up to a cap beyond which torch gains little.
+# grants, up to a cap beyond which torch gains little.  The members of the committee
+# train side by side: each takes its share of the cores.
 TRAIN_MAX_THREADS = 8
 _CORES = (
     workflow.cores if isinstance(workflow.cores, int) and workflow.cores < 4096 else 8
 )
-TRAIN_THREADS = max(1, min(_CORES, TRAIN_MAX_THREADS))
+TRAIN_THREADS = max(1, min(_CORES // len(MEMBERS), TRAIN_MAX_THREADS))
 
 LATTICE = config["lattice"]
 TRAIN = config["training_data"]
 VALID = config["validation"]
 TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
 VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
-MODEL_CHECKPOINT = "results/model/mlff.pt"
 LARGE = config["large_lattice"]
 
 
@@ -128,12 +135,18 @@ NEGF_MEM_MB = {
     "training": resources.negf_job_mb(N_SITES, _frames(TRAIN)),
     "validation": resources.negf_job_mb(N_SITES, _frames(VALID)),
 }
-ML_MEM_MB = resources.ml_job_mb(N_SITES, _frames(VALID), config["model"]["channels"])
+ML_MEM_MB = resources.ml_job_mb(
+    N_SITES,
+    _frames(VALID),
+    config["model"]["channels"] * len(MEMBERS),
+    lattice_fields=6,
+)
+# The large run records q and, for a committee, the per-site force deviation.
 LARGE_MEM_MB = resources.ml_job_mb(
     LARGE["Lx"] * LARGE["Ly"],
     _frames(LARGE),
-    config["model"]["channels"],
-    lattice_fields=1,
+    config["model"]["channels"] * len(MEMBERS),
+    lattice_fields=2 if len(MEMBERS) > 1 else 1,
 )
 resources.check_memory(
     f"an NEGF job on the {LATTICE['Lx']} x {LATTICE['Ly']} lattice",
