@@ -299,6 +299,12 @@ JOB_SCRIPTS = {
     "logs/large_lattice/analyse_": ("analyse.py", ()),
     "logs/large_lattice/report": ("large_lattice.py", ()),
     "logs/initial/": ("relax.py", ("holstein.ml",)),
+    "logs/active_learning/explore/": ("simulate.py", ()),
+    "logs/active_learning/select/": ("al_select.py", ("holstein.ml",)),
+    "logs/active_learning/label/": ("al_label.py", ("holstein.ml",)),
+    "logs/active_learning/train_member/": ("train.py", ()),
+    "logs/active_learning/metrics/": ("al_metrics.py", ()),
+    "logs/active_learning/report": ("al_report.py", ("holstein.ml",)),
 }
 
 
@@ -341,17 +347,21 @@ def test_jobs_run_this_checkouts_code(tmp_path):
     assert not (work / "results" / "negf_training" / "V1.5_s1.parquet").exists()
 
 
-def test_code_fingerprints_cover_exactly_what_each_job_imported(tiny_run):
+def check_fingerprints_cover_the_imports(workdir: Path, used: dict[str, set[str]]) -> None:
     from holstein.provenance import import_closure
 
+    for log, modules in used.items():
+        script, exclude = script_of(log)
+        closure = import_closure(workdir / "workflow" / "scripts" / script,
+                                 root=workdir / "src" / "holstein", exclude=exclude)
+        assert set(closure) == modules, f"{log}: fingerprinted {closure}, imported {modules}"
+
+
+def test_code_fingerprints_cover_exactly_what_each_job_imported(tiny_run):
     used = job_modules(tiny_run)
     # every job of the tiny run (the target rule "all" has no log)
     assert len(used) == 17 + 2 * N_TINY_MEMBERS
-    for log, modules in used.items():
-        script, exclude = script_of(log)
-        closure = import_closure(tiny_run / "workflow" / "scripts" / script,
-                                 root=tiny_run / "src" / "holstein", exclude=exclude)
-        assert set(closure) == modules, f"{log}: fingerprinted {closure}, imported {modules}"
+    check_fingerprints_cover_the_imports(tiny_run, used)
 
 
 def test_parameters_compare_by_value(tiny_run, tmp_path):
@@ -480,6 +490,7 @@ def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_r
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_train, n_valid = 2 * 2, 2 * 1
     assert jobs == {"negf_training_shard": n_train, "train_member": N_TINY_MEMBERS,
+                    "model_figures": N_TINY_MEMBERS, "reference_errors": 1,
                     "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1}
@@ -567,3 +578,87 @@ def test_a_checkpoint_from_another_run_is_refused(tiny_run, tmp_path):
         os.utime(checkpoint, (stat.st_atime, stat.st_mtime))
         out = snakemake("--cores", "2", configs=[TINY], cwd=tiny_run, root=tiny_run)
         assert out.returncode == 0, out.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------------------
+# Active learning (last: a copy of the finished tiny run, one iteration on top of it)
+# --------------------------------------------------------------------------------------
+
+TINY_AL = ROOT / "tests" / "data" / "tiny_al.yaml"
+
+
+def al_config(tmp_path: Path, iterations: int) -> Path:
+    config = yaml.safe_load(TINY_AL.read_text())
+    config["active_learning"]["iterations"] = iterations
+    path = tmp_path / f"al_{iterations}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def al_jobs_per_iteration() -> dict[str, int]:
+    al = yaml.safe_load(TINY_AL.read_text())["active_learning"]
+    explore = al["explore"]
+    return {"al_explore": len(explore["biases"]) * len(explore["seeds"]), "al_select": 1,
+            "al_label": -(-al["frames_per_iteration"] // al["frames_per_label_job"]),
+            "al_train_member": N_TINY_MEMBERS, "al_metrics": 1}
+
+
+def test_active_learning_plans_each_iteration_and_drives_the_ml_runs_with_the_last(tmp_path):
+    iterations = yaml.safe_load(TINY_AL.read_text())["active_learning"]["iterations"]
+    jobs = planned_jobs(TINY, TINY_AL, cwd=tmp_path)
+    base = planned_jobs(TINY, cwd=tmp_path)
+    per = al_jobs_per_iteration()
+    assert jobs == base + Counter({k: iterations * n for k, n in per.items()}) + Counter(
+        {"al_metrics": 1, "al_report": 1})  # the metrics of iteration 0, and the report
+    out = snakemake("--dry-run", "--cores", "1", "results/runs/ml/V2_s11.parquet",
+                    configs=[TINY, TINY_AL], cwd=tmp_path)
+    assert f"results/active_learning/iter_{iterations}/model/member_0/mlff.pt" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_al_run(tiny_run, tmp_path_factory):
+    """A copy of the finished tiny run with one iteration of active learning on top."""
+    workdir = tmp_path_factory.mktemp("tiny_al") / "work"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    config = al_config(workdir, 1)
+    out = snakemake("--cores", "2", configs=[TINY, config], cwd=workdir, root=workdir)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    return workdir, config
+
+
+def test_an_iteration_labels_candidates_and_retrains_the_committee(tiny_al_run):
+    workdir, _ = tiny_al_run
+    al = yaml.safe_load(TINY_AL.read_text())["active_learning"]
+    summary = json.loads((workdir / "results" / "active_learning" / "summary.json")
+                         .read_text())
+    rows = summary["iterations"]
+    assert [r["iteration"] for r in rows] == [0, 1]
+    selection = rows[1]["exploration"]
+    assert selection["frames"] == selection["accurate"] + selection["candidate"] + \
+        selection["failed"]
+    assert rows[1]["labels"] == min(al["frames_per_iteration"], selection["candidate"]) > 0
+    assert rows[1]["negf_solves_for_training"] == \
+        rows[0]["negf_solves_for_training"] + rows[1]["labels"]
+    assert (workdir / "results" / "active_learning" / "active_learning.png").stat().st_size > 1000
+    # the validation now uses the iteration's committee, trained on the labels too
+    reference = json.loads((workdir / "results" / "validation" / "reference_errors.json")
+                           .read_text())
+    assert all("active_learning/iter_1/model" in c for c in reference["checkpoints"])
+    used = {log: m for log, m in job_modules(workdir).items()
+            if log.startswith("logs/active_learning/")}
+    assert {log.split("/")[2] for log in used} == {
+        "explore", "select", "label", "train_member", "metrics", "report.log"}
+    check_fingerprints_cover_the_imports(workdir, used)
+
+
+def test_raising_iterations_runs_only_the_new_iteration(tiny_al_run, tmp_path):
+    workdir, _ = tiny_al_run
+    jobs = planned_jobs(TINY, al_config(tmp_path, 2), cwd=workdir, root=workdir)
+    per = al_jobs_per_iteration()
+    # iteration 2, the report, and what the new committee drives (the base committee and
+    # iteration 1 stay as they are)
+    assert jobs == Counter(per) + Counter({
+        "al_report": 1, "brownian_run": 2, "analyse_run": 2, "reference_errors": 1,
+        "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+        "large_lattice_report": 1, "default": 1})
+    assert planned_jobs(TINY, al_config(tmp_path, 1), cwd=workdir, root=workdir) == {}

@@ -22,7 +22,7 @@ from holstein.provenance import code_fingerprint  # noqa: E402
 from holstein import resources  # noqa: E402
 from holstein.device import cuda_available, negf_device, resolve_device  # noqa: E402
 from holstein.ml.members import committee_size, member_section  # noqa: E402
-from holstein.records import DEVIATION_FIELDS  # noqa: E402
+from holstein.records import DEVIATION_FIELDS, DEVIATION_SUMMARIES  # noqa: E402
 
 SCHEMA = yaml.safe_load((WORKFLOW_DIR / "schemas" / "config.schema.yaml").read_text())
 # Job parameters are compared as text: one canonical form of the validated config.
@@ -49,6 +49,11 @@ INITIAL_CODE = code("relax.py", exclude=["holstein.ml"])
 ANALYSIS_CODE = code("analyse.py")
 VALIDATION_CODE = code("validate.py")
 LARGE_LATTICE_CODE = code("large_lattice.py")
+# Selection and labelling never load a model (tests check each job's imports).
+AL_SELECT_CODE = code("al_select.py", exclude=["holstein.ml"])
+AL_LABEL_CODE = code("al_label.py", exclude=["holstein.ml"])
+AL_METRICS_CODE = code("al_metrics.py")
+AL_REPORT_CODE = code("al_report.py", exclude=["holstein.ml"])
 
 # The device setting reaches jobs as a parameter (each job resolves it where it runs);
 # here it decides which jobs declare a GPU.  'cuda' is checked up front only where the
@@ -67,8 +72,56 @@ def gpus(uses_gpu=True):
 
 # The committee of force fields: one training job per member, every ML job reads all.
 MEMBERS = list(range(committee_size(config["model"])))
-MEMBER_CHECKPOINTS = expand("results/model/member_{member}/mlff.pt", member=MEMBERS)
 PREDICTOR = config["model"]["committee_predictor"]
+
+# Active learning: iteration i's committee is trained on the training shards and the
+# labels of iterations 1 .. i; the last iteration's committee drives the ML runs.
+AL = config["active_learning"]
+AL_BIASES = {bias_label(b): b for b in AL["explore"]["biases"]}
+AL_LABEL_JOBS = -(-AL["frames_per_iteration"] // AL["frames_per_label_job"])
+
+
+def committee_checkpoints(iteration, name="mlff.pt"):
+    """The member checkpoints (or another file ``name`` of each member) of an iteration's
+    committee (0: the pipeline's)."""
+    folder = (
+        "results" if iteration == 0 else f"results/active_learning/iter_{iteration}"
+    )
+    return expand(f"{folder}/model/member_{{member}}/{name}", member=MEMBERS)
+
+
+def label_shards(iteration, only=False):
+    """The label shards of iterations 1 .. ``iteration`` (``only``: of that one)."""
+    return expand(
+        "results/active_learning/iter_{i}/labels/al{i}_labels_{shard}.parquet",
+        i=[iteration] if only and iteration else range(1, iteration + 1),
+        shard=range(AL_LABEL_JOBS),
+    )
+
+
+def exploration_runs(wildcards):
+    """The exploration runs of an iteration: every lattice, bias and seed."""
+    explore = AL["explore"]
+    return expand(
+        "results/active_learning/iter_{iteration}/explore/{lattice}_V{bias}_s{seed}.parquet",
+        iteration=wildcards.iteration,
+        lattice=[
+            f"{lat['Lx']}x{lat['Ly']}" for lat in explore["lattices"] or [LATTICE]
+        ],
+        bias=AL_BIASES,
+        seed=explore["seeds"],
+    )
+
+
+def selection_stats(wildcards):
+    """The selection counts of an iteration's exploration (none for iteration 0)."""
+    if int(wildcards.iteration) == 0:
+        return []
+    return "results/active_learning/iter_{iteration}/selection.json".format(**wildcards)
+
+
+COMMITTEE_CHECKPOINTS = committee_checkpoints(AL["iterations"])
+COMMITTEE_METRICS = committee_checkpoints(AL["iterations"], "metrics.json")
 
 # Threads: NEGF jobs are one small dense problem each (one thread, many jobs side by
 # side); training and the large-lattice run parallelise, so they take the cores --cores
@@ -113,6 +166,9 @@ RUNS = expand(
     provider=["ml", "negf"],
     bias=VALID_BIASES,
     seed=VALID["seeds"],
+)
+REFERENCE_RUNS = expand(
+    "results/runs/negf/V{bias}_s{seed}.parquet", bias=VALID_BIASES, seed=VALID["seeds"]
 )
 
 

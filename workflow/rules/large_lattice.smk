@@ -11,7 +11,7 @@ LARGE_LABELS = {
 
 rule large_lattice_run:
     input:
-        model=MEMBER_CHECKPOINTS,
+        model=COMMITTEE_CHECKPOINTS,
         initial=start_input(LARGE),
     output:
         f"results/large_lattice/ml_{LARGE_TAG}.parquet",

@@ -4,7 +4,7 @@
 
 rule brownian_run:
     input:
-        model=lambda wc: MEMBER_CHECKPOINTS if wc.provider == "ml" else [],
+        model=lambda wc: COMMITTEE_CHECKPOINTS if wc.provider == "ml" else [],
         initial=start_input(config["lattice"]),
     output:
         "results/runs/{provider}/V{bias}_s{seed}.parquet",

@@ -11,13 +11,9 @@ VALIDATION_LABELS = {
 
 rule reference_errors:
     input:
-        model=MEMBER_CHECKPOINTS,
-        shards=TRAINING_SHARDS,
-        negf_runs=expand(
-            "results/runs/negf/V{bias}_s{seed}.parquet",
-            bias=VALID_BIASES,
-            seed=VALID["seeds"],
-        ),
+        model=COMMITTEE_CHECKPOINTS,
+        shards=[*TRAINING_SHARDS, *label_shards(AL["iterations"])],
+        negf_runs=REFERENCE_RUNS,
         negf_summaries=expand(
             "results/analysis/negf/V{bias}_s{seed}.json",
             bias=VALID_BIASES,
@@ -60,9 +56,7 @@ rule validate:
             bias=VALID_BIASES,
             seed=VALID["seeds"],
         ),
-        model_metrics=expand(
-            "results/model/member_{member}/metrics.json", member=MEMBERS
-        ),
+        model_metrics=COMMITTEE_METRICS,
         reference_errors=rules.reference_errors.output[0],
     output:
         metrics="results/validation/metrics.json",
