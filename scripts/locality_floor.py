@@ -10,7 +10,7 @@ deviation of the whole trajectory (the normalisation of the held-out metric), an
 with ``--model``, the trained model's RMSE on the same late frames.
 
     python scripts/locality_floor.py results/negf_training/*.parquet \
-        --model results/model/mlff.pt --radii 4 6 --samples 200
+        --model results/model/member_0/mlff.pt --radii 4 6 --samples 200
 
 Cost: two NEGF solves per sample (about 0.06 s each at 16 x 14).
 """

@@ -103,7 +103,7 @@ mkdir -p "$SLURM_DIR/state" "$SLURM_DIR/spool"
 
 NODE=$(hostname -s)
 NCPU=$(nproc)
-[ "$NCPU" -ge 2 ] || NCPU=2  # train_model asks for 2 CPUs; config_overrides allows it
+[ "$NCPU" -ge 2 ] || NCPU=2  # train_member asks for 2 CPUs; config_overrides allows it
 MEM_MB=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
 export SLURM_CONF="$SLURM_DIR/slurm.conf"
 cat >"$SLURM_CONF" <<EOF

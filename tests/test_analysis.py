@@ -103,3 +103,18 @@ def test_switch_from_a_learned_insulating_offset():
     summary = summarise(run_time_series(arrays, meta), meta)
     assert summary["switched"] is True
     assert summary["switching_time"] == pytest.approx(30.0, rel=1e-12)
+
+
+def test_a_committees_deviation_is_carried_and_summarised():
+    t = np.arange(10, dtype=float)
+    arrays, meta = synthetic_run(np.full(10, 0.5))
+    series = run_time_series(arrays, meta)  # no committee: NaN, and NaN summaries
+    assert series["force_deviation_max"].isna().all()
+    assert math.isnan(summarise(series, meta)["max_force_deviation"])
+    arrays["force_deviation_max"] = 0.01 * (1 + t)
+    arrays["force_deviation_mean"] = np.full(10, 0.002)
+    series = run_time_series(arrays, meta)
+    np.testing.assert_array_equal(series["force_deviation_max"], 0.01 * (1 + t))
+    summary = summarise(series, meta)
+    assert summary["max_force_deviation"] == pytest.approx(0.1)
+    assert summary["mean_force_deviation"] == pytest.approx(0.002)

@@ -226,3 +226,28 @@ def test_every_library_default_of_the_physics_is_the_schema_default():
         for key, value in values.items():
             if key in schema:
                 assert value == schema[key], f"{where}: {key} = {value!r}, schema {schema[key]!r}"
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"active_learning": {"trust_lo": 0.3, "trust_hi": 0.2}}, "trust_lo = 0.3 is not below"),
+        ({"active_learning": {"iterations": 1}, "model": {"committee": 1}},
+         "model.committee = 1"),
+        ({"active_learning": {"iterations": 1, "explore": {"lattices": [{"Lx": 20, "Ly": 14}]}}},
+         "20 x 14"),
+        ({"active_learning": {"iterations": 1, "explore": {"seeds": [101]}}},
+         "explore.seeds and validation.seeds share \\[101\\]"),
+        ({"active_learning": {"iterations": 1, "explore": {"biases": [2.0, 2.00000000001]}}},
+         "explore.biases has duplicates"),
+    ],
+)
+def test_active_learning_settings_that_cannot_work_are_refused(patch, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(validated(patch))
+
+
+def test_active_learning_accepts_the_training_lattice_and_is_unchecked_when_off():
+    check_config(validated({"active_learning": {
+        "iterations": 2, "explore": {"lattices": [{"Lx": 16, "Ly": 14}]}}}))
+    check_config(validated({"active_learning": {"explore": {"seeds": [101]}}}))  # off

@@ -21,6 +21,7 @@ import yaml
 
 from holstein.dynamics import Trajectory
 from holstein.io import write_trajectory
+from holstein.ml.members import member_section
 from holstein.ml.provenance import ProvenanceError
 from holstein.ml.provider import load
 from holstein.observables import device_current, kirchhoff_spread, series_current
@@ -39,9 +40,11 @@ PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
 SHAPE = (5, 4)
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+# A committee of one (the tests of a single model), and the same with two members
 HYPER = {**{k: v["default"] for k, v in SCHEMA["properties"]["model"]["properties"].items()},
          "cutoff": 1, "channels": 4, "epochs": 2, "batch_size": 8,
-         "validation_fraction": 0.5, "bond_heads": True}
+         "validation_fraction": 0.5, "bond_heads": True, "committee": 1}
+COMMITTEE = {**HYPER, "committee": 2}
 
 
 def write_run(path, bias, seed, n=6, force_scale=1.0, draw=None):
@@ -55,7 +58,8 @@ def write_run(path, bias, seed, n=6, force_scale=1.0, draw=None):
     traj = Trajectory(steps=np.arange(n), times=0.5 * np.arange(n), q=q, force=force,
                       density=0.5 - force / PHYSICS["g"], bond_current_x=bx,
                       bond_current_y=by, current=device_current(bx))
-    write_trajectory(path, traj, {"bias": bias, "seed": seed, "physics": PHYSICS})
+    write_trajectory(path, traj, {"bias": bias, "seed": seed, "physics": PHYSICS,
+                                  "dynamics": {"damping": 0.2, "dt": 0.1}, "stride": 1})
     return path
 
 
@@ -70,10 +74,13 @@ def model(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("reference_errors")
     shards = [write_run(tmp / "shards" / f"V{b:g}_s{s}.parquet", b, s)
               for b in (1.0, 3.0) for s in (1, 2)]
-    path = tmp / "model" / "mlff.pt"
-    train_from_shards(shards, HYPER, path, tmp / "model" / "metrics.json",
-                      tmp / "model" / "parity.parquet")
-    return {"path": path, "shards": shards, "tmp": tmp}
+    paths = []
+    for member in range(2):  # member 0 is the single model of a committee of one
+        folder = tmp / "model" / f"member_{member}"
+        paths.append(folder / "mlff.pt")
+        train_from_shards(shards, member_section(COMMITTEE, member), paths[-1],
+                          folder / "metrics.json", folder / "parity.parquet")
+    return {"path": paths[0], "members": paths, "shards": shards, "tmp": tmp}
 
 
 @pytest.fixture()
@@ -169,6 +176,7 @@ def test_reference_errors_writes_both_after_the_provenance_check(model, referenc
     assert set(written["reference_force_rmse"]) == {"2", "2.5"}
     assert set(written["reference_current"]) == {"2", "2.5"}
     assert written["reference_runs"] == [p.name for p in references["runs"]]
+    assert written["committee"] is None  # a single model has no deviation
 
 
 def test_a_foreign_checkpoint_is_refused_and_nothing_is_written(model, references, tmp_path):
@@ -176,7 +184,8 @@ def test_a_foreign_checkpoint_is_refused_and_nothing_is_written(model, reference
     other = [write_run(tmp_path / "other" / f"V{b:g}_s{s}.parquet", b, s, draw=7 + s)
              for b in (1.0, 3.0) for s in (1, 2)]  # the same names, other frames
     foreign = tmp_path / "foreign" / "mlff.pt"
-    train_from_shards(other, HYPER, foreign, tmp_path / "foreign" / "metrics.json",
+    train_from_shards(other, member_section(HYPER, 0), foreign,
+                      tmp_path / "foreign" / "metrics.json",
                       tmp_path / "foreign" / "parity.parquet")
     copied = tmp_path / "run" / "mlff.pt"
     copied.parent.mkdir()
@@ -197,9 +206,67 @@ def test_a_foreign_checkpoint_is_refused_and_nothing_is_written(model, reference
 def test_a_model_without_bond_heads_has_no_current_errors(model, references, tmp_path):
     path = tmp_path / "no_bonds" / "mlff.pt"
     hyper = {**HYPER, "bond_heads": False}
-    train_from_shards(model["shards"], hyper, path, tmp_path / "no_bonds" / "metrics.json",
+    train_from_shards(model["shards"], member_section(hyper, 0), path,
+                      tmp_path / "no_bonds" / "metrics.json",
                       tmp_path / "no_bonds" / "parity.parquet")
     result = reference_errors(path, model["shards"], hyper, references["runs"],
                               references["summaries"], tmp_path / "out.json")
     assert result["reference_current"] is None
     assert set(result["reference_force_rmse"]) == {"2", "2.5"}
+
+
+
+def _ranks(values):
+    """Ranks 0 .. n-1 (the values here have no ties)."""
+    order = np.argsort(values)
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    return ranks
+
+
+def test_committee_deviation_against_the_true_error_of_every_frame(model, references,
+                                                                   tmp_path):
+    out = tmp_path / "reference_errors.json"
+    result = reference_errors(model["members"], model["shards"], COMMITTEE,
+                              references["runs"], references["summaries"], out,
+                              predictor="mean")
+    committee = result["committee"]
+    assert committee["members"] == 2 and committee["predictor"] == "mean"
+    # independently: each member's own provider, the mean predictor, |F1 - F2| / 2
+    providers = [load(p) for p in model["members"]]
+    runs = sorted(read_reference_runs(references["runs"], references["summaries"]),
+                  key=lambda r: r.path)
+    largest, rmse, bias = [], [], []
+    for run in runs:
+        for q, negf in zip(run.arrays["q"], run.arrays["force"], strict=True):
+            f1, f2 = (p.electronic_force(q, run.meta["bias"]) for p in providers)
+            largest.append(np.max(np.abs(f1 - f2) / 2))
+            rmse.append(np.sqrt(np.mean(((f1 + f2) / 2 - negf) ** 2)))
+            bias.append(run.meta["bias"])
+    frames = committee["frames"]
+    np.testing.assert_allclose(frames["max_deviation"], largest, rtol=1e-4)
+    np.testing.assert_allclose(frames["force_rmse"], rmse, rtol=1e-4)
+    np.testing.assert_array_equal(frames["bias"], bias)
+    rho = np.corrcoef(_ranks(np.array(largest)), _ranks(np.array(rmse)))[0, 1]
+    assert committee["spearman_max_deviation"] == pytest.approx(rho, abs=1e-9)
+    assert committee["n_frames"] == 24 and set(committee["per_bias"]) == {"2", "2.5"}
+    assert len(committee["per_bias"]["2"]["member_relative_rmse"]) == 2
+    cost = committee["cost"]
+    assert cost["lattice"] == list(SHAPE) and cost["stride"] == 1
+    assert set(cost["added_fraction"]) == {"mean", "first"}
+    assert all(v > 0 for v in cost["seconds_per_step"].values())
+    written = json.loads(out.read_text())
+    assert written["committee"]["frames"]["max_deviation"] == pytest.approx(largest, rel=1e-4)
+
+
+def test_every_member_is_checked_and_counted(model, references, tmp_path):
+    out = tmp_path / "reference_errors.json"
+    with pytest.raises(ValueError, match="1 member checkpoints given, but model.committee = 2"):
+        reference_errors(model["members"][:1], model["shards"], COMMITTEE, references["runs"],
+                         references["summaries"], out)
+    # member 1's checkpoint in member 0's place: trained with another seed
+    with pytest.raises(ProvenanceError, match=r"model\.seed: checkpoint trained with 1, "
+                       r"configured 0"):
+        reference_errors(model["members"][::-1], model["shards"], COMMITTEE,
+                         references["runs"], references["summaries"], out)
+    assert not out.exists()

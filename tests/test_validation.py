@@ -30,9 +30,24 @@ LATTICE = {"Lx": LX, "Ly": 6}
 PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
            "bias_scheme": "gated"}
 DYNAMICS = {"damping": 0.2, "dt": 0.1}
+# A committee of two on six reference frames, three per bias
+FRAMES = {"bias": [2.0, 2.0, 2.0, 2.1, 2.1, 2.1],
+          "max_deviation": [0.01, 0.02, 0.05, 0.1, 0.2, 0.3],
+          "mean_deviation": [0.005] * 6, "force_rmse": [0.02, 0.01, 0.04, 0.05, 0.07, 0.06]}
+COMMITTEE = {
+    "members": 2, "predictor": "mean", "spearman_max_deviation": 0.83,
+    "spearman_mean_deviation": 0.2, "n_frames": 6,
+    "per_bias": {b: {"spearman_max_deviation": 0.5, "spearman_mean_deviation": 0.4,
+                     "predictor_relative_rmse": 0.05, "member_relative_rmse": [0.06, 0.07],
+                     "median_max_deviation": 0.02, "n_frames": 3} for b in ("2", "2.1")},
+    "frames": FRAMES,
+    "cost": {"seconds_per_step": {"single": 0.001, "mean": 0.0015, "first": 0.0011},
+             "added_fraction": {"mean": 0.5, "first": 0.1}, "configured_predictor": "mean",
+             "lattice": [8, 6], "stride": 3, "n_steps": 300, "repeats": 5}}
 REFERENCE = {"reference_force_rmse": {"2": {"rmse": 0.1, "force_std": 1.0,
                                             "relative_rmse": 0.1, "n_snapshots": 33}},
-             "reference_current": None}
+             "reference_current": None, "committee": COMMITTEE}
+TRUST = (0.02, 0.2)
 
 
 def run_analysis(provider, bias, seed):
@@ -77,12 +92,13 @@ def inputs(tmp_path_factory):
                 seconds = (N_STEPS + 1) * (0.02 if provider == "negf" else 0.004) * seed / 102
                 bench.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:01\t100\n")
                 benchmarks.append(bench)
-    model = tmp / "model_metrics.json"
-    model.write_text(json.dumps({"best_epoch": 3, "epochs_run": 5, "best_val_loss": 0.2,
-                                 "n_parameters": 10, "history": {"train_loss": [1.0]},
-                                 "held_out_force_rmse": {"2": {"rmse": 0.1, "force_std": 1.0,
-                                                               "relative_rmse": 0.1,
-                                                               "n_values": 48}}}))
+    model = [tmp / f"member_{k}_metrics.json" for k in range(2)]
+    for k, path in enumerate(model):
+        path.write_text(json.dumps({
+            "best_epoch": 3 + k, "epochs_run": 5, "best_val_loss": 0.2, "n_parameters": 10,
+            "history": {"train_loss": [1.0]},
+            "held_out_force_rmse": {"2": {"rmse": 0.1, "force_std": 1.0,
+                                          "relative_rmse": 0.1, "n_values": 48}}}))
     reference = tmp / "reference_errors.json"
     reference.write_text(json.dumps(REFERENCE))
     return {"summaries": summaries, "series": series, "benchmarks": benchmarks,
@@ -103,13 +119,14 @@ def made(inputs):
     try:
         out = inputs["tmp"] / "validation"
         outputs = {name: out / f"{name}.png" for name in
-                   ("velocity", "decay", "kymographs", "current", "iv_curve", "cost")}
+                   ("velocity", "decay", "kymographs", "current", "iv_curve", "cost",
+                    "committee")}
         outputs |= {"metrics": out / "metrics.json", "tables": out / "metrics.html",
                     "runs": out / "runs"}
         metrics = validation.make_validation(
             inputs["summaries"], inputs["series"], inputs["benchmarks"], inputs["model"],
             inputs["reference"], N_STEPS, training_biases=[1.5, 2.0, 3.0], outputs=outputs,
-            lattice=LATTICE, physics=PHYSICS, dynamics=DYNAMICS)
+            lattice=LATTICE, physics=PHYSICS, dynamics=DYNAMICS, trust=TRUST)
     finally:
         pl.finish = original
     return {"metrics": metrics, "outputs": outputs, "figures": figures}
@@ -131,9 +148,12 @@ def test_metrics_compare_the_seed_statistics_and_keep_the_inputs(made, inputs):
     assert metrics["cost_per_step_seconds"]["negf"] == pytest.approx(0.02)
     assert metrics["loop_cost_per_step_seconds"] == {"negf": 0.01, "ml": 0.001}
     assert metrics["speedup_negf_over_ml"] == pytest.approx(5.0)
-    assert "history" not in metrics["model"] and metrics["model"]["best_epoch"] == 3
+    assert [m["best_epoch"] for m in metrics["model"]] == [3, 4]  # member by member
+    assert not any("history" in m for m in metrics["model"])
     assert metrics["reference_force_rmse"] == REFERENCE["reference_force_rmse"]
     assert metrics["reference_current"] is None
+    # the committee's summaries, without the per-frame values (those are drawn)
+    assert metrics["committee"] == {k: v for k, v in COMMITTEE.items() if k != "frames"}
 
 
 def test_the_tables_hold_every_number_with_units(made):
@@ -141,9 +161,11 @@ def test_the_tables_hold_every_number_with_units(made):
     for text in ("ML against NEGF per validation bias", "wall velocity", "sites per ħ/t",
                  "0.5 ± 0.005 (n = 3)", "Cost per Brownian step",
                  "ML force error on the NEGF reference runs", "Training of the force field",
-                 "8 × 6 lattice", "model units: t = ħ = e = 1"):
+                 "8 × 6 lattice", "model units: t = ħ = e = 1", "Committee of 2 force fields",
+                 "Spearman, max deviation", "0.83", "0.06, 0.07", "Cost of the committee",
+                 "50 %", "10 %"):
         assert text in page, text
-    assert "<table" in page and page.count("<h3>") == 5  # no current table without heads
+    assert "<table" in page and page.count("<h3>") == 7  # no current table without heads
 
 
 def test_one_figure_per_run_named_by_provider_bias_and_seed(made):
@@ -208,6 +230,20 @@ def test_kymographs_average_the_seeds_and_draw_every_seeds_wall(made):
     assert 0 < axes[0].images[0].get_array()[1, 2] < 1  # the seeds' walls differ there
     assert fig.get_supylabel() == "distance from the gated electrode x (sites)"
     assert fig.get_supxlabel() == pl.TIME
+
+
+def test_the_committee_figure_draws_every_reference_frame_with_the_trust_levels(made):
+    (ax,) = _figure(made, "committee").axes
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    dots = [line for line in ax.lines if line.get_marker() == "."]
+    assert [len(d.get_xdata()) for d in dots] == [3, 3]
+    np.testing.assert_allclose(np.concatenate([d.get_xdata() for d in dots]),
+                               FRAMES["max_deviation"])
+    np.testing.assert_allclose(np.concatenate([d.get_ydata() for d in dots]),
+                               FRAMES["force_rmse"])
+    verticals = sorted(line.get_xdata()[0] for line in ax.lines if line.get_marker() != ".")
+    assert verticals == list(TRUST)
+    assert "ρ = 0.83" in _figure(made, "committee").get_suptitle()
 
 
 def test_validation_imports_neither_the_model_nor_raw_data_code():

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+SCHEMA_MODEL = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml")
+                              .read_text())["properties"]["model"]["properties"]
+N_TINY_MEMBERS = yaml.safe_load(TINY.read_text())["model"]["committee"]
 
 
 def snakemake(*args, configs=(), cwd=ROOT, timeout=900, root=ROOT):
@@ -80,11 +83,12 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     n_train = len(config["training_data"]["biases"]) * len(config["training_data"]["seeds"])
     n_valid = len(config["validation"]["biases"]) * len(config["validation"]["seeds"])
+    n_members = config["model"].get("committee", SCHEMA_MODEL["committee"]["default"])
     jobs = planned_jobs(cwd=tmp_path)
     assert jobs == {
         "negf_training_shard": n_train,
-        "train_model": 1,
-        "model_figures": 1,
+        "train_member": n_members,
+        "model_figures": n_members,
         "brownian_run": 2 * n_valid,
         "analyse_run": 2 * n_valid,
         "reference_errors": 1,
@@ -132,17 +136,35 @@ def test_tiny_chain_produces_every_output(tiny_run):
         f"{p}_V{b}_s11.png" for p in ("ML", "NEGF") for b in ("2", "2.5"))
     assert "ML against NEGF per validation bias" in (
         results / "validation" / "metrics.html").read_text()
-    for name in ("parity", "loss"):
-        assert (results / "model" / f"{name}.png").stat().st_size > 1000
-    assert (results / "model" / "mlff.pt").exists()
+    for member in range(N_TINY_MEMBERS):
+        for name in ("parity", "loss"):
+            assert (results / "model" / f"member_{member}" / f"{name}.png").stat().st_size > 1000
+        assert (results / "model" / f"member_{member}" / "mlff.pt").exists()
+    assert (results / "validation" / "committee_deviation.png").stat().st_size > 1000
     metrics = json.loads((results / "validation" / "metrics.json").read_text())
     costs = metrics["cost_per_step_seconds"]
     assert all(v > 0 and v == v for v in costs.values())
     for entry in metrics["per_bias"].values():
         assert entry["half_decay_time"]["negf"]["n"] >= 0
     assert metrics["speedup_negf_over_ml"] > 0
-    for rmse in metrics["model"]["held_out_force_rmse"].values():
-        assert 0 <= rmse["relative_rmse"] < 10
+    assert len(metrics["model"]) == N_TINY_MEMBERS
+    assert [m["hyper"]["seed"] for m in metrics["model"]] == list(range(N_TINY_MEMBERS))
+    for member in metrics["model"]:
+        for rmse in member["held_out_force_rmse"].values():
+            assert 0 <= rmse["relative_rmse"] < 10
+    # the committee: the deviation of every reference frame against its error
+    committee = metrics["committee"]
+    assert committee["members"] == N_TINY_MEMBERS and committee["n_frames"] == 2 * 11
+    assert -1 <= committee["spearman_max_deviation"] <= 1
+    assert committee["cost"]["seconds_per_step"]["single"] > 0
+    # ML runs record the deviation on every frame, NEGF runs do not
+    ml_table = pq.read_table(results / "runs" / "ml" / "V2_s11.parquet")
+    assert {"force_deviation", "force_deviation_max", "force_deviation_mean"} <= set(
+        ml_table.column_names)
+    assert "force_deviation" not in pq.read_table(
+        results / "runs" / "negf" / "V2_s11.parquet").column_names
+    ml_csv = pd.read_csv(results / "analysis" / "ml" / "V2_s11.csv")
+    assert (ml_csv["force_deviation_max"] > 0).all()
     reference = metrics["reference_force_rmse"]
     assert set(reference) == {"2", "2.5"}  # every validation bias, from the NEGF runs
     for rmse in reference.values():
@@ -185,8 +207,33 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_valid = 2 * 1
-    assert jobs == {"train_model": 1, "model_figures": 1, "brownian_run": n_valid,
+    assert jobs == {"train_member": N_TINY_MEMBERS, "model_figures": N_TINY_MEMBERS,
+                    "brownian_run": n_valid, "analyse_run": n_valid, "reference_errors": 1,
+                    "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "large_lattice_report": 1, "default": 1}
+
+
+def test_a_larger_committee_trains_only_the_new_member(tiny_run, tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["model"]["committee"] = N_TINY_MEMBERS + 1
+    changed = tmp_path / "larger.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
+    n_valid = 2 * 1
+    assert jobs == {"train_member": 1, "model_figures": 1, "brownian_run": n_valid,
                     "analyse_run": n_valid, "reference_errors": 1, "validate": 1,
+                    "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "large_lattice_report": 1, "default": 1}
+
+
+def test_another_predictor_reruns_the_ml_runs_but_trains_nothing(tiny_run, tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["model"]["committee_predictor"] = (
+        "first" if SCHEMA_MODEL["committee_predictor"]["default"] == "mean" else "mean")
+    changed = tmp_path / "predictor.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
+    assert jobs == {"brownian_run": 2, "analyse_run": 2, "reference_errors": 1, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1}
 
@@ -194,8 +241,10 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
 def test_large_lattice_run_and_report(tiny_run):
     results = tiny_run / "results" / "large_lattice"
     table = pq.read_table(results / "ml_12x8_V2_s21.parquet")
-    # Only q and the current are recorded on a large lattice.
-    assert set(table.column_names) == {"step", "time", "bias", "seed", "q", "current"}
+    # Only q, the current and the committee deviation are recorded on a large lattice.
+    assert set(table.column_names) == {"step", "time", "bias", "seed", "q", "current",
+                                       "force_deviation", "force_deviation_max",
+                                       "force_deviation_mean"}
     assert table.num_rows == 11
     meta = json.loads(table.schema.metadata[b"holstein"])
     assert (meta["Lx"], meta["Ly"], meta["bias"], meta["seed"]) == (12, 8, 2.0, 21)
@@ -210,6 +259,13 @@ def test_large_lattice_run_and_report(tiny_run):
     assert math.isclose(estimate["seconds_per_step"],
                         estimate["measured_seconds_per_step"] * (96 / 42) ** 3)
     assert (results / "large_lattice.png").stat().st_size > 1000
+    assert (results / "committee_deviation.png").stat().st_size > 1000
+    deviation = metrics["committee_deviation"]
+    trust = yaml.safe_load((ROOT / "config.yaml").read_text())["active_learning"]
+    assert (deviation["trust_lo"], deviation["trust_hi"]) == (trust["trust_lo"],
+                                                              trust["trust_hi"])
+    assert deviation["max_deviation"] > 0
+    assert 0 <= deviation["fraction_of_frames_above_trust_lo"] <= 1
     assert not list(results.glob("*.checkpoint.npz"))
 
 
@@ -220,7 +276,7 @@ def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tm
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     assert jobs["negf_training_shard"] == 2  # one per seed of the new bias
-    assert jobs["train_model"] == 1
+    assert jobs["train_member"] == N_TINY_MEMBERS
     assert jobs["brownian_run"] == 2  # ML runs only: the NEGF references do not change
 
 
@@ -235,14 +291,20 @@ JOB_SCRIPTS = {
     "logs/runs/negf/": ("simulate.py", ("holstein.ml",)),
     "logs/runs/ml/": ("simulate.py", ()),
     "logs/analysis/": ("analyse.py", ()),
-    "logs/train_model": ("train.py", ()),
-    "logs/model_figures": ("model_figures.py", ()),
+    "logs/train_member/": ("train.py", ()),
+    "logs/model_figures/": ("model_figures.py", ()),
     "logs/reference_errors": ("reference_errors.py", ()),
     "logs/validate": ("validate.py", ()),
     "logs/large_lattice/ml_": ("simulate.py", ()),
     "logs/large_lattice/analyse_": ("analyse.py", ()),
     "logs/large_lattice/report": ("large_lattice.py", ()),
     "logs/initial/": ("relax.py", ("holstein.ml",)),
+    "logs/active_learning/explore/": ("simulate.py", ()),
+    "logs/active_learning/select/": ("al_select.py", ("holstein.ml",)),
+    "logs/active_learning/label/": ("al_label.py", ("holstein.ml",)),
+    "logs/active_learning/train_member/": ("train.py", ()),
+    "logs/active_learning/metrics/": ("al_metrics.py", ()),
+    "logs/active_learning/report": ("al_report.py", ("holstein.ml",)),
 }
 
 
@@ -285,16 +347,21 @@ def test_jobs_run_this_checkouts_code(tmp_path):
     assert not (work / "results" / "negf_training" / "V1.5_s1.parquet").exists()
 
 
-def test_code_fingerprints_cover_exactly_what_each_job_imported(tiny_run):
+def check_fingerprints_cover_the_imports(workdir: Path, used: dict[str, set[str]]) -> None:
     from holstein.provenance import import_closure
 
-    used = job_modules(tiny_run)
-    assert len(used) == 19  # every job of the tiny run (the target rule "all" has no log)
     for log, modules in used.items():
         script, exclude = script_of(log)
-        closure = import_closure(tiny_run / "workflow" / "scripts" / script,
-                                 root=tiny_run / "src" / "holstein", exclude=exclude)
+        closure = import_closure(workdir / "workflow" / "scripts" / script,
+                                 root=workdir / "src" / "holstein", exclude=exclude)
         assert set(closure) == modules, f"{log}: fingerprinted {closure}, imported {modules}"
+
+
+def test_code_fingerprints_cover_exactly_what_each_job_imported(tiny_run):
+    used = job_modules(tiny_run)
+    # every job of the tiny run (the target rule "all" has no log)
+    assert len(used) == 17 + 2 * N_TINY_MEMBERS
+    check_fingerprints_cover_the_imports(tiny_run, used)
 
 
 def test_parameters_compare_by_value(tiny_run, tmp_path):
@@ -357,8 +424,9 @@ def test_a_deleted_intermediate_is_rebuilt_with_everything_downstream(tiny_run):
     finally:
         shard.write_bytes(saved)
         os.utime(shard, (0, 0))  # older than everything: the run stays complete
-    assert jobs == {"negf_training_shard": 1, "train_model": 1, "model_figures": 1,
-                    "brownian_run": 2, "analyse_run": 2, "reference_errors": 1, "validate": 1,
+    assert jobs == {"negf_training_shard": 1, "train_member": N_TINY_MEMBERS,
+                    "model_figures": N_TINY_MEMBERS, "brownian_run": 2, "analyse_run": 2,
+                    "reference_errors": 1, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1}
 
@@ -421,10 +489,11 @@ def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_r
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_train, n_valid = 2 * 2, 2 * 1
-    assert jobs == {"negf_training_shard": n_train, "train_model": 1, "model_figures": 1,
-                    "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid,
-                    "reference_errors": 1, "validate": 1, "large_lattice_run": 1,
-                    "analyse_large_lattice_run": 1, "large_lattice_report": 1, "default": 1}
+    assert jobs == {"negf_training_shard": n_train, "train_member": N_TINY_MEMBERS,
+                    "model_figures": N_TINY_MEMBERS, "reference_errors": 1,
+                    "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid, "validate": 1,
+                    "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "large_lattice_report": 1, "default": 1}
 
 
 def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path):
@@ -488,7 +557,7 @@ def test_a_checkpoint_from_another_run_is_refused(tiny_run, tmp_path):
     from holstein.training import train_from_shards
 
     results = tiny_run / "results"
-    checkpoint = results / "model" / "mlff.pt"
+    checkpoint = results / "model" / "member_0" / "mlff.pt"
     shards = sorted((results / "negf_training").glob("*.parquet"))
     foreign = tmp_path / "other_run" / "mlff.pt"
     train_from_shards(shards[1:], read_checkpoint(checkpoint)["hyper"], foreign,
@@ -503,9 +572,93 @@ def test_a_checkpoint_from_another_run_is_refused(tiny_run, tmp_path):
         log = (tiny_run / "logs" / "reference_errors.log").read_text()
         assert "ProvenanceError" in log, log[-3000:]
         assert f"{shards[0].name}: a training shard of this run, not used to train" in log
-        assert "--forcerun train_model" in log
+        assert "--forcerun train_member" in log
     finally:
         checkpoint.write_bytes(saved)
         os.utime(checkpoint, (stat.st_atime, stat.st_mtime))
         out = snakemake("--cores", "2", configs=[TINY], cwd=tiny_run, root=tiny_run)
         assert out.returncode == 0, out.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------------------
+# Active learning (last: a copy of the finished tiny run, one iteration on top of it)
+# --------------------------------------------------------------------------------------
+
+TINY_AL = ROOT / "tests" / "data" / "tiny_al.yaml"
+
+
+def al_config(tmp_path: Path, iterations: int) -> Path:
+    config = yaml.safe_load(TINY_AL.read_text())
+    config["active_learning"]["iterations"] = iterations
+    path = tmp_path / f"al_{iterations}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def al_jobs_per_iteration() -> dict[str, int]:
+    al = yaml.safe_load(TINY_AL.read_text())["active_learning"]
+    explore = al["explore"]
+    return {"al_explore": len(explore["biases"]) * len(explore["seeds"]), "al_select": 1,
+            "al_label": -(-al["frames_per_iteration"] // al["frames_per_label_job"]),
+            "al_train_member": N_TINY_MEMBERS, "al_metrics": 1}
+
+
+def test_active_learning_plans_each_iteration_and_drives_the_ml_runs_with_the_last(tmp_path):
+    iterations = yaml.safe_load(TINY_AL.read_text())["active_learning"]["iterations"]
+    jobs = planned_jobs(TINY, TINY_AL, cwd=tmp_path)
+    base = planned_jobs(TINY, cwd=tmp_path)
+    per = al_jobs_per_iteration()
+    assert jobs == base + Counter({k: iterations * n for k, n in per.items()}) + Counter(
+        {"al_metrics": 1, "al_report": 1})  # the metrics of iteration 0, and the report
+    out = snakemake("--dry-run", "--cores", "1", "results/runs/ml/V2_s11.parquet",
+                    configs=[TINY, TINY_AL], cwd=tmp_path)
+    assert f"results/active_learning/iter_{iterations}/model/member_0/mlff.pt" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_al_run(tiny_run, tmp_path_factory):
+    """A copy of the finished tiny run with one iteration of active learning on top."""
+    workdir = tmp_path_factory.mktemp("tiny_al") / "work"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    config = al_config(workdir, 1)
+    out = snakemake("--cores", "2", configs=[TINY, config], cwd=workdir, root=workdir)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    return workdir, config
+
+
+def test_an_iteration_labels_candidates_and_retrains_the_committee(tiny_al_run):
+    workdir, _ = tiny_al_run
+    al = yaml.safe_load(TINY_AL.read_text())["active_learning"]
+    summary = json.loads((workdir / "results" / "active_learning" / "summary.json")
+                         .read_text())
+    rows = summary["iterations"]
+    assert [r["iteration"] for r in rows] == [0, 1]
+    selection = rows[1]["exploration"]
+    assert selection["frames"] == selection["accurate"] + selection["candidate"] + \
+        selection["failed"]
+    assert rows[1]["labels"] == min(al["frames_per_iteration"], selection["candidate"]) > 0
+    assert rows[1]["negf_solves_for_training"] == \
+        rows[0]["negf_solves_for_training"] + rows[1]["labels"]
+    assert (workdir / "results" / "active_learning" / "active_learning.png").stat().st_size > 1000
+    # the validation now uses the iteration's committee, trained on the labels too
+    reference = json.loads((workdir / "results" / "validation" / "reference_errors.json")
+                           .read_text())
+    assert all("active_learning/iter_1/model" in c for c in reference["checkpoints"])
+    used = {log: m for log, m in job_modules(workdir).items()
+            if log.startswith("logs/active_learning/")}
+    assert {log.split("/")[2] for log in used} == {
+        "explore", "select", "label", "train_member", "metrics", "report.log"}
+    check_fingerprints_cover_the_imports(workdir, used)
+
+
+def test_raising_iterations_runs_only_the_new_iteration(tiny_al_run, tmp_path):
+    workdir, _ = tiny_al_run
+    jobs = planned_jobs(TINY, al_config(tmp_path, 2), cwd=workdir, root=workdir)
+    per = al_jobs_per_iteration()
+    # iteration 2, the report, and what the new committee drives (the base committee and
+    # iteration 1 stay as they are)
+    assert jobs == Counter(per) + Counter({
+        "al_report": 1, "brownian_run": 2, "analyse_run": 2, "reference_errors": 1,
+        "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+        "large_lattice_report": 1, "default": 1})
+    assert planned_jobs(TINY, al_config(tmp_path, 1), cwd=workdir, root=workdir) == {}

@@ -1,7 +1,8 @@
 """Per-run analysis: order parameter, domain-wall position and device current against time.
 
 ``analyse_run`` reads one Parquet trajectory and writes a CSV time series (time,
-order_parameter, wall_position, current, series_current, kirchhoff_spread, and the
+order_parameter, wall_position, current, series_current, kirchhoff_spread, a committee's
+force_deviation_max and force_deviation_mean (NaN without a committee), and the
 column profile phi(x)/phi_0 as columns ``phi_0 .. phi_{Lx-1}`` for kymographs: the
 layout of ``holstein.series``) plus a JSON summary (wall velocity fit, half-decay time,
 the current before and after the resistance switch and the switching time, and the mean
@@ -38,6 +39,7 @@ from .observables import (
     series_current,
     switching_time,
 )
+from .records import DEVIATION_SUMMARIES
 from .series import profile_columns
 
 # The current after the switch is the mean over this last fraction of the frames.  The
@@ -86,6 +88,7 @@ def run_time_series(arrays: dict, meta: dict) -> pd.DataFrame:
         series = series_current(arrays["bond_current_x"])
     else:
         spread = series = np.full(len(arrays["time"]), np.nan)
+    absent = np.full(len(arrays["time"]), np.nan)
     frame = pd.DataFrame(
         {
             "time": arrays["time"],
@@ -94,6 +97,7 @@ def run_time_series(arrays: dict, meta: dict) -> pd.DataFrame:
             "current": current,
             "series_current": series,
             "kirchhoff_spread": spread,
+            **{name: arrays.get(name, absent) for name in DEVIATION_SUMMARIES},
         }
     )
     phi = pd.DataFrame(profile / bulk, columns=profile_columns(meta["Lx"]))
@@ -135,6 +139,10 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
         "series_late_current": in_series["late_current"],
         "series_switching_time": in_series["switching_time"],
         "mean_kirchhoff_spread": float(series["kirchhoff_spread"].mean()),
+        # a committee's force deviation: its largest frame maximum, and the mean over the
+        # frames of the frame mean (NaN for a run without a committee)
+        "max_force_deviation": float(series["force_deviation_max"].max()),
+        "mean_force_deviation": float(series["force_deviation_mean"].mean()),
         "seconds_per_step": meta.get("seconds_per_step", math.nan),
         "peak_memory_mb": meta.get("peak_memory_mb", math.nan),
     }

@@ -128,6 +128,7 @@ def check_config(config: dict) -> None:
                 f"{labels}: its wall velocity is compared with the validation runs at the "
                 "same bias; choose one of those"
             )
+    _check_active_learning(config)
     if len(train["seeds"]) * len(train["biases"]) < 2:
         raise ConfigError(
             "training_data needs at least two trajectories (biases x seeds) so that whole "
@@ -148,4 +149,46 @@ def _check_lattice(section: str, lattice: dict, cutoff: int) -> None:
             "periodic neighbourhood would wrap onto itself and the model would not transfer "
             f"to other lattices; enlarge {section}.Ly or reduce model.cutoff"
         )
+
+
+def _check_active_learning(config: dict) -> None:
+    """The trust levels always (the large-lattice report uses them); the loop's settings
+    when it runs."""
+    al = config.get("active_learning")
+    if not al:
+        return
+    if not al["trust_lo"] < al["trust_hi"]:
+        raise ConfigError(
+            f"active_learning.trust_lo = {al['trust_lo']} is not below trust_hi = "
+            f"{al['trust_hi']}: frames between the two are labelled; give trust_lo < trust_hi")
+    if not al["iterations"]:
+        return
+    members = config["model"]["committee"]
+    if members < 2:
+        raise ConfigError(
+            f"active_learning.iterations = {al['iterations']} needs a committee deviation, "
+            f"but model.committee = {members}; set model.committee to 2 or more (e.g. 4)")
+    explore = al["explore"]
+    lattice = config["lattice"]
+    for entry in explore["lattices"]:
+        if (entry["Lx"], entry["Ly"]) != (lattice["Lx"], lattice["Ly"]):
+            raise ConfigError(
+                f"active_learning.explore.lattices holds {entry['Lx']} x {entry['Ly']}, but "
+                f"the committee trains on one lattice shape, lattice = {lattice['Lx']} x "
+                f"{lattice['Ly']}: labels of another size cannot train it; list only the "
+                "training lattice (or [] for it)")
+    overlap = sorted(set(explore["seeds"]) & set(config["validation"]["seeds"]))
+    if overlap:
+        raise ConfigError(
+            f"active_learning.explore.seeds and validation.seeds share {overlap}: the NEGF "
+            "reference runs judge the loop and must stay independent of what it labels; "
+            "choose disjoint seeds")
+    labels = [bias_label(b) for b in explore["biases"]]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"active_learning.explore.biases has duplicates {labels}: list "
+                          "each bias once")
+    for bias in explore["biases"]:
+        if abs(bias) > MAX_ABS_BIAS:
+            raise ConfigError(f"active_learning.explore.biases contains {bias}: |V| <= "
+                              f"{MAX_ABS_BIAS:g}; use a bias in range")
 

@@ -1,8 +1,10 @@
 """Assembly of NEGF Parquet shards into one training set (arrays + common metadata).
 
-Each shard is one (bias, seed) trajectory; the ``trajectory`` array numbers them so
-that training can hold out whole trajectories.  All shards must share the lattice
-shape and the physical parameters; a mixed set is an error naming the file.
+Each shard is one (bias, seed) trajectory, or frames gathered from several runs (the
+labels of active learning, one bias and seed per frame); the ``trajectory`` array numbers
+the (shard, bias, seed) groups so that training can hold out whole trajectories.  All
+shards must share the lattice shape and the physical parameters; a mixed set is an error
+naming the file.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ def load_shards(paths) -> dict:
     """Concatenate shards: q, bias, force, density, bond currents, current, trajectory, meta."""
     if not paths:
         raise ValueError("no training shards given")
-    parts, reference = [], None
-    for index, path in enumerate(sorted(map(str, paths))):
+    parts, reference, next_id = [], None, 0
+    for path in sorted(map(str, paths)):
         arrays, meta = read_trajectory(path)
         signature = {"Lx": meta["Lx"], "Ly": meta["Ly"], **meta["physics"]}
         if reference is None:
@@ -31,11 +33,14 @@ def load_shards(paths) -> dict:
                 f"{path} does not match {ref_path} (differs in {diff}): all training shards "
                 "must share lattice and physics; delete the stale shards and re-run"
             )
-        n = len(arrays["step"])
         part = {k: arrays[k] for k in FRAME_FIELDS if k in arrays}
         part["bias"] = arrays["bias"]
         part["seed"] = arrays["seed"]
-        part["trajectory"] = np.full(n, index)
+        groups = np.stack([part["bias"], part["seed"]], axis=1)
+        _, first, ids = np.unique(groups, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(np.argsort(first))  # ids in order of appearance in the file
+        part["trajectory"] = next_id + order[ids.ravel()]
+        next_id += len(first)
         parts.append(part)
     keys = set.intersection(*(set(p) for p in parts))
     data = {k: np.concatenate([p[k] for p in parts]) for k in keys}

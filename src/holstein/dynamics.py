@@ -353,19 +353,13 @@ def run_brownian(
                      (now - t0) / (k + 1 - first))
     elapsed = elapsed_before + time.perf_counter() - t0
 
-    def stack(values):
-        return None if values[0] is None else np.stack(values)
+    def stack(values):  # frames of one field; a frame's None (a NaN current) reads NaN
+        return None if values[0] is None else np.array(values, dtype=float)
 
     steps = np.array(frames["steps"])
     return Trajectory(
         steps=steps,
         times=steps * params.dt,
-        q=np.stack(frames["q"]),
-        force=stack(frames["force"]),
-        density=stack(frames["density"]),
-        bond_current_x=stack(frames["bond_current_x"]),
-        bond_current_y=stack(frames["bond_current_y"]),
-        current=None if frames["current"][0] is None
-        else np.array(frames["current"], dtype=float),
         seconds_per_step=elapsed / (n_steps + 1),
+        **{name: stack(frames[name]) for name in FRAME_FIELDS},
     )

@@ -29,6 +29,11 @@ class ElectronicResponse:
     bond_current_x: np.ndarray | None = None  # (Lx-1, Ly)
     bond_current_y: np.ndarray | None = None  # (Lx, Ly)
     current: float | None = None  # device current, left electrode -> sample
+    # a committee of force fields only: per-site standard deviation of the members' forces,
+    # its maximum and mean over the sites
+    force_deviation: np.ndarray | None = None  # (Lx, Ly)
+    force_deviation_max: float | None = None
+    force_deviation_mean: float | None = None
 
 
 class ForceProvider(Protocol):

@@ -1,9 +1,12 @@
 """Trajectory files: Parquet with one row per recorded frame, metadata in the file schema.
 
-Columns: ``step``, ``time``, ``bias``, ``seed``, ``q`` and, where the provider supplies
+Columns: ``step``, ``time``, ``bias``, ``seed`` (the run's, or one per frame for frames
+gathered from several runs), ``q`` and, where the provider supplies
 them and the run records them (a large-lattice run keeps q and the current only),
-``force``, ``density``, ``bond_current_x``, ``bond_current_y`` (lattice arrays flattened
-in C order into list<double> cells) and ``current``.
+``force``, ``density``, ``bond_current_x``, ``bond_current_y``, ``force_deviation``
+(lattice arrays flattened in C order into list<double> cells), ``current``,
+``force_deviation_max`` and ``force_deviation_mean`` (one number per frame): the fields
+of ``holstein.records``.
 The schema metadata key ``holstein`` holds JSON with the lattice shape
 (``Lx``, ``Ly``), the physical parameters, bias, seed, the force provider and
 the package version, so a file is self-describing.
@@ -22,38 +25,53 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .atomic import atomic_path
-from .records import LATTICE_FIELDS, Trajectory, field_shape
+from .records import LATTICE_FIELDS, SCALAR_FIELDS, Trajectory, field_shape
 
 METADATA_KEY = b"holstein"
 
 
-def trajectory_table(traj: Trajectory, metadata: dict) -> pa.Table:
+def trajectory_table(traj: Trajectory, metadata: dict, frame_bias=None,
+                     frame_seed=None) -> pa.Table:
     n = traj.n_frames
+    bias = np.full(n, metadata["bias"]) if frame_bias is None else np.asarray(frame_bias)
+    seed = np.full(n, metadata["seed"]) if frame_seed is None else np.asarray(frame_seed)
+    if bias.shape != (n,) or seed.shape != (n,):
+        raise ValueError(f"frame_bias and frame_seed need one value per frame ({n}), got "
+                         f"shapes {bias.shape} and {seed.shape}")
     columns = {
         "step": pa.array(traj.steps, type=pa.int64()),
         "time": pa.array(traj.times, type=pa.float64()),
-        "bias": pa.array(np.full(n, metadata["bias"]), type=pa.float64()),
-        "seed": pa.array(np.full(n, metadata["seed"]), type=pa.int64()),
+        "bias": pa.array(bias, type=pa.float64()),
+        "seed": pa.array(seed, type=pa.int64()),
     }
     for name in LATTICE_FIELDS:
         values = getattr(traj, name)
         if values is not None:
-            flat = np.ascontiguousarray(values, dtype=np.float64).reshape(n, -1)
+            values = np.ascontiguousarray(values, dtype=np.float64)
+            flat = values.reshape(n, int(np.prod(values.shape[1:])))
             columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel()), flat.shape[1])
-    if traj.current is not None:
-        columns["current"] = pa.array(traj.current, type=pa.float64())
+    for name in SCALAR_FIELDS:
+        values = getattr(traj, name)
+        if values is not None:
+            columns[name] = pa.array(np.asarray(values, dtype=np.float64), type=pa.float64())
     meta = {"Lx": int(traj.q.shape[1]), "Ly": int(traj.q.shape[2]), "version": __version__}
     meta.update(metadata)
     table = pa.table(columns)
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
 
 
-def write_trajectory(path, traj: Trajectory, metadata: dict) -> None:
-    """Write ``traj`` atomically; ``metadata`` must hold at least bias and seed."""
+def write_trajectory(path, traj: Trajectory, metadata: dict, frame_bias=None,
+                     frame_seed=None) -> None:
+    """Write ``traj`` atomically; ``metadata`` must hold at least bias and seed.
+
+    ``frame_bias``, ``frame_seed``: one bias and seed per frame, for frames gathered from
+    several runs (labelled frames of active learning; metadata bias and seed None then);
+    by default every frame has the metadata's.
+    """
     missing = {"bias", "seed"} - set(metadata)
     if missing:
         raise ValueError(f"trajectory metadata lacks {sorted(missing)}")
-    table = trajectory_table(traj, metadata)
+    table = trajectory_table(traj, metadata, frame_bias, frame_seed)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 

@@ -9,6 +9,17 @@ position against time beside the small-lattice runs) and ``metrics.json``: the w
 velocity on both lattices, time and memory per step, and the NEGF cost at the large size
 extrapolated from the NEGF cost measured on the small one.
 
+Committee deviation: with a committee of force fields the run records, per frame, the
+force deviation on every site and its maximum and mean (``holstein.ml.committee``).
+``deviation_metrics`` says where and when it exceeds the trust levels (``trust_lo``:
+beyond it the model is not trusted; ``trust_hi``: beyond it the prediction is taken as
+failed): the fraction of frames above each, the first time, the largest deviation and
+when, the fraction of sites above ``trust_lo`` over time, and where the largest deviation
+of a frame sits relative to the domain wall.  ``plot_deviation`` draws it: the kymograph
+of the deviation (maximum over y per column) with the wall, the maximum and mean against
+time with the trust levels, and the deviation map of the lattice when the wall is near
+mid-sample and when the deviation is largest.
+
 NEGF extrapolation: one steady state costs one dense complex eigendecomposition of the
 N x N effective Hamiltonian (N = Lx Ly sites), O(N^3) time and a few N x N complex
 matrices of memory (``NEGF_DENSE_MATRICES``).  Scaling the measured small-lattice cost
@@ -116,6 +127,133 @@ def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, referenc
     pl.finish(fig, path, dpi=110)
 
 
+def deviation_metrics(arrays: dict, series: pd.DataFrame, trust_lo: float,
+                      trust_hi: float) -> dict | None:
+    """Where and when the committee deviation exceeds the trust levels (module
+    docstring); None for a run without a committee.
+
+    ``offset_from_wall``: over the frames whose maximum exceeds ``trust_lo`` and that have
+    a wall, the column of the largest deviation minus the wall position (sites; > 0 ahead
+    of the wall, in the CDW, < 0 behind it, in the metal): median and the 10 % and 90 %
+    quantiles.
+    """
+    if "force_deviation_max" not in arrays:
+        return None
+    times = np.asarray(arrays["time"], dtype=float)
+    largest = np.asarray(arrays["force_deviation_max"], dtype=float)
+
+    def first_time(mask):
+        return float(times[mask][0]) if mask.any() else math.nan
+
+    result = {
+        "trust_lo": float(trust_lo),
+        "trust_hi": float(trust_hi),
+        "max_deviation": float(largest.max()),
+        "time_of_max_deviation": float(times[int(np.argmax(largest))]),
+        "median_frame_max_deviation": float(np.median(largest)),
+        "mean_deviation": float(np.mean(arrays["force_deviation_mean"])),
+        "fraction_of_frames_above_trust_lo": float(np.mean(largest > trust_lo)),
+        "fraction_of_frames_above_trust_hi": float(np.mean(largest > trust_hi)),
+        "first_time_above_trust_lo": first_time(largest > trust_lo),
+        "first_time_above_trust_hi": first_time(largest > trust_hi),
+    }
+    field = arrays.get("force_deviation")
+    if field is not None:
+        above = (field > trust_lo).reshape(len(field), -1).mean(axis=1)
+        result["fraction_of_sites_above_trust_lo"] = {
+            "mean_over_frames": float(above.mean()), "max": float(above.max()),
+            "time_of_max": float(times[int(np.argmax(above))])}
+        column = np.argmax(field.max(axis=2), axis=1)  # column of each frame's largest
+        wall = series["wall_position"].to_numpy(dtype=float)
+        use = (largest > trust_lo) & np.isfinite(wall)
+        offsets = column[use] - wall[use]
+        result["offset_from_wall"] = (
+            {"median": float(np.median(offsets)),
+             "quantile_10": float(np.quantile(offsets, 0.1)),
+             "quantile_90": float(np.quantile(offsets, 0.9)), "n_frames": int(use.sum())}
+            if use.any() else None)
+    return result
+
+
+def _deviation_map(fig, ax, field, frame: int, time: float, wall: float, norm, what: str):
+    image = ax.imshow(field[frame].T, origin="lower", aspect="auto", cmap="magma", norm=norm,
+                      interpolation="nearest")
+    if math.isfinite(wall):
+        ax.axvline(wall, **pl.WALL_LINE, label=f"wall, x = {wall:.0f}")
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlabel(pl.DISTANCE)
+    ax.set_ylabel("y (sites, periodic)")
+    ax.set_title(f"Deviation on every site at t = {time:.0f} ħ/t ({what})", fontsize=9)
+    fig.colorbar(image, ax=ax, label=pl.FORCE_DEVIATION)
+
+
+def plot_deviation(arrays: dict, series: pd.DataFrame, meta: dict, metrics: dict | None,
+                   path) -> None:
+    """The committee deviation of the large run (module docstring); for a run without a
+    committee, a figure that says so."""
+    plt = pl.pyplot()
+    if metrics is None:
+        fig, ax = plt.subplots(figsize=(6, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No committee deviation: the force field is a single model "
+                "(model.committee = 1)", ha="center", va="center", fontsize=10)
+        pl.finish(fig, path, note=None)
+        return
+    lo, hi = metrics["trust_lo"], metrics["trust_hi"]
+    times = np.asarray(arrays["time"], dtype=float)
+    wall = series["wall_position"].to_numpy(dtype=float)
+    field = arrays.get("force_deviation")
+    fig, axes = plt.subplots(2 if field is not None else 1, 2, figsize=(13, 8.4 if field
+                             is not None else 4.2), layout="constrained", squeeze=False)
+    ax = axes[0][1]
+    ax.semilogy(times, arrays["force_deviation_max"], "k-", lw=1, label="maximum over sites")
+    ax.semilogy(times, arrays["force_deviation_mean"], "k--", lw=1, label="mean over sites")
+    pl.trust_lines(ax, lo, hi)
+    ax.set_xlim(times[0], times[-1])
+    ax.set_xlabel(pl.TIME)
+    ax.set_ylabel(pl.FORCE_DEVIATION)
+    ax.set_title("Committee deviation against time", fontsize=9)
+    if field is not None:
+        twin = ax.twinx()
+        above = (field > lo).reshape(len(field), -1).mean(axis=1)
+        twin.plot(times, 100 * above, color="C2", lw=0.8, alpha=0.7)
+        twin.set_ylabel("sites above trust_lo (%)", color="C2")
+    ax.legend(fontsize=7, loc="upper left")
+    ax = axes[0][0]
+    if field is None:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "the per-site deviation was not recorded", ha="center")
+    else:
+        norm = pl.deviation_norm(field, lo, hi)
+        columns = field.max(axis=2)
+        image = ax.imshow(columns.T, origin="lower", aspect="auto", cmap="magma", norm=norm,
+                          extent=[times[0], times[-1], -0.5, columns.shape[1] - 0.5],
+                          interpolation="nearest")
+        ax.plot(times, wall, **pl.WALL_LINE, label="domain wall")
+        ax.contour(times, np.arange(columns.shape[1]), columns.T, levels=[lo],
+                   colors=[pl.TRUST_LINES["trust_lo"]["color"]], linewidths=0.8)
+        ax.set_xlim(times[0], times[-1])
+        ax.set_xlabel(pl.TIME)
+        ax.set_ylabel(pl.DISTANCE)
+        ax.set_title("Deviation kymograph: maximum over y per column (green: trust_lo)",
+                     fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+        fig.colorbar(image, ax=ax, label=pl.FORCE_DEVIATION)
+        finite = np.where(np.isfinite(wall), wall, -np.inf)
+        mid = int(np.argmin(np.abs(finite - meta["Lx"] / 2)))
+        worst = int(np.argmax(arrays["force_deviation_max"]))
+        _deviation_map(fig, axes[1][0], field, mid, times[mid], wall[mid], norm,
+                       "wall near mid-sample")
+        _deviation_map(fig, axes[1][1], field, worst, times[worst], wall[worst], norm,
+                       "largest deviation of the run")
+    share_lo = 100 * metrics["fraction_of_frames_above_trust_lo"]
+    share_hi = 100 * metrics["fraction_of_frames_above_trust_hi"]
+    pl.suptitle(fig, f"Committee force deviation, ML run on {meta['Lx']} x {meta['Ly']}, "
+                f"V = {meta['bias']:g} t/e: {share_lo:.0f} % of frames above trust_lo = "
+                f"{lo:g} t, {share_hi:.0f} % above trust_hi = {hi:g} t")
+    pl.finish(fig, path, dpi=110)
+
+
 def metrics_html(metrics: dict) -> str:
     """The numbers of ``metrics.json`` as an HTML table (units in the first column)."""
     small = metrics["small_lattice_wall_velocity"]
@@ -138,6 +276,32 @@ def metrics_html(metrics: dict) -> str:
         ("ML job wall time (s)", number(metrics["job_seconds"])),
         ("ML job peak memory (MB)", number(metrics["job_max_rss_mb"])),
     ]
+    deviation = metrics.get("committee_deviation")
+    if deviation:
+        offset = deviation.get("offset_from_wall")
+        sites = deviation.get("fraction_of_sites_above_trust_lo")
+        rows += [
+            ("committee deviation: trust_lo, trust_hi (t)",
+             f"{number(deviation['trust_lo'])}, {number(deviation['trust_hi'])}"),
+            ("largest deviation (t), at time (ħ/t)",
+             f"{number(deviation['max_deviation'])} at "
+             f"{number(deviation['time_of_max_deviation'])}"),
+            ("frames above trust_lo, above trust_hi",
+             f"{100 * deviation['fraction_of_frames_above_trust_lo']:.1f} %, "
+             f"{100 * deviation['fraction_of_frames_above_trust_hi']:.1f} %"),
+            ("first time above trust_lo, trust_hi (ħ/t)",
+             f"{number(deviation['first_time_above_trust_lo'])}, "
+             f"{number(deviation['first_time_above_trust_hi'])}"),
+        ]
+        if sites:
+            rows.append(("sites above trust_lo: mean over frames, largest (at time ħ/t)",
+                         f"{100 * sites['mean_over_frames']:.2f} %, "
+                         f"{100 * sites['max']:.2f} % ({number(sites['time_of_max'])})"))
+        if offset:
+            rows.append(("column of the largest deviation minus the wall (sites; > 0: "
+                         "ahead in the CDW), median [10 %, 90 %]",
+                         f"{number(offset['median'])} [{number(offset['quantile_10'])}, "
+                         f"{number(offset['quantile_90'])}] over {offset['n_frames']} frames"))
     estimate = metrics.get("negf_estimate")
     if estimate:
         rows += [
@@ -152,12 +316,14 @@ def metrics_html(metrics: dict) -> str:
 
 
 def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_path,
-                         reference_summaries, reference_series, outputs) -> dict:
-    """Figure and metrics.json of the large run against the validation runs at its bias.
+                         reference_summaries, reference_series, outputs,
+                         trust_lo: float, trust_hi: float) -> dict:
+    """Figures and metrics.json of the large run against the validation runs at its bias.
 
     ``reference_summaries``/``reference_series``: the analyses (JSON, CSV) of the ML and
-    NEGF validation runs at the large run's bias.  ``outputs``: ``figure``, ``metrics``,
-    ``tables`` (HTML).
+    NEGF validation runs at the large run's bias.  ``outputs``: ``figure``, ``deviation``
+    (figure), ``metrics``, ``tables`` (HTML).  ``trust_lo``, ``trust_hi``: the trust levels
+    of the committee deviation (``deviation_metrics``).
     """
     summary = json.loads(Path(summary_path).read_text())
     series = pd.read_csv(series_path)
@@ -205,8 +371,12 @@ def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_p
         metrics["negf_estimate"] = negf_estimate(cost, small_sites, lx * ly)
         metrics["estimated_speedup_ml_over_negf"] = (
             metrics["negf_estimate"]["seconds_per_step"] / summary["seconds_per_step"])
-    plot_large_lattice(read_trajectory(trajectory_path), series, summary, references,
-                       outputs["figure"])
+    trajectory = read_trajectory(trajectory_path)
+    metrics["committee_deviation"] = deviation_metrics(trajectory[0], series, trust_lo,
+                                                       trust_hi)
+    plot_large_lattice(trajectory, series, summary, references, outputs["figure"])
+    plot_deviation(trajectory[0], series, trajectory[1], metrics["committee_deviation"],
+                   outputs["deviation"])
     write_text_atomic(outputs["tables"], metrics_html(metrics))
     write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
     return metrics

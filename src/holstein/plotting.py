@@ -43,6 +43,7 @@ WALL_POSITION = r"wall position $x$ (sites from the gated electrode)"
 ORDER = r"CDW order $\langle\phi\rangle/\phi_0$"
 PROFILE = r"$\phi(x)/\phi_0$ (staggered order, mean over $y$)"
 FORCE = "electronic force ($t$)"
+FORCE_DEVIATION = r"committee force deviation $\sigma_F$ ($t$)"
 SECONDS_PER_STEP = "wall-clock seconds per Brownian step"
 
 
@@ -65,6 +66,10 @@ PROVIDERS = {
     "ml": ProviderStyle("ML", "C1", "s", "--", +0.08),
 }
 WALL_LINE = {"color": "k", "linestyle": "--", "linewidth": 0.8}
+# The trust levels of the committee deviation: below the lower one the model is trusted,
+# above the upper one its prediction is taken as failed (DP-GEN's trust_lo, trust_hi).
+TRUST_LINES = {"trust_lo": {"color": "C2", "linestyle": ":", "linewidth": 1.0},
+               "trust_hi": {"color": "C3", "linestyle": ":", "linewidth": 1.0}}
 TRAINING_BIAS_LINE = {"color": "0.8", "linewidth": 0.8, "zorder": 0}
 
 
@@ -229,3 +234,23 @@ def provider_legend_handles(n_seeds: dict[str, int]) -> list:
     figures whose curves do not carry the labels themselves."""
     return [legend_handle(f"{PROVIDERS[p].name}: {statistic_label(n)}", **PROVIDERS[p].line())
             for p, n in n_seeds.items()]
+
+
+def trust_lines(ax, trust_lo: float, trust_hi: float, vertical: bool = False) -> None:
+    """The two trust levels as labelled lines across the axes (horizontal, or vertical
+    for a deviation on the x axis)."""
+    draw = ax.axvline if vertical else ax.axhline
+    for name, level in (("trust_lo", trust_lo), ("trust_hi", trust_hi)):
+        draw(level, label=f"{name} = {level:g} $t$", **TRUST_LINES[name])
+
+
+def deviation_norm(values, trust_lo: float, trust_hi: float):
+    """A logarithmic colour scale for force deviations that spans both trust levels."""
+    from matplotlib.colors import LogNorm
+
+    values = np.asarray(values, dtype=float)
+    positive = values[np.isfinite(values) & (values > 0)]
+    lo = min(float(positive.min()) if len(positive) else trust_lo, trust_lo / 3)
+    hi = max(float(positive.max()) if len(positive) else trust_hi, trust_hi * 1.5)
+    return LogNorm(vmin=lo, vmax=hi)
+

@@ -15,26 +15,43 @@ the trained model predicts:
   switched have no metallic frames and are left out; a bias without a switched run is
   absent; None for a model without bond heads.
 
-Before any of this the checkpoint's provenance is checked against the run's training
-shards and model configuration (``holstein.ml.provenance``): a model copied in from
-another run is refused, naming what differs, instead of being validated.
+The model is the committee of force fields (``holstein.ml.committee``) driven by its
+configured predictor.  With two or more members, also (``committee_errors``): on every
+reference frame the committee deviation of the force (max and mean over the sites) and
+the predictor's force RMSE against NEGF, their Spearman rank correlation over the frames
+of all validation biases and per bias (does the deviation rank frames by their true
+error?), every member's force error beside the predictor's, and the per-frame values
+for a figure; and what the committee adds to the cost of a Brownian step
+(``committee_step_cost``).
+
+Before any of this every member checkpoint's provenance is checked against the run's
+training shards and its member's model configuration (``holstein.ml.provenance``,
+``holstein.ml.members``): a model copied in from another run is refused, naming what
+differs, instead of being validated.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from .atomic import write_text_atomic
+from .dynamics import run_brownian
 from .io import read_trajectory
+from .ml.committee import CommitteeProvider, load_committee
+from .ml.members import committee_size, member_section
 from .ml.metrics import evaluate_rmse, predict_all
 from .ml.provenance import check_provenance
-from .ml.provider import load
+from .ml.provider import MLForceProvider
 from .observables import kirchhoff_spread, series_current
+from .simulation import brownian_parameters
 
 
 @dataclass(frozen=True)
@@ -119,25 +136,136 @@ def reference_current(provider, runs: list[ReferenceRun]) -> dict | None:
     return result
 
 
-def reference_errors(model_path, shard_paths, hyper, negf_runs, negf_summaries,
-                     output) -> dict:
-    """Check the checkpoint's provenance, then write the ML errors on the NEGF reference
-    runs to ``output`` (JSON): ``reference_force_rmse``, ``reference_current``.
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (ties: mean ranks); NaN for fewer than 3 values or a
+    constant one."""
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
 
-    ``shard_paths`` and ``hyper`` (the validated ``model`` config section) are this run's
-    training shards and model configuration; a checkpoint trained on anything else raises
+
+def committee_errors(provider: CommitteeProvider, runs: list[ReferenceRun]) -> dict:
+    """The committee deviation against the predictor's true error on the reference frames.
+
+    Per frame (runs in file order): ``max_deviation``, ``mean_deviation`` (the committee
+    deviation of the force, max and mean over the sites) and ``force_rmse`` (the
+    predictor's force RMSE against NEGF over the sites), with its ``bias``.  Summaries:
+    ``spearman_max_deviation`` and ``spearman_mean_deviation`` (rank correlation with
+    ``force_rmse``) over all frames and per bias, and the relative force RMSE of the
+    predictor and of every member per bias.
+    """
+    ordered = sorted(runs, key=lambda r: r.path)
+    q = np.concatenate([r.arrays["q"] for r in ordered])
+    bias = np.concatenate([r.arrays["bias"] for r in ordered])
+    negf = np.concatenate([r.arrays["force"] for r in ordered])
+    out = predict_all(provider, q, bias)
+    sites = tuple(range(1, negf.ndim))
+    frame_rmse = np.sqrt(np.mean((out["force"] - negf) ** 2, axis=sites))
+    member_error = out["member_force"] - negf[:, None]
+    per_bias = {}
+    for b in np.unique(bias):
+        sel = bias == b
+        std = float(np.std(negf[sel]))
+        per_bias[f"{b:g}"] = {
+            "spearman_max_deviation": _spearman(out["force_deviation_max"][sel],
+                                                frame_rmse[sel]),
+            "spearman_mean_deviation": _spearman(out["force_deviation_mean"][sel],
+                                                 frame_rmse[sel]),
+            "predictor_relative_rmse": float(np.sqrt(np.mean(frame_rmse[sel] ** 2))) / std,
+            "member_relative_rmse": [
+                float(np.sqrt(np.mean(member_error[sel, k] ** 2))) / std
+                for k in range(member_error.shape[1])],
+            "median_max_deviation": float(np.median(out["force_deviation_max"][sel])),
+            "n_frames": int(sel.sum()),
+        }
+    return {
+        "members": provider.n_members,
+        "predictor": provider.predictor,
+        "spearman_max_deviation": _spearman(out["force_deviation_max"], frame_rmse),
+        "spearman_mean_deviation": _spearman(out["force_deviation_mean"], frame_rmse),
+        "n_frames": int(len(bias)),
+        "per_bias": per_bias,
+        "frames": {"bias": bias, "max_deviation": out["force_deviation_max"],
+                   "mean_deviation": out["force_deviation_mean"], "force_rmse": frame_rmse},
+    }
+
+
+def committee_step_cost(provider: CommitteeProvider, run: ReferenceRun, n_steps: int = 300,
+                        repeats: int = 5) -> dict:
+    """Seconds per Brownian step (the integration loop) of member 0 alone and of the
+    committee with each predictor, from the start of ``run`` with its dynamics and its
+    stride (the deviation on the recorded frames only); the three alternate, ``repeats``
+    times, and the medians are compared: ``added_fraction`` = committee / member 0 - 1.
+
+    Wall-clock timings in the job: on shared cores they carry the machine's noise
+    (benchmarks/committee_cost.py measures the same on a quiet machine).
+    """
+    meta = run.meta
+    params = brownian_parameters(meta["physics"], meta["dynamics"])
+    stride = int(meta["stride"])
+    q0, bias = np.array(run.arrays["q"][0]), float(meta["bias"])
+    single = MLForceProvider(provider.members[0], provider.physics)
+    candidates = {"single": single,
+                  **{p: CommitteeProvider(provider.members, provider.physics, predictor=p)
+                     for p in ("mean", "first")}}
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeats + 1):  # the first round warms up
+        for name, candidate in candidates.items():
+            t0 = time.perf_counter()
+            run_brownian(q0, candidate, bias, params, n_steps, seed=0, stride=stride)
+            times[name].append((time.perf_counter() - t0) / (n_steps + 1))
+    medians = {name: statistics.median(values[1:]) for name, values in times.items()}
+    return {
+        "seconds_per_step": medians,
+        "added_fraction": {p: medians[p] / medians["single"] - 1 for p in ("mean", "first")},
+        "configured_predictor": provider.predictor,
+        "lattice": list(q0.shape),
+        "stride": stride,
+        "n_steps": n_steps,
+        "repeats": repeats,
+    }
+
+
+def reference_errors(model_paths, shard_paths, hyper, negf_runs, negf_summaries,
+                     output, predictor: str = "mean") -> dict:
+    """Check the members' provenance, then write the committee's errors on the NEGF
+    reference runs to ``output`` (JSON): ``reference_force_rmse``, ``reference_current``
+    (of the ``predictor``), and ``committee`` (``committee_errors`` and, under
+    ``cost``, ``committee_step_cost``; None for a committee of one).
+
+    ``model_paths``: the member checkpoints, member k at index k.  ``shard_paths`` and
+    ``hyper`` (the validated ``model`` config section) are this run's training shards and
+    model configuration; a member trained on anything else raises
     ``holstein.ml.provenance.ProvenanceError`` and nothing is written.
     """
-    check_provenance(model_path, shard_paths, hyper)
+    model_paths = [model_paths] if isinstance(model_paths, str | Path) else list(model_paths)
+    if len(model_paths) != committee_size(hyper):
+        raise ValueError(f"{len(model_paths)} member checkpoints given, but model.committee "
+                         f"= {committee_size(hyper)}: pass every member of the committee")
+    for member, path in enumerate(model_paths):
+        check_provenance(path, shard_paths, member_section(hyper, member))
     runs = read_reference_runs(negf_runs, negf_summaries)
     if not runs:
         raise ValueError("no NEGF reference runs given")
-    provider = load(model_path, expect=runs[0].meta["physics"])
+    provider = load_committee(model_paths, expect=runs[0].meta["physics"],
+                              predictor=predictor)
+    committee = None
+    if isinstance(provider, CommitteeProvider):
+        committee = {**committee_errors(provider, runs),
+                     "cost": committee_step_cost(provider, sorted(runs, key=lambda r: r.path)[0])}
     result = {
-        "checkpoint": str(model_path),
+        "checkpoints": [str(p) for p in model_paths],
         "reference_runs": [Path(r.path).name for r in runs],
         "reference_force_rmse": reference_force_rmse(provider, runs),
         "reference_current": reference_current(provider, runs),
+        "committee": committee,
     }
-    write_text_atomic(output, json.dumps(result, indent=2, default=float))
+    write_text_atomic(output, json.dumps(result, indent=2, default=_plain))
     return result
+
+
+def _plain(value):
+    """JSON for numpy arrays and scalars."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return float(value)

@@ -112,20 +112,33 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def model_paths(model_path) -> list[str]:
+    """The member checkpoints of an ML run: one path, or a sequence of them (a committee)."""
+    if model_path is None:
+        return []
+    if isinstance(model_path, str | Path):
+        return [str(model_path)]
+    return [str(p) for p in model_path]
+
+
 def make_provider(provider_name: str, physics: dict, method: str = "fast", model_path=None,
-                  device: str = "auto"):
+                  device: str = "auto", predictor: str = "mean"):
     """The NEGF provider, or the trained ML provider checked against ``physics``, on the
-    device the setting ``device`` ('auto', 'cpu', 'cuda') resolves to here."""
+    device the setting ``device`` ('auto', 'cpu', 'cuda') resolves to here.
+
+    ``model_path``: one checkpoint, or the member checkpoints of a committee, driven by its
+    ``predictor`` (``holstein.ml.committee``)."""
     device = resolve_device(device)
     if provider_name == "negf":
         return negf_provider(physics, method, device)
     if provider_name == "ml":
-        from .ml import provider as mlff
+        from .ml.committee import load_committee
 
-        if model_path is None:
+        paths = model_paths(model_path)
+        if not paths:
             raise ValueError("an ML run needs the trained model checkpoint")
-        return mlff.load(model_path, expect={k: physics[k] for k in PHYSICS_KEYS},
-                         device=device)
+        return load_committee(paths, expect={k: physics[k] for k in PHYSICS_KEYS},
+                              predictor=predictor, device=device)
     raise ValueError(f"provider={provider_name!r}: choose 'negf' or 'ml'")
 
 
@@ -135,16 +148,16 @@ def checkpoint_path(out_path) -> Path:
 
 def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_steps, stride,
             method="fast", model_path=None, record=OPTIONAL_FIELDS, relaxed_path=None,
-            device="cpu") -> None:
+            device="cpu", predictor="mean") -> None:
     """Pipeline entry point: build the provider, then ``simulate`` with checkpoints.
 
     ``dynamics["checkpoint_every"]`` (steps; 0 or absent: off) sets the interval.  The
     checkpoint lives next to the output and is only resumed by the identical run
     (same provider, model file, start file, lattice, physics, dynamics, bias, seed, length).
     ``relaxed_path``: the relaxed start (``relax_job``) when ``dynamics["initial"]`` is
-    ``relaxed``.
+    ``relaxed``.  ``model_path``, ``predictor``: the model of an ML run (``make_provider``).
     """
-    provider = make_provider(provider_name, physics, method, model_path, device)
+    provider = make_provider(provider_name, physics, method, model_path, device, predictor)
     every = int(dynamics.get("checkpoint_every") or 0)
     checkpoint = None
     if every > 0:
@@ -155,7 +168,8 @@ def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_s
             "record": sorted(record),
             # a resumed run repeats the interrupted one bit for bit only on the same device
             "device": resolve_device(device),
-            "model_sha256": _sha256(model_path),
+            "model_sha256": [_sha256(p) for p in model_paths(model_path)],
+            "predictor": predictor if provider_name == "ml" else None,
             "relaxed_sha256": _sha256(relaxed_path),
         }
         checkpoint = CheckpointPolicy(checkpoint_path(out_path), every, fingerprint)

@@ -6,8 +6,8 @@ a JSON summary and a CSV time series per run), the Snakemake benchmark files of 
 the NEGF reference runs (``holstein.reference_errors``).  No trajectory is read and no
 model is loaded here.  Outputs: ``metrics.json``, the same numbers as HTML tables for the
 report, and the figures: wall velocity against bias, order-parameter decay, kymographs,
-device current against time, the I-V curve before and after the resistance switch, and
-the cost per step.
+device current against time, the I-V curve before and after the resistance switch, the
+cost per step, and the committee deviation of the reference frames against their error.
 
 Agreement criterion (``holstein.comparison``): ML within 5 % of NEGF, or within the NEGF
 seed-to-seed spread (standard deviation over seeds) when that is larger.
@@ -43,7 +43,7 @@ COMPARED = {
     "series_late_current": "e t/ħ",
     "series_switching_time": "ħ/t",
 }
-REFERENCE_KEYS = ("reference_force_rmse", "reference_current")
+REFERENCE_KEYS = ("reference_force_rmse", "reference_current", "committee")
 
 
 def read_runs(summaries, series) -> dict:
@@ -168,21 +168,50 @@ def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
               "snapshots": number(r["n_snapshots"]), "runs": number(r["n_runs"])}
              for b, r in current.items()])
 
-    model = metrics["model"]
-    tables["Training of the force field"] = pd.DataFrame(
-        [{"best epoch": number(model.get("best_epoch")),
+    committee = metrics.get("committee")
+    if committee:
+        tables[f"Committee of {committee['members']} force fields (predictor: "
+               f"{committee['predictor']}): does the force deviation rank the reference "
+               "frames by the predictor's force RMSE against NEGF?"] = pd.DataFrame(
+            [{"bias V (t/e)": b,
+              "Spearman, max deviation": number(r["spearman_max_deviation"]),
+              "Spearman, mean deviation": number(r["spearman_mean_deviation"]),
+              "median max deviation (t)": number(r["median_max_deviation"]),
+              "predictor RMSE / std": number(r["predictor_relative_rmse"]),
+              "members' RMSE / std": ", ".join(number(v) for v in r["member_relative_rmse"]),
+              "frames": number(r["n_frames"])}
+             for b, r in committee["per_bias"].items()]
+            + [{"bias V (t/e)": "all", "Spearman, max deviation":
+                number(committee["spearman_max_deviation"]),
+                "Spearman, mean deviation": number(committee["spearman_mean_deviation"]),
+                "frames": number(committee["n_frames"])}])
+        cost = committee["cost"]
+        tables[f"Cost of the committee per Brownian step ({cost['lattice'][0]} × "
+               f"{cost['lattice'][1]}, deviation on every {cost['stride']}th step; "
+               "median over repeats, measured in the reference_errors job)"] = pd.DataFrame(
+            [{"driven by": what, "seconds per step": number(cost["seconds_per_step"][key]),
+              "added to one member's step": "–" if key == "single"
+              else f"{100 * cost['added_fraction'][key]:.0f} %"}
+             for key, what in (("single", "member 0 alone (no committee)"),
+                               ("first", "member 0, deviation on recorded frames"),
+                               ("mean", "the committee mean"))])
+
+    members = metrics["model"]
+    tables["Training of the force field, per member of the committee"] = pd.DataFrame(
+        [{"member": k, "best epoch": number(model.get("best_epoch")),
           "epochs run": number(model.get("epochs_run")),
           "best validation loss (normalised MSE)": number(model.get("best_val_loss")),
           "parameters": number(model.get("n_parameters")),
           "training / validation snapshots":
               f"{number(model.get('n_train_snapshots'))} / "
-              f"{number(model.get('n_val_snapshots'))}"}])
-    held_out = model.get("held_out_force_rmse") or {}
-    tables["Force error on the held-out training trajectories"] = pd.DataFrame(
-        [{"bias V (t/e)": b, "RMSE (t)": number(r["rmse"]),
-          "NEGF force std (t)": number(r["force_std"]),
-          "RMSE / std": number(r["relative_rmse"]), "force values": number(r["n_values"])}
-         for b, r in held_out.items()])
+              f"{number(model.get('n_val_snapshots'))}"} for k, model in enumerate(members)])
+    tables["Force error on the held-out training trajectories (each member's own)"] = (
+        pd.DataFrame(
+            [{"member": k, "bias V (t/e)": b, "RMSE (t)": number(r["rmse"]),
+              "NEGF force std (t)": number(r["force_std"]),
+              "RMSE / std": number(r["relative_rmse"]), "force values": number(r["n_values"])}
+             for k, model in enumerate(members)
+             for b, r in (model.get("held_out_force_rmse") or {}).items()]))
     return tables
 
 
@@ -348,6 +377,37 @@ def plot_cost(job, loop, path):
     pl.finish(fig, path, note="wall-clock seconds on the machine that ran the pipeline")
 
 
+def plot_committee(committee: dict | None, trust_lo: float, trust_hi: float, setting: str,
+                   path) -> None:
+    """The committee deviation of every NEGF reference frame (maximum over the sites)
+    against the predictor's force RMSE on it, one colour per bias, with the trust levels
+    and the Spearman correlations; for a committee of one, a figure that says so."""
+    plt = pl.pyplot()
+    if not committee:
+        fig, ax = plt.subplots(figsize=(6, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No committee deviation: the force field is a single model "
+                "(model.committee = 1)", ha="center", va="center", fontsize=10)
+        pl.finish(fig, path, note=None)
+        return
+    frames = {k: np.asarray(v, dtype=float) for k, v in committee["frames"].items()}
+    fig, ax = plt.subplots(figsize=(6.2, 4.6), layout="constrained")
+    for k, bias in enumerate(np.unique(frames["bias"])):
+        sel = frames["bias"] == bias
+        rho = committee["per_bias"][f"{bias:g}"]["spearman_max_deviation"]
+        ax.loglog(frames["max_deviation"][sel], frames["force_rmse"][sel], ".", ms=2.5,
+                  alpha=0.5, color=f"C{k + 2}", label=f"V = {bias:g} t/e: ρ = {number(rho)}")
+    pl.trust_lines(ax, trust_lo, trust_hi, vertical=True)
+    ax.set_xlabel("maximum over sites of the " + pl.FORCE_DEVIATION)
+    ax.set_ylabel("force RMSE of the predictor against NEGF ($t$)")
+    ax.legend(fontsize=7, markerscale=3)
+    pl.suptitle(fig, f"Committee of {committee['members']} ({committee['predictor']} "
+                f"predictor) on the NEGF reference frames: Spearman ρ = "
+                f"{number(committee['spearman_max_deviation'])} over all "
+                f"{committee['n_frames']} frames", setting)
+    pl.finish(fig, path)
+
+
 def run_figure_name(provider: str, bias: float, seed: int) -> str:
     """File name of one run's figure; the report reads provider, bias and seed from it."""
     return f"{pl.PROVIDERS[provider].name}_V{bias:g}_s{seed}.png"
@@ -402,12 +462,18 @@ def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
 
 
 def make_validation(summaries, series, benchmarks, model_metrics, reference_errors, n_steps,
-                    training_biases, outputs, lattice, physics, dynamics) -> dict:
+                    training_biases, outputs, lattice, physics, dynamics,
+                    trust: tuple[float, float] = (math.nan, math.nan)) -> dict:
     """Agreement numbers, tables and figures from the analyses (see the module docstring).
 
+    ``model_metrics``: the training metrics of every member of the committee, member k
+    at index k (``metrics["model"]``, without the loss histories).
+
     ``outputs``: paths ``metrics`` (JSON), ``tables`` (HTML), the figures ``velocity``,
-    ``decay``, ``kymographs``, ``current``, ``iv_curve``, ``cost``, and ``runs``, a
-    directory for one figure per run (``plot_run``, named by ``run_figure_name``).
+    ``decay``, ``kymographs``, ``current``, ``iv_curve``, ``cost``, ``committee``
+    (``plot_committee``, with the trust levels ``trust``: trust_lo, trust_hi), and
+    ``runs``, a directory for one figure per run (``plot_run``, named by
+    ``run_figure_name``).
     """
     runs = read_runs(summaries, series)
     biases = sorted({b for _, b in runs})
@@ -416,8 +482,11 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
     job = job_seconds_per_step(benchmarks, n_steps)
     loop = loop_seconds_per_step(runs)
     costs, loop_costs = _medians(job), _medians(loop)
-    model = json.loads(Path(model_metrics).read_text())
+    members = [json.loads(Path(p).read_text()) for p in model_metrics]
     reference = json.loads(Path(reference_errors).read_text())
+    committee = reference.get("committee")
+    if committee:  # metrics.json keeps the summaries; the figure draws every frame
+        reference["committee"] = {k: v for k, v in committee.items() if k != "frames"}
     metrics = {
         "criterion": "ML within 5 % of NEGF or within the NEGF seed spread (std), per bias",
         "per_bias": per_bias,
@@ -427,7 +496,7 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
         else math.nan,
         "loop_cost_per_step_seconds": loop_costs,
         "loop_speedup_negf_over_ml": loop_costs["negf"] / loop_costs["ml"],
-        "model": {k: model[k] for k in model if k != "history"},
+        "model": [{k: v for k, v in model.items() if k != "history"} for model in members],
         **{k: reference[k] for k in REFERENCE_KEYS},
     }
     setting = pl.setting(lattice, physics, n_steps, dynamics["dt"])
@@ -443,6 +512,7 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
                      extra_curves=(("ml", "series_current", "ML, in series", ":"),))
     plot_iv(table, n_seeds, sorted(trained), setting, outputs["iv_curve"])
     plot_cost(job, loop, outputs["cost"])
+    plot_committee(committee, *trust, setting, outputs["committee"])
     for (provider, bias), by_seed in sorted(runs.items()):
         for seed, (summary, frame) in sorted(by_seed.items()):
             plot_run(summary, frame, setting,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from holstein.ml.members import member_section
 from holstein.ml.parameters import TrainingParameters
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -23,5 +24,7 @@ def model_defaults() -> dict:
 
 
 def training_parameters(**overrides) -> TrainingParameters:
-    """The schema's model defaults with ``overrides`` (internal knobs allowed too)."""
-    return TrainingParameters.from_mapping({**model_defaults(), **overrides})
+    """The schema's model defaults for member 0 of the committee (the training parameters,
+    without the committee keys) with ``overrides`` (internal knobs allowed too)."""
+    return TrainingParameters.from_mapping({**member_section(model_defaults(), 0),
+                                            **overrides})

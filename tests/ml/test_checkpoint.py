@@ -84,7 +84,7 @@ def test_truncated_or_foreign_checkpoint_rejected(trained, tmp_path):
     ckpt = read_checkpoint(trained["path"])
     ckpt["architecture"] = {**ckpt["architecture"], "channels": 5}
     torch.save(ckpt, bad)
-    with pytest.raises(ValueError, match="does not fit.*--forcerun train_model"):
+    with pytest.raises(ValueError, match="does not fit.*--forcerun train_member"):
         load(bad)
 
 

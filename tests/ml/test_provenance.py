@@ -20,6 +20,7 @@ from synthetic import PHYSICS, synthetic_force
 
 from holstein.io import write_trajectory
 from holstein.ml.checkpoint import read_checkpoint
+from holstein.ml.members import member_section
 from holstein.ml.parameters import TrainingParameters
 from holstein.ml.provenance import ProvenanceError, check_provenance, shard_records
 from holstein.records import Trajectory
@@ -27,7 +28,7 @@ from holstein.training import train_from_shards
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-HYPER = {**model_defaults(), "cutoff": 1, "channels": 4, "epochs": 2, "batch_size": 8,
+HYPER = {**member_section(model_defaults(), 0), "cutoff": 1, "channels": 4, "epochs": 2, "batch_size": 8,
          "validation_fraction": 0.5, "bond_heads": False}
 
 
@@ -78,7 +79,7 @@ def test_a_changed_missing_or_added_shard_is_refused_naming_it(pipeline_model, r
     model = pipeline_model["model"]
     write_shard(run_shards[1], 1.0, 7)  # same name, other content
     with pytest.raises(ProvenanceError, match=rf"{run_shards[1].name}: sha256 .*"
-                       r"trained on a file of that name .*--forcerun train_model") as err:
+                       r"trained on a file of that name .*--forcerun train_member") as err:
         check_provenance(model, run_shards, HYPER)
     assert run_shards[0].name not in str(err.value)  # only the changed one is named
     with pytest.raises(ProvenanceError, match=rf"{run_shards[1].name}: used to train the "

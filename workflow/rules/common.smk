@@ -22,6 +22,8 @@ from holstein.config import bias_label, canonical_config, check_config  # noqa: 
 from holstein.provenance import code_fingerprint  # noqa: E402
 from holstein import resources  # noqa: E402
 from holstein.device import cuda_available, negf_device, resolve_device  # noqa: E402
+from holstein.ml.members import committee_size, member_section  # noqa: E402
+from holstein.records import DEVIATION_FIELDS, DEVIATION_SUMMARIES  # noqa: E402
 
 SCHEMA = yaml.safe_load((WORKFLOW_DIR / "schemas" / "config.schema.yaml").read_text())
 # Job parameters are compared as text: one canonical form of the validated config.
@@ -48,6 +50,11 @@ INITIAL_CODE = code("relax.py", exclude=["holstein.ml"])
 ANALYSIS_CODE = code("analyse.py")
 VALIDATION_CODE = code("validate.py")
 LARGE_LATTICE_CODE = code("large_lattice.py")
+# Selection and labelling never load a model (tests check each job's imports).
+AL_SELECT_CODE = code("al_select.py", exclude=["holstein.ml"])
+AL_LABEL_CODE = code("al_label.py", exclude=["holstein.ml"])
+AL_METRICS_CODE = code("al_metrics.py")
+AL_REPORT_CODE = code("al_report.py", exclude=["holstein.ml"])
 
 # The device setting reaches jobs as a parameter (each job resolves it where it runs);
 # here it decides which jobs declare a GPU.  'cuda' is checked up front only where the
@@ -64,9 +71,63 @@ def gpus(uses_gpu=True):
     return int(USES_GPU and uses_gpu)
 
 
+# The committee of force fields: one training job per member, every ML job reads all.
+MEMBERS = list(range(committee_size(config["model"])))
+PREDICTOR = config["model"]["committee_predictor"]
+
+# Active learning: iteration i's committee is trained on the training shards and the
+# labels of iterations 1 .. i; the last iteration's committee drives the ML runs.
+AL = config["active_learning"]
+AL_BIASES = {bias_label(b): b for b in AL["explore"]["biases"]}
+AL_LABEL_JOBS = -(-AL["frames_per_iteration"] // AL["frames_per_label_job"])
+
+
+def committee_checkpoints(iteration, name="mlff.pt"):
+    """The member checkpoints (or another file ``name`` of each member) of an iteration's
+    committee (0: the pipeline's)."""
+    folder = (
+        "results" if iteration == 0 else f"results/active_learning/iter_{iteration}"
+    )
+    return expand(f"{folder}/model/member_{{member}}/{name}", member=MEMBERS)
+
+
+def label_shards(iteration, only=False):
+    """The label shards of iterations 1 .. ``iteration`` (``only``: of that one)."""
+    return expand(
+        "results/active_learning/iter_{i}/labels/al{i}_labels_{shard}.parquet",
+        i=[iteration] if only and iteration else range(1, iteration + 1),
+        shard=range(AL_LABEL_JOBS),
+    )
+
+
+def exploration_runs(wildcards):
+    """The exploration runs of an iteration: every lattice, bias and seed."""
+    explore = AL["explore"]
+    return expand(
+        "results/active_learning/iter_{iteration}/explore/{lattice}_V{bias}_s{seed}.parquet",
+        iteration=wildcards.iteration,
+        lattice=[
+            f"{lat['Lx']}x{lat['Ly']}" for lat in explore["lattices"] or [LATTICE]
+        ],
+        bias=AL_BIASES,
+        seed=explore["seeds"],
+    )
+
+
+def selection_stats(wildcards):
+    """The selection counts of an iteration's exploration (none for iteration 0)."""
+    if int(wildcards.iteration) == 0:
+        return []
+    return "results/active_learning/iter_{iteration}/selection.json".format(**wildcards)
+
+
+COMMITTEE_CHECKPOINTS = committee_checkpoints(AL["iterations"])
+COMMITTEE_METRICS = committee_checkpoints(AL["iterations"], "metrics.json")
+
 # Threads: NEGF jobs are one small dense problem each (one thread, many jobs side by
 # side); training and the large-lattice run parallelise, so they take the cores --cores
-# grants, up to a cap beyond which torch gains little.
+# grants, up to a cap beyond which torch gains little.  The members of the committee
+# train side by side: each takes its share of the cores.
 TRAIN_MAX_THREADS = 8
 
 
@@ -80,14 +141,13 @@ def _granted_cores(default=8):
 
 
 _CORES = _granted_cores()
-TRAIN_THREADS = max(1, min(_CORES, TRAIN_MAX_THREADS))
+TRAIN_THREADS = max(1, min(_CORES // len(MEMBERS), TRAIN_MAX_THREADS))
 
 LATTICE = config["lattice"]
 TRAIN = config["training_data"]
 VALID = config["validation"]
 TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
 VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
-MODEL_CHECKPOINT = "results/model/mlff.pt"
 LARGE = config["large_lattice"]
 
 
@@ -117,6 +177,9 @@ RUNS = expand(
     bias=VALID_BIASES,
     seed=VALID["seeds"],
 )
+REFERENCE_RUNS = expand(
+    "results/runs/negf/V{bias}_s{seed}.parquet", bias=VALID_BIASES, seed=VALID["seeds"]
+)
 
 
 # Memory per job from the lattice size; a lattice that cannot fit is refused up front.
@@ -138,12 +201,18 @@ NEGF_MEM_MB = {
     "training": resources.negf_job_mb(N_SITES, _frames(TRAIN)),
     "validation": resources.negf_job_mb(N_SITES, _frames(VALID)),
 }
-ML_MEM_MB = resources.ml_job_mb(N_SITES, _frames(VALID), config["model"]["channels"])
+ML_MEM_MB = resources.ml_job_mb(
+    N_SITES,
+    _frames(VALID),
+    config["model"]["channels"] * len(MEMBERS),
+    lattice_fields=6,
+)
+# The large run records q and, for a committee, the per-site force deviation.
 LARGE_MEM_MB = resources.ml_job_mb(
     LARGE["Lx"] * LARGE["Ly"],
     _frames(LARGE),
-    config["model"]["channels"],
-    lattice_fields=1,
+    config["model"]["channels"] * len(MEMBERS),
+    lattice_fields=2 if len(MEMBERS) > 1 else 1,
 )
 resources.check_memory(
     f"an NEGF job on the {LATTICE['Lx']} x {LATTICE['Ly']} lattice",

@@ -11,7 +11,7 @@ LARGE_LABELS = {
 
 rule large_lattice_run:
     input:
-        model=MODEL_CHECKPOINT,
+        model=COMMITTEE_CHECKPOINTS,
         initial=start_input(LARGE),
     output:
         f"results/large_lattice/ml_{LARGE_TAG}.parquet",
@@ -37,7 +37,8 @@ rule large_lattice_run:
         seed=LARGE["seed"],
         n_steps=LARGE["n_steps"],
         stride=LARGE["stride"],
-        record=["current"],
+        record=["current", *DEVIATION_FIELDS],
+        predictor=PREDICTOR,
         code=SIMULATE_CODE["ml"],
     script:
         "../scripts/simulate.py"
@@ -85,6 +86,12 @@ rule large_lattice_report:
             category="Large lattice",
             labels=LARGE_LABELS | {"result": "figure"},
         ),
+        deviation=report(
+            "results/large_lattice/committee_deviation.png",
+            caption="../report/large_lattice_deviation.rst",
+            category="Large lattice",
+            labels=LARGE_LABELS | {"result": "committee deviation"},
+        ),
         tables=report(
             "results/large_lattice/large_lattice_metrics.html",
             caption="../report/large_lattice_metrics.rst",
@@ -96,6 +103,8 @@ rule large_lattice_report:
     conda:
         "../../envs/holstein.yaml"
     params:
+        trust_lo=config["active_learning"]["trust_lo"],
+        trust_hi=config["active_learning"]["trust_hi"],
         code=LARGE_LATTICE_CODE,
     script:
         "../scripts/large_lattice.py"

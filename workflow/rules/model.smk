@@ -1,6 +1,6 @@
-# Dataset assembly and training of the local ML force field, and its figures.
+# Training of the committee of local ML force fields, one job per member, and its figures.
 
-# Report labels of a figure of the trained model.
+# Report labels of a figure of a trained member.
 MODEL_LABELS = {
     "provider": "ML against NEGF",
     "bias": ", ".join(TRAIN_BIASES),
@@ -8,17 +8,21 @@ MODEL_LABELS = {
 }
 
 
-rule train_model:
+wildcard_constraints:
+    member=r"\d+",
+
+
+rule train_member:
     input:
         TRAINING_SHARDS,
     output:
-        checkpoint="results/model/mlff.pt",
-        metrics="results/model/metrics.json",
-        parity="results/model/parity.parquet",
+        checkpoint="results/model/member_{member}/mlff.pt",
+        metrics="results/model/member_{member}/metrics.json",
+        parity="results/model/member_{member}/parity.parquet",
     log:
-        "logs/train_model.log",
+        "logs/train_member/member_{member}.log",
     benchmark:
-        "results/benchmarks/train_model.tsv"
+        "results/benchmarks/train_member/member_{member}.tsv"
     conda:
         "../../envs/holstein.yaml"
     threads: TRAIN_THREADS
@@ -27,7 +31,7 @@ rule train_model:
         runtime=240,
         gpu=gpus(),
     params:
-        hyper=config["model"],
+        hyper=lambda wc: member_section(config["model"], int(wc.member)),
         physics=config["physics"],
         device=DEVICE,
         code=TRAIN_CODE,
@@ -37,23 +41,24 @@ rule train_model:
 
 rule model_figures:
     input:
-        metrics=rules.train_model.output.metrics,
-        parity=rules.train_model.output.parity,
+        metrics="results/model/member_{member}/metrics.json",
+        parity="results/model/member_{member}/parity.parquet",
     output:
         parity=report(
-            "results/model/parity.png",
+            "results/model/member_{member}/parity.png",
             caption="../report/parity.rst",
             category="Model",
-            labels=MODEL_LABELS | {"figure": "force parity"},
+            labels=MODEL_LABELS | {"member": "{member}", "figure": "force parity"},
         ),
         loss=report(
-            "results/model/loss.png",
+            "results/model/member_{member}/loss.png",
             caption="../report/loss.rst",
             category="Model",
-            labels=MODEL_LABELS | {"figure": "loss against epoch"},
+            labels=MODEL_LABELS
+            | {"member": "{member}", "figure": "loss against epoch"},
         ),
     log:
-        "logs/model_figures.log",
+        "logs/model_figures/member_{member}.log",
     conda:
         "../../envs/holstein.yaml"
     params:

@@ -1,10 +1,10 @@
-# Validation runs: ML Brownian runs (trained model only) and independent NEGF reference
-# runs, one job per (provider, bias, seed), at the validation biases and seeds.
+# Validation runs: ML Brownian runs (the trained committee only) and independent NEGF
+# reference runs, one job per (provider, bias, seed), at the validation biases and seeds.
 
 
 rule brownian_run:
     input:
-        model=lambda wc: MODEL_CHECKPOINT if wc.provider == "ml" else [],
+        model=lambda wc: COMMITTEE_CHECKPOINTS if wc.provider == "ml" else [],
         initial=start_input(config["lattice"]),
     output:
         "results/runs/{provider}/V{bias}_s{seed}.parquet",
@@ -32,6 +32,7 @@ rule brownian_run:
         seed=lambda wc: int(wc.seed),
         n_steps=VALID["n_steps"],
         stride=VALID["stride"],
+        predictor=lambda wc: PREDICTOR if wc.provider == "ml" else "",
         code=lambda wc: SIMULATE_CODE[wc.provider],
     script:
         "../scripts/simulate.py"

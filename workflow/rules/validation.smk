@@ -11,13 +11,9 @@ VALIDATION_LABELS = {
 
 rule reference_errors:
     input:
-        model=MODEL_CHECKPOINT,
-        shards=TRAINING_SHARDS,
-        negf_runs=expand(
-            "results/runs/negf/V{bias}_s{seed}.parquet",
-            bias=VALID_BIASES,
-            seed=VALID["seeds"],
-        ),
+        model=COMMITTEE_CHECKPOINTS,
+        shards=[*TRAINING_SHARDS, *label_shards(AL["iterations"])],
+        negf_runs=REFERENCE_RUNS,
         negf_summaries=expand(
             "results/analysis/negf/V{bias}_s{seed}.json",
             bias=VALID_BIASES,
@@ -34,6 +30,7 @@ rule reference_errors:
         mem_mb=ML_MEM_MB,
     params:
         hyper=config["model"],
+        predictor=PREDICTOR,
         code=REFERENCE_ERRORS_CODE,
     script:
         "../scripts/reference_errors.py"
@@ -59,7 +56,7 @@ rule validate:
             bias=VALID_BIASES,
             seed=VALID["seeds"],
         ),
-        model_metrics="results/model/metrics.json",
+        model_metrics=COMMITTEE_METRICS,
         reference_errors=rules.reference_errors.output[0],
     output:
         metrics="results/validation/metrics.json",
@@ -105,6 +102,12 @@ rule validate:
             category="Validation",
             labels=VALIDATION_LABELS | {"figure": "cost per step"},
         ),
+        committee=report(
+            "results/validation/committee_deviation.png",
+            caption="../report/committee_deviation.rst",
+            category="Validation",
+            labels=VALIDATION_LABELS | {"figure": "committee deviation against error"},
+        ),
         runs=report(
             directory("results/validation/runs"),
             patterns=["{provider}_V{bias}_s{seed}.png"],
@@ -122,6 +125,8 @@ rule validate:
         lattice=config["lattice"],
         physics=config["physics"],
         dynamics=config["dynamics"],
+        trust_lo=config["active_learning"]["trust_lo"],
+        trust_hi=config["active_learning"]["trust_hi"],
         code=VALIDATION_CODE,
     script:
         "../scripts/validate.py"

@@ -15,4 +15,6 @@ large_lattice_report(
     reference_summaries=list(sm.input.reference_summaries),
     reference_series=list(sm.input.reference_series),
     outputs=dict(sm.output.items()),
+    trust_lo=sm.params.trust_lo,
+    trust_hi=sm.params.trust_hi,
 )

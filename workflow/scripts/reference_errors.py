@@ -1,4 +1,4 @@
-"""Adapter: trained model + NEGF reference runs -> the model's errors on them (JSON)."""
+"""Adapter: the trained committee + NEGF reference runs -> its errors on them (JSON)."""
 
 sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
@@ -8,10 +8,11 @@ setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the
 from holstein.reference_errors import reference_errors
 
 reference_errors(
-    model_path=sm.input.model,
+    model_paths=list(sm.input.model),
     shard_paths=list(sm.input.shards),
     hyper=sm.params.hyper,
     negf_runs=list(sm.input.negf_runs),
     negf_summaries=list(sm.input.negf_summaries),
     output=sm.output[0],
+    predictor=sm.params.predictor,
 )

@@ -1,4 +1,4 @@
-"""Adapter: one Brownian run (NEGF or ML forces) -> Parquet trajectory."""
+"""Adapter: one Brownian run (NEGF forces, or an ML committee's) -> Parquet trajectory."""
 
 sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
@@ -23,4 +23,5 @@ run_job(
     model_path=getattr(sm.input, "model", None) or None,
     relaxed_path=getattr(sm.input, "initial", None) or None,
     **({"record": tuple(p.record)} if hasattr(p, "record") else {}),
+    **({"predictor": p.predictor} if getattr(p, "predictor", None) else {}),
 )

@@ -20,4 +20,5 @@ make_validation(
     lattice=sm.params.lattice,
     physics=sm.params.physics,
     dynamics=sm.params.dynamics,
+    trust=(sm.params.trust_lo, sm.params.trust_hi),
 )

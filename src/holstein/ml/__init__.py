@@ -5,6 +5,9 @@ Inference (what an ML Brownian run imports; no training code):
 * ``model``: the network ``LocalForceField``, its ``Architecture`` and its symmetries.
 * ``checkpoint``: the checkpoint file (format, atomic save, validated read, physics check).
 * ``provider``: ``MLForceProvider`` (the ``holstein.forces`` contract) and ``load``.
+* ``committee``: ``CommitteeProvider``, several members evaluated as one network, their
+  force deviation and the predictor that drives a run; ``load_committee``.
+* ``members``: how many members, and each member's training parameters (no torch).
 * ``metrics``: predictions over many snapshots and their errors against a reference.
 * ``data``: a data set's layout and physics metadata, and the split by trajectory.
 

@@ -30,8 +30,8 @@ REQUIRED_ENTRIES = ("state_dict", "architecture", "physics", "normalisation")
 # The fix for every checkpoint that cannot be used, in the pipeline's terms.  Deleting the
 # checkpoint alone is not enough there: Snakemake does not rebuild a missing intermediate
 # file whose downstream outputs exist.
-RETRAIN = ("in the pipeline, `snakemake --forcerun train_model` (with the usual options) "
-           "retrains the model and re-runs everything that used it")
+RETRAIN = ("in the pipeline, `snakemake --forcerun train_member` (with the usual options) "
+           "retrains the committee's members and re-runs everything that used them")
 
 
 def plain(obj: Any) -> Any:

@@ -1,0 +1,51 @@
+"""The members of a committee of force fields: how many, and how each is trained.
+
+The ``model`` section of the configuration describes the committee: ``committee`` members
+(``model.committee``), each trained as its own job with the section's training parameters
+except the seed, and the predictor that drives a run (``model.committee_predictor``, see
+``holstein.ml.committee``).  Member k is trained with seed ``model.seed + k``: the seed
+fixes its initial weights, its split of the training trajectories into fitted and
+held-out ones (``holstein.ml.data.split_trajectories``) and its batch order, so members
+differ in all three.  Member 0 is the single model a committee of one would train.
+
+Only the member count and the predictor are committee settings; every other key of the
+section is a training parameter (``TrainingParameters``).  This module imports no torch,
+so that the workflow can use it when it parses the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# Keys of the model section that describe the committee, not the training of a member.
+COMMITTEE_KEYS = ("committee", "committee_predictor")
+PREDICTORS = ("mean", "first")
+
+
+def committee_size(section: Mapping[str, Any]) -> int:
+    """The number of members of the validated ``model`` section (1 when not configured)."""
+    size = int(section.get("committee", 1))
+    if size < 1:
+        raise ValueError(f"model.committee = {size}: a committee needs at least one member")
+    return size
+
+
+def member_seed(section: Mapping[str, Any], member: int) -> int:
+    """The seed of member ``member`` (initial weights, split and batch order)."""
+    return int(section["seed"]) + int(member)
+
+
+def member_section(section: Mapping[str, Any], member: int) -> dict[str, Any]:
+    """The training parameters of one member: the ``model`` section without the committee
+    keys, with the member's seed (what ``TrainingParameters.from_mapping`` takes).
+
+    Raises ValueError for a member outside ``0 .. committee - 1``.
+    """
+    size = committee_size(section)
+    if not 0 <= int(member) < size:
+        raise ValueError(f"member {member}: the committee has members 0 .. {size - 1} "
+                         "(model.committee)")
+    params = {k: v for k, v in section.items() if k not in COMMITTEE_KEYS}
+    params["seed"] = member_seed(section, member)
+    return params
