@@ -51,6 +51,7 @@ the same to ``rtol``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -196,7 +197,7 @@ class TransportForceField(nn.Module):
         self.set_solver(solver, rtol)
         self._lead_cache: dict[tuple, torch.Tensor] = {}
         self._warm: dict[tuple, torch.Tensor] = {}
-        self.last_solve = CGInfo()
+        self.last_solve = CGInfo(strict=False)
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -262,8 +263,14 @@ class TransportForceField(nn.Module):
         warm = None if self.training else self._warm.get(key)
         phi = kirchhoff_solve(gx, gy, gl, gr, mu_l, mu_r, solver, warm, self.rtol,
                               self.last_solve)
-        if solver == "cg" and not self.training:
-            self._warm[key] = phi.detach()
+        if solver == "cg":
+            if not self.last_solve.converged:
+                warnings.warn(
+                    f"Kirchhoff solve: relative residual {self.last_solve.relative_residual:.1e}"
+                    f" after {self.last_solve.iterations} iterations (tolerance {self.rtol:g});"
+                    " the potential is that approximate", RuntimeWarning, stacklevel=2)
+            if not self.training:
+                self._warm[key] = phi.detach()
         return phi
 
     def field_features(self, phi: torch.Tensor, mu_l: torch.Tensor, mu_r: torch.Tensor
