@@ -18,7 +18,12 @@ shards on the training lattice, reference runs on a longer one), per trajectory:
   of the run) that the floor is estimated on, both relative to the trajectory's force
   std (the normalisation of ``scripts/locality_floor.py``);
 * the cutoff-R locality floor (``holstein.locality``, splice estimate with the exact NEGF
-  force) on those late frames, cached in ``--floors`` (it does not depend on the model);
+  force) on those late frames, cached in ``--floors`` (it does not depend on the model),
+  and, on the same splices, how much of the NEGF force's dependence on Q beyond R each
+  model misses: ``missed_outside_R`` = sqrt(E[(d_NEGF - d_model)^2] / 2) / std, where d is
+  the change of the force at the centre when Q outside R is swapped (equal to the floor
+  for a model of cutoff <= R, which cannot see outside; lower when the model captures
+  part of the outside dependence);
 * per lattice and bias, the device current after the NEGF switch and the Kirchhoff spread
   of the model's bond currents (``holstein.validation.reference_current``).
 
@@ -89,7 +94,7 @@ def floor_key(path: Path, args) -> str:
 def cmd_evaluate(args) -> None:
     import torch
 
-    from holstein.locality import locality_floor
+    from holstein.locality import floor_row, splice_differences, splice_samples
     from holstein.ml.metrics import predict_all
     from holstein.ml.provider import load
     from holstein.simulation import make_provider
@@ -123,19 +128,38 @@ def cmd_evaluate(args) -> None:
                 "seconds": time.perf_counter() - t0,
             }
         key = floor_key(path, args)
-        if key not in floors:
+        if key not in floors:  # the NEGF side of the splices: model independent, cached
             t0 = time.perf_counter()
             negf = make_provider("negf", meta["physics"], args.method)
-            bias = row["bias"]
-            floors[key] = locality_floor(
-                lambda qq, b=bias, p=negf: p.electronic_force(qq, b), q[late], args.radii,
-                args.samples, seed=args.seed, min_separation=args.min_separation)
-            for f in floors[key]:
-                f["seconds"] = time.perf_counter() - t0
+            rng = np.random.default_rng(args.seed)
+            entry, unspliced = {}, {}
+            for radius in args.radii:
+                samples = splice_samples(len(q[late]), q.shape[1:], args.samples, rng,
+                                         args.min_separation)
+                d = splice_differences(
+                    lambda qq, b=row["bias"], p=negf: p.electronic_force(qq, b), q[late],
+                    radius, args.samples, rng, cache=unspliced, samples=samples)
+                entry[str(radius)] = {"samples": samples.tolist(), "negf": d.tolist()}
+            entry["seconds"] = time.perf_counter() - t0
+            floors[key] = entry
             if args.floors:
-                write_text_atomic(args.floors, json.dumps(floors, indent=1))
-        row["floors"] = [{**f, "relative_floor": f["floor"] / std,
-                          "relative_floor_error": f["floor_error"] / std} for f in floors[key]]
+                write_text_atomic(args.floors, json.dumps(floors))
+        row["floors"] = []
+        for radius in args.radii:
+            cached = floors[key][str(radius)]
+            samples, d_negf = np.array(cached["samples"]), np.array(cached["negf"])
+            boot = np.random.default_rng(args.seed + radius)
+            f = floor_row(d_negf, radius, boot)
+            f.update(relative_floor=f["floor"] / std, relative_floor_error=f["floor_error"] / std)
+            # the part of the outside dependence each model misses, on the same splices
+            for name, provider in models.items():
+                d_model = splice_differences(
+                    lambda qq, b=row["bias"], p=provider: p.electronic_force(qq, b), q[late],
+                    radius, len(samples), None, cache={}, samples=samples)
+                miss = floor_row(d_negf - d_model, radius, boot)
+                row["models"][name][f"missed_outside_R{radius}"] = miss["floor"] / std
+                row["models"][name][f"missed_outside_R{radius}_error"] = miss["floor_error"] / std
+            row["floors"].append(f)
         line = "  ".join(f"{n} {m['relative_rmse_late']:.4f}" for n, m in row["models"].items())
         fl = "  ".join(f"R={f['radius']} {f['relative_floor']:.4f}" for f in row["floors"])
         print(f"{lattice} V={row['bias']:g} s{row['seed']}: floor {fl} | late {line}",
@@ -167,22 +191,24 @@ def tables(result: dict) -> str:
     """Markdown: force error against the floor per lattice and bias; the device current."""
     names = list(result["models"])
     radii = [f["radius"] for f in result["trajectories"][0]["floors"]]
-    lines = ["| lattice | V | seed | " + " | ".join(f"floor R = {r}" for r in radii) + " | "
-             + " | ".join(f"{n} (late)" for n in names) + " | "
-             + " | ".join(f"{n} / floor R = {radii[-1]}" for n in names) + " | "
-             + " | ".join(f"{n} (all frames)" for n in names) + " |",
-             "| --- " * (3 + len(radii) + 3 * len(names)) + "|"]
+    r = radii[-1]
+    head = (["lattice", "V", "seed"] + [f"floor R = {rr}" for rr in radii]
+            + [f"{n}: {what}" for n in names
+               for what in ("late frames", "/ floor", f"misses outside R = {r}", "all frames")])
+    lines = ["| " + " | ".join(head) + " |", "| --- " * len(head) + "|"]
     for row in result["trajectories"]:
         fl = {f["radius"]: f for f in row["floors"]}
-        last = fl[radii[-1]]["relative_floor"]
-        lines.append(
-            f"| {row['lattice']} | {row['bias']:g} | {row['seed']} | "
-            + " | ".join(f"{fl[r]['relative_floor']:.4f} +- {fl[r]['relative_floor_error']:.4f}"
-                         for r in radii) + " | "
-            + " | ".join(f"{row['models'][n]['relative_rmse_late']:.4f}" for n in names) + " | "
-            + " | ".join(f"{row['models'][n]['relative_rmse_late'] / last:.2f}"
-                         if last > 0 else "-" for n in names) + " | "
-            + " | ".join(f"{row['models'][n]['relative_rmse']:.4f}" for n in names) + " |")
+        floor = fl[r]["relative_floor"]
+        cells = [row["lattice"], f"{row['bias']:g}", str(row["seed"])]
+        cells += [f"{fl[rr]['relative_floor']:.4f} +- {fl[rr]['relative_floor_error']:.4f}"
+                  for rr in radii]
+        for n in names:
+            m = row["models"][n]
+            cells += [f"{m['relative_rmse_late']:.4f}",
+                      f"{m['relative_rmse_late'] / floor:.2f}" if floor > 0 else "-",
+                      f"{m[f'missed_outside_R{r}']:.4f} +- {m[f'missed_outside_R{r}_error']:.4f}",
+                      f"{m['relative_rmse']:.4f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     if result["currents"]:
         lines += ["", "| model | lattice | V | NEGF current | error of the mean | per-frame RMSE"
                   " / mean | Kirchhoff spread / current | frames |", "| --- " * 8 + "|"]
