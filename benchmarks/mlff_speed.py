@@ -173,7 +173,7 @@ def bench_transport(checkpoint: str, sizes, repeats: int) -> list[dict]:
                     max(3, reps // 4), 1)
         rows.append({
             "Lx": lx, "Ly": ly, "model": "transport", "checkpoint": checkpoint,
-            "architecture": model.architecture.as_dict(), "solver": model._solver_for(lx * ly),
+            "architecture": model.architecture.as_dict(), "solver": model.solver_for(lx, ly),
             "rtol": model.rtol, "bias": BIAS_TRANSPORT,
             "force_cold": force_cold, "cold_iterations": cold_iterations,
             "force": force_warm, "step": step_t,

@@ -6,12 +6,13 @@
   float32 to 1e-5.
 * Kirchhoff: the model's bond currents balance at every site, so every cross-section
   carries the same current (1e-12 relative), on two lattice sizes.
-* Size: the same weights run on 10 x 7 and on 24 x 9 (dense) and 30 x 21 (conjugate
-  gradients, checked against the dense solve); the conductance stage is local (a bond's
+* Size: the same weights run on 10 x 7 and on 24 x 9; the conductance stage is local (a bond's
   conductance does not change when Q changes beyond ``conductance_cutoff``), while the
   force is not (a change of Q far away moves the potential, hence the force; exactly
   what the local model cannot see).
-* The conjugate-gradient path and the dense path give the same model outputs.
+* The dense, column-elimination and conjugate-gradient solves give the same model
+  outputs (30 x 21; 1e-12, 1e-9 at rtol 1e-11), and "auto" picks the exact column
+  elimination on small lattices and conjugate gradients on large ones.
 * Training, checkpoint, provider: a short ``train`` with ``kind="transport"`` on the
   synthetic data with bond currents writes a checkpoint that ``provider.load`` rebuilds
   with the same predictions, and the provider's device current has zero Kirchhoff spread.
@@ -110,15 +111,19 @@ def test_bond_currents_obey_kirchhoff_on_any_size(shape):
     assert np.abs(net[1:-1]).max() < 1e-12 * abs(sections.mean())
 
 
-def test_conjugate_gradients_give_the_dense_outputs_on_a_larger_lattice():
+def test_the_three_solvers_give_the_same_outputs():
     model = transport_model()
-    q = np.random.default_rng(3).standard_normal((30, 21))  # 630 sites: beyond dense "auto"
+    q = np.random.default_rng(3).standard_normal((30, 21))
+    assert model.solver_for(30, 21) == "columns" and model.solver_for(256, 256) == "cg"
     model.set_solver("dense")
     dense = outputs(model, q)
-    model.set_solver("auto", rtol=1e-11)
+    model.set_solver("columns")
+    columns = outputs(model, q)
+    model.set_solver("cg", rtol=1e-11)
     cg = outputs(model, q)
     assert model.last_solve.iterations > 0
     for k in dense:
+        np.testing.assert_allclose(columns[k], dense[k], atol=1e-12)
         np.testing.assert_allclose(cg[k], dense[k], atol=1e-9)
     again = outputs(model, q)  # warm start from the previous solution on this lattice
     assert model.last_solve.iterations == 0

@@ -13,10 +13,13 @@ positive) and b the current injected by the electrodes.  Shapes (batch B):
 ``gx`` (B, Lx - 1, Ly), ``gy`` (B, Lx, Ly), ``gl``, ``gr`` (B, Ly), ``mu_l``, ``mu_r``
 (B,), ``phi`` (B, Lx, Ly); sites flatten as ``x * Ly + y`` (``holstein.lattice``).
 
-Two solvers, one answer:
+Three solvers, one answer:
 
 * ``dense``: Cholesky of the dense (Lx Ly)^2 matrix in float64 (whatever the input
-  dtype): exact to rounding, O((Lx Ly)^3); for training lattices and references.
+  dtype): exact to rounding, O((Lx Ly)^3); the reference.
+* ``columns``: block elimination along x (float64), a dense Ly x Ly block per column:
+  exact to rounding, O(Lx Ly^3) and a loop over the columns; for training lattices and
+  references (10x faster than ``dense`` at 16 x 14).
 * ``cg``: preconditioned conjugate gradients on the 5-point stencil, O(Lx Ly) per
   iteration, in the input dtype, warm-startable.  The preconditioner is Jacobi plus an
   exact solve for the column-averaged potential (the coarse space of one value per
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 
 import torch
 
-SOLVERS = ("dense", "cg")
+SOLVERS = ("dense", "columns", "cg")
 
 
 class NotConverged(RuntimeError):
@@ -71,6 +74,7 @@ class KirchhoffNetwork:
         self.gx, self.gy, self.gl, self.gr = gx, gy, gl, gr
         self.shape = (b, lx, ly)
         self._cholesky = None
+        self._columns = None
         self._coarse = None
         self._diagonal = None
         self._gy_below = None
@@ -138,6 +142,8 @@ class KirchhoffNetwork:
         ``info`` are the conjugate-gradient settings and report)."""
         if solver == "dense":
             return self.solve_dense(rhs)
+        if solver == "columns":
+            return self.solve_columns(rhs)
         if solver == "cg":
             return self.solve_cg(rhs, x0, rtol, max_iter, info)
         raise ValueError(f"solver={solver!r}: choose one of {SOLVERS}")
@@ -153,6 +159,52 @@ class KirchhoffNetwork:
         b, lx, ly = self.shape
         x = torch.cholesky_solve(rhs.reshape(b, lx * ly, 1).to(torch.float64), self._cholesky)
         return x.reshape(b, lx, ly).to(rhs.dtype)
+
+    def column_blocks(self) -> torch.Tensor:
+        """(B, Lx, Ly, Ly): the diagonal blocks of A, one per column (its y ring)."""
+        b, lx, ly = self.shape
+        eye = torch.eye(ly, dtype=self.gx.dtype, device=self.gx.device)
+        blocks = torch.diag_embed(self.diagonal())
+        if ly > 1:
+            shift = torch.roll(eye, 1, dims=1)  # [y, y + 1] = 1
+            up = self.gy[..., :, None] * shift  # bond (y, y + 1) at [y, y + 1]
+            blocks = blocks - up - up.transpose(-1, -2)
+        return blocks
+
+    def solve_columns(self, rhs: torch.Tensor) -> torch.Tensor:
+        """Exact block elimination along x (float64): A is block tridiagonal, a dense
+        Ly x Ly block per column coupled to its neighbours by the diagonal x conductances,
+        so the Schur complements S_x = D_x - C_{x-1} S_{x-1}^-1 C_{x-1} (C = diag gx) are
+        factorised one column after the other: O(Lx Ly^3), exact to rounding."""
+        b, lx, ly = self.shape
+        if self._columns is None:
+            blocks = self.column_blocks().to(torch.float64)
+            c = self.gx.to(torch.float64)
+            factors, carry = [], []  # Cholesky of S_x; S_x^-1 C_x
+            s = blocks[:, 0]
+            for x in range(lx):
+                if x > 0:
+                    s = blocks[:, x] - c[:, x - 1, :, None] * carry[-1]
+                factor, info = torch.linalg.cholesky_ex(s)
+                if bool((info != 0).any()):
+                    raise ValueError("the Kirchhoff matrix is not positive definite: every "
+                                     "conductance must be > 0 and some contact > 0")
+                factors.append(factor)
+                if x < lx - 1:
+                    carry.append(torch.cholesky_solve(torch.diag_embed(c[:, x]), factor))
+            self._columns = (factors, carry)
+        factors, carry = self._columns
+        c = self.gx.to(torch.float64)
+        r = rhs.to(torch.float64)
+        z = [r[:, 0]]
+        for x in range(1, lx):  # z_x = b_x + C_{x-1} S_{x-1}^-1 z_{x-1}
+            prev = torch.cholesky_solve(z[-1][..., None], factors[x - 1])[..., 0]
+            z.append(r[:, x] + c[:, x - 1] * prev)
+        phi = [torch.cholesky_solve(z[-1][..., None], factors[-1])[..., 0]]
+        for x in range(lx - 2, -1, -1):  # phi_x = S_x^-1 (z_x + C_x phi_{x+1})
+            phi.append(torch.cholesky_solve((z[x] + c[:, x] * phi[-1])[..., None],
+                                            factors[x])[..., 0])
+        return torch.stack(phi[::-1], dim=1).to(rhs.dtype)
 
     def _coarse_factor(self) -> torch.Tensor:
         """Cholesky factor (float64) of the network of columns: P^T A P, P = column sums."""
@@ -259,9 +311,9 @@ def kirchhoff_solve(gx: torch.Tensor, gy: torch.Tensor, gl: torch.Tensor, gr: to
                     x0: torch.Tensor | None = None, rtol: float = 1e-5,
                     info: CGInfo | None = None) -> torch.Tensor:
     """The node potentials phi (B, Lx, Ly) of the networks (module docstring); differentiable
-    in every conductance and in mu_l, mu_r.  ``solver``: ``dense`` (float64 inside, any x0
-    and rtol ignored) or ``cg`` (warm start ``x0``, tolerance ``rtol``; ``info`` receives
-    the iteration count)."""
+    in every conductance and in mu_l, mu_r.  ``solver``: ``dense`` or ``columns`` (exact,
+    float64 inside; x0 and rtol ignored) or ``cg`` (warm start ``x0``, tolerance ``rtol``;
+    ``info`` receives the iteration count)."""
     if solver not in SOLVERS:
         raise ValueError(f"solver={solver!r}: choose one of {SOLVERS}")
     return _Solve.apply(gx, gy, gl, gr, mu_l, mu_r, solver, x0, rtol, info)

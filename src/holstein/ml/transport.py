@@ -43,10 +43,10 @@ Symmetries and size
   stages (the lead indicators), and otherwise only through phi, which the whole
   configuration sets.  One trained model applies to any lattice.
 
-Solver: ``solver`` ``"auto"`` (default) takes the dense float64 Cholesky up to
-``DENSE_MAX_SITES`` sites and conjugate gradients beyond, warm-started in inference
-from the previous solution on the same lattice (it only saves iterations: the answer is
-the same to ``rtol``).
+Solver: ``solver`` ``"auto"`` (default) takes the exact column elimination (float64)
+up to ``EXACT_MAX_SITES`` sites and ``EXACT_MAX_LY`` rows, and conjugate gradients
+beyond, warm-started in inference from the previous solution on the same lattice (it
+only saves iterations: the answer is the same to ``rtol``).
 """
 
 from __future__ import annotations
@@ -83,8 +83,11 @@ DROP_GAIN = 10.0
 # Conductances are CONDUCTANCE_FLOOR (relative to their scale) or more: the Kirchhoff
 # matrix stays positive definite and well conditioned in a fully insulating sample.
 CONDUCTANCE_FLOOR = 1e-4
-DENSE_MAX_SITES = 600
-SOLVERS = ("auto", "dense", "cg")
+# Beyond these the exact solve (O(Lx Ly^3), a Python loop over columns) costs more than
+# conjugate gradients.
+EXACT_MAX_SITES = 4096
+EXACT_MAX_LY = 64
+SOLVERS = ("auto", "dense", "columns", "cg")
 # Conductance head channels: (mirror_y kind) of gx, gy, contact.
 CONDUCTANCE_KINDS = ("site", "bond_y", "site")
 
@@ -213,7 +216,8 @@ class TransportForceField(nn.Module):
         return {k: float(getattr(self, k)) for k in self._normalisation_keys}
 
     def set_solver(self, solver: str = "auto", rtol: float = 1e-5) -> None:
-        """``auto``, ``dense`` or ``cg`` (``rtol``: the conjugate-gradient tolerance)."""
+        """``auto``, ``dense``, ``columns`` or ``cg`` (``rtol``: the conjugate-gradient
+        tolerance)."""
         if solver not in SOLVERS:
             raise ValueError(f"solver={solver!r}: choose one of {SOLVERS}")
         if not 0 < rtol < 1:
@@ -251,14 +255,15 @@ class TransportForceField(nn.Module):
         a, b = self._mu_coefficients
         return a * v, b * v
 
-    def _solver_for(self, n_sites: int) -> str:
+    def solver_for(self, lx: int, ly: int) -> str:
+        """The solver used on an Lx x Ly lattice."""
         if self.solver != "auto":
             return self.solver
-        return "dense" if n_sites <= DENSE_MAX_SITES else "cg"
+        return "columns" if lx * ly <= EXACT_MAX_SITES and ly <= EXACT_MAX_LY else "cg"
 
     def solve(self, gx, gy, gl, gr, mu_l, mu_r) -> torch.Tensor:
         b, lx, ly = gy.shape
-        solver = self._solver_for(lx * ly)
+        solver = self.solver_for(lx, ly)
         key = (b, lx, ly, gy.dtype)
         warm = None if self.training else self._warm.get(key)
         phi = kirchhoff_solve(gx, gy, gl, gr, mu_l, mu_r, solver, warm, self.rtol,
