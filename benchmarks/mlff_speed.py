@@ -27,6 +27,17 @@ badly: OpenMP threads wait for each other):
 
 A report goes to stdout, all numbers plus machine information to --out (JSON, default
 benchmarks/out/mlff_speed.json).
+
+The transport-field model (``holstein.ml.transport``) is measured from a trained
+checkpoint (``--transport CHECKPOINT``): its cost depends on the weights through the
+Kirchhoff solve (the conjugate-gradient iterations grow with the conductance contrast),
+so random weights would flatter it.  It runs on a configuration with a metal/CDW wall
+half-way (metal, Q ~ 0, left of Lx / 2; CDW right), the hardest case for the solve; the
+force is timed cold (no warm start) and warm, the step and the run as for the local
+model (warm-started from the previous step), and the mean CG iterations are recorded.
+The local model of the same width is timed on the same configuration in the same run:
+
+    python benchmarks/mlff_speed.py --transport results/transport/mlff.pt --bond-heads 0
 """
 
 from __future__ import annotations
@@ -67,6 +78,7 @@ from holstein.negf import steady_state  # noqa: E402
 PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
                bias_scheme="gated")
 BIAS, NOISE, SEED = 4.0, 0.05, 20260121
+BIAS_TRANSPORT = 2.2  # a training bias in the wall regime: the potential drops at the wall
 TARGET_SPEEDUP, TARGET_THROUGHPUT = 300.0, 1e6
 # A short run_brownian recording every RUN_STRIDE-th frame, as the pipeline's runs do
 # (stride 3): between recorded frames the provider computes the force only.
@@ -134,6 +146,59 @@ def bench_ml(channels: int, cutoff: int, sizes, repeats: int, expansion: int = 0
     return rows
 
 
+def wall_configuration(lx: int, ly: int) -> np.ndarray:
+    """CDW on the right half, metal (small Q) on the left: a wall half-way."""
+    q = configuration(lx, ly)
+    q[: lx // 2] *= 0.1
+    return q
+
+
+def bench_transport(checkpoint: str, sizes, repeats: int) -> list[dict]:
+    from holstein.ml.provider import load
+
+    provider = load(checkpoint)
+    model = provider.model
+    rows = []
+    for lx, ly in sizes:
+        q = wall_configuration(lx, ly)
+        reps = repeats if lx * ly <= 20000 else max(5, repeats // 2)
+
+        def cold(q=q):
+            model._warm.clear()
+            return provider.electronic_force(q, BIAS_TRANSPORT)
+
+        force_cold = timed(cold, reps)
+        cold_iterations = model.last_solve.iterations
+        force_warm = timed(lambda q=q: provider.electronic_force(q, BIAS_TRANSPORT), reps)
+        integ = BrownianIntegrator(q, provider, BIAS_TRANSPORT, BrownianParameters(), seed=1)
+        iterations = []
+
+        def step(integ=integ, iterations=iterations):
+            integ.advance(integ.electronic())
+            iterations.append(model.last_solve.iterations)
+
+        step_t = timed(step, reps)
+        run = timed(lambda q=q: run_brownian(q, provider, BIAS_TRANSPORT, BrownianParameters(),
+                                             RUN_STEPS, seed=1, stride=RUN_STRIDE),
+                    max(3, reps // 4), 1)
+        rows.append({
+            "Lx": lx, "Ly": ly, "model": "transport", "checkpoint": checkpoint,
+            "architecture": model.architecture.as_dict(), "solver": model.solver_for(lx, ly),
+            "rtol": model.rtol, "bias": BIAS_TRANSPORT,
+            "force_cold": force_cold, "cold_iterations": cold_iterations,
+            "force": force_warm, "step": step_t,
+            "step_iterations_mean": float(np.mean(iterations)) if iterations else None,
+            "run_step_s": run["median_s"] / (RUN_STEPS + 1),
+            "site_steps_per_s": lx * ly / step_t["median_s"],
+        })
+        print(f"  transport {lx:4d}x{ly:<4d} force cold {force_cold['median_s'] * 1e3:8.2f} ms "
+              f"({cold_iterations} CG iterations), warm {force_warm['median_s'] * 1e3:8.2f} ms;"
+              f" step {step_t['median_s'] * 1e3:8.2f} ms ({rows[-1]['step_iterations_mean']} "
+              f"iterations per step), {rows[-1]['site_steps_per_s']:.3g} site-steps/s",
+              flush=True)
+    return rows
+
+
 def bench_negf(sizes, repeats: int) -> list[dict]:
     rows = []
     for lx, ly in sizes:
@@ -174,6 +239,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bond-heads", default="0,1",
                     help="0: force head only, 1: with the bond-current heads (they "
                     "may cost at most 20 %% of the step); both: the ratio in the same run")
+    ap.add_argument("--transport", default=None, metavar="CHECKPOINT",
+                    help="also time this trained transport-field model (wall configuration)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (the ML runs only)")
     ap.add_argument("--repeats", type=int, default=20)
@@ -194,11 +261,14 @@ def main(argv=None) -> int:
     ml = []
     # Size outermost: the variants compared at one size are timed back to back, so that
     # drifts of the machine (clock, other load) hit them alike.
+    transport = []
     for size in sizes:
         for c in (int(v) for v in args.channels.split(",")):
             for e in (int(v) for v in args.expansion.split(",")):
                 for b in (bool(int(v)) for v in args.bond_heads.split(",")):
                     ml += bench_ml(c, args.cutoff, [size], args.repeats, e, b, args.device)
+        if args.transport:
+            transport += bench_transport(args.transport, [size], args.repeats)
 
     summary = []
     for row in ml:
@@ -230,8 +300,19 @@ def main(argv=None) -> int:
                      "<= 20 %)")
         print(line)
         summary.append(line.strip())
+    for row in transport:
+        line = (f"  transport {row['Lx']}x{row['Ly']}: force {row['force']['median_s'] * 1e3:.2f} "
+                f"ms warm, {row['force_cold']['median_s'] * 1e3:.2f} ms cold, step "
+                f"{row['step']['median_s'] * 1e3:.2f} ms, {row['site_steps_per_s']:.3g} "
+                "site-steps/s")
+        if (row["Lx"], row["Ly"]) == (256, 256):
+            ok = row["site_steps_per_s"] >= TARGET_THROUGHPUT
+            line += f" ({'meets' if ok else 'MISSES'} >= 1e6 site-steps/s)"
+        print(line)
+        summary.append(line.strip())
     info["load_average_end"] = list(os.getloadavg())
-    out = {"args": vars(args), "machine": info, "ml": ml, "negf": negf, "summary": summary}
+    out = {"args": vars(args), "machine": info, "ml": ml, "transport": transport, "negf": negf,
+           "summary": summary}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nwrote {args.out}")

@@ -7,7 +7,8 @@ then prints the wall velocity, half-decay time, late current and switching time 
 and writes their kymographs side by side.  The NEGF trajectory is kept and reused when
 it exists (it does not depend on the model).
 
-    python scripts/size_transfer_check.py results/model/member_0/mlff.pt --out docs/size_transfer.png
+    python scripts/size_transfer_check.py results/model/member_0/mlff.pt \
+        --out docs/size_transfer.png
 
 Physics and dynamics come from config.yaml (and --configfile overrides).
 """
@@ -33,7 +34,8 @@ from holstein.simulation import make_provider, simulate  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("model", type=Path, help="trained checkpoint (results/model/member_0/mlff.pt)")
+    parser.add_argument("model", type=Path,
+                        help="trained checkpoint (results/model/member_0/mlff.pt)")
     parser.add_argument("--configfile", type=Path, nargs="*", default=[])
     parser.add_argument("--Lx", type=int, default=40)
     parser.add_argument("--Ly", type=int, default=14)

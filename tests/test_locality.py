@@ -57,3 +57,18 @@ def test_too_few_frames_for_the_separation_is_an_error():
     q = np.zeros((5, LX, LY))
     with pytest.raises(ValueError, match="min_separation"):
         splice_differences(lambda c: c, q, 1, 3, np.random.default_rng(0), min_separation=5)
+
+
+def test_several_forces_at_once_share_the_splices():
+    # (Lx, Ly, K) forces: column k is what the k-th force alone gives on the same draws
+    q = np.random.default_rng(3).standard_normal((10, LX, LY))
+
+    def one(c):
+        return np.tanh(windowed_sum(c, 3))
+
+    single = splice_differences(one, q, 1, 25, np.random.default_rng(4))
+    both = splice_differences(lambda c: np.stack([one(c), -2 * one(c)], axis=-1), q, 1, 25,
+                              np.random.default_rng(4))
+    assert both.shape == (25, 2)
+    np.testing.assert_array_equal(both[:, 0], single)
+    np.testing.assert_allclose(both[:, 1], -2 * single, atol=1e-15)

@@ -37,38 +37,67 @@ def chebyshev_neighbourhood(shape: tuple[int, int], centre: tuple[int, int],
     return (dx[:, None] <= radius) & (dy[None, :] <= radius)
 
 
-def splice_differences(force_at, q: np.ndarray, radius: int, n_samples: int,
-                       rng: np.random.Generator, min_separation: int = 1,
-                       cache: dict[int, np.ndarray] | None = None) -> np.ndarray:
-    """``n_samples`` values of F_i(Q_a inside, Q_b outside) - F_i(Q_a) (see module doc).
-
-    ``force_at(q)`` returns the (Lx, Ly) force of one configuration; ``q`` is (n, Lx, Ly),
-    frames of one trajectory in time order; a and b are drawn at least ``min_separation``
-    frames apart, the site i uniformly.  ``cache`` (frame index -> force) keeps the
-    unspliced forces between calls on the same frames, so each is solved once.
-    """
-    q = np.asarray(q, dtype=np.float64)
-    n, lx, ly = q.shape
+def splice_samples(n_frames: int, shape: tuple[int, int], n_samples: int,
+                   rng: np.random.Generator, min_separation: int = 1) -> np.ndarray:
+    """``n_samples`` splice draws as rows (a, b, x0, y0): frames a and b at least
+    ``min_separation`` apart and the site (x0, y0), uniformly (see module doc)."""
+    lx, ly = shape
     if n_samples < 1:
         raise ValueError(f"n_samples={n_samples}: need at least one sample")
-    if min_separation < 1 or n <= min_separation:
+    if min_separation < 1 or n_frames <= min_separation:
         raise ValueError(
-            f"{n} frames cannot give pairs {min_separation} frames apart: pass more frames "
-            "or a smaller min_separation (>= 1)")
-    cache = {} if cache is None else cache
-    out = np.empty(n_samples)
+            f"{n_frames} frames cannot give pairs {min_separation} frames apart: pass more "
+            "frames or a smaller min_separation (>= 1)")
+    out = np.empty((n_samples, 4), dtype=int)
     for k in range(n_samples):
         while True:
-            a, b = rng.integers(n, size=2)
+            a, b = rng.integers(n_frames, size=2)
             if abs(int(a) - int(b)) >= min_separation:
                 break
-        x0, y0 = int(rng.integers(lx)), int(rng.integers(ly))
-        inside = chebyshev_neighbourhood((lx, ly), (x0, y0), radius)
-        spliced = np.where(inside, q[a], q[b])
+        out[k] = a, b, int(rng.integers(lx)), int(rng.integers(ly))
+    return out
+
+
+def spliced(q: np.ndarray, sample, radius: int) -> np.ndarray:
+    """Q of frame a inside Chebyshev ``radius`` of the sample's site, of frame b outside."""
+    a, b, x0, y0 = (int(v) for v in sample)
+    inside = chebyshev_neighbourhood(q.shape[1:], (x0, y0), radius)
+    return np.where(inside, q[a], q[b])
+
+
+def splice_differences(force_at, q: np.ndarray, radius: int, n_samples: int,
+                       rng: np.random.Generator, min_separation: int = 1,
+                       cache: dict[int, np.ndarray] | None = None,
+                       samples: np.ndarray | None = None) -> np.ndarray:
+    """``n_samples`` values of F_i(Q_a inside, Q_b outside) - F_i(Q_a) (see module doc).
+
+    ``force_at(q)`` returns the (Lx, Ly) force of one configuration, or (Lx, Ly, K) for K
+    forces at once (then the result is (n_samples, K)); ``q`` is (n, Lx, Ly), frames of
+    one trajectory in time order; the draws come from ``splice_samples`` (or are given as
+    ``samples``).  ``cache`` (frame index -> force) keeps the unspliced forces between
+    calls on the same frames, so each is solved once.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    if samples is None:
+        samples = splice_samples(len(q), q.shape[1:], n_samples, rng, min_separation)
+    cache = {} if cache is None else cache
+    out = []
+    for sample in samples:
+        a, _, x0, y0 = (int(v) for v in sample)
         if a not in cache:
             cache[a] = np.asarray(force_at(q[a]))
-        out[k] = np.asarray(force_at(spliced))[x0, y0] - cache[a][x0, y0]
-    return out
+        out.append(np.asarray(force_at(spliced(q, sample, radius)))[x0, y0] - cache[a][x0, y0])
+    return np.array(out, dtype=np.float64)
+
+
+def floor_row(d: np.ndarray, radius: int, rng: np.random.Generator,
+              n_bootstrap: int = 1000) -> dict:
+    """sqrt(E[d^2] / 2) of splice differences ``d`` and its bootstrap standard error."""
+    floor = float(np.sqrt(np.mean(d**2) / 2))
+    boot = rng.integers(len(d), size=(n_bootstrap, len(d)))
+    spread = np.sqrt(np.mean(d[boot] ** 2, axis=1) / 2)
+    return {"radius": int(radius), "floor": floor, "floor_error": float(np.std(spread)),
+            "n_samples": int(len(d))}
 
 
 def locality_floor(force_at, q: np.ndarray, radii: Sequence[int], n_samples: int,
@@ -84,9 +113,5 @@ def locality_floor(force_at, q: np.ndarray, radii: Sequence[int], n_samples: int
     for radius in radii:
         d = splice_differences(force_at, q, int(radius), n_samples, rng, min_separation,
                                cache=unspliced)
-        floor = float(np.sqrt(np.mean(d**2) / 2))
-        boot = rng.integers(len(d), size=(n_bootstrap, len(d)))
-        spread = np.sqrt(np.mean(d[boot] ** 2, axis=1) / 2)
-        rows.append({"radius": int(radius), "floor": floor,
-                     "floor_error": float(np.std(spread)), "n_samples": int(n_samples)})
+        rows.append(floor_row(d, int(radius), rng, n_bootstrap))
     return rows

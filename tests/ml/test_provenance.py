@@ -28,8 +28,8 @@ from holstein.training import train_from_shards
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-HYPER = {**member_section(model_defaults(), 0), "cutoff": 1, "channels": 4, "epochs": 2, "batch_size": 8,
-         "validation_fraction": 0.5, "bond_heads": False}
+HYPER = {**member_section(model_defaults(), 0), "cutoff": 1, "channels": 4, "epochs": 2,
+         "batch_size": 8, "validation_fraction": 0.5, "bond_heads": False}
 
 
 def write_shard(path, bias, seed, n=4, shape=(5, 4)):

@@ -3,6 +3,9 @@
 Inference (what an ML Brownian run imports; no training code):
 
 * ``model``: the network ``LocalForceField``, its ``Architecture`` and its symmetries.
+* ``transport``: ``TransportForceField``, the model with a global transport field (learned
+  conductances, the Kirchhoff potential, a force stage that sees it).
+* ``kirchhoff``: the differentiable Kirchhoff solve on the lattice (dense and CG).
 * ``checkpoint``: the checkpoint file (format, atomic save, validated read, physics check).
 * ``provider``: ``MLForceProvider`` (the ``holstein.forces`` contract) and ``load``.
 * ``committee``: ``CommitteeProvider``, several members evaluated as one network, their

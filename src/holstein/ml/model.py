@@ -235,6 +235,25 @@ class SiteHead(nn.Module):
         return self.net(h)
 
 
+def lead_indicators(lx: int, like: torch.Tensor) -> torch.Tensor:
+    """(2, Lx, 1): indicators of the left (x = 0) and right (x = Lx - 1) lead columns."""
+    d = torch.zeros(2, lx, 1, dtype=like.dtype, device=like.device)
+    d[0, 0] = 1.0
+    d[1, lx - 1] = 1.0
+    return d
+
+
+def input_features(q: torch.Tensor, bias: torch.Tensor, leads: torch.Tensor,
+                   norm: nn.Module) -> torch.Tensor:
+    """Input channels (B, 4, Lx, Ly): Q and V normalised by the buffers of ``norm``
+    (``q_mean``, ``q_std``, ``bias_mean``, ``bias_std``) and the two lead indicators
+    ``leads`` (``lead_indicators``)."""
+    b, lx, ly = q.shape
+    qn = ((q - norm.q_mean) / norm.q_std)[:, None]
+    vn = ((bias - norm.bias_mean) / norm.bias_std).to(q.dtype)[:, None, None, None]
+    return torch.cat([qn, vn.expand(b, 1, lx, ly), leads[None].expand(b, 2, lx, ly)], dim=1)
+
+
 def identity_normalisation(bond_heads: bool) -> dict[str, float]:
     keys = NORMALISATION_KEYS + (BOND_NORMALISATION_KEYS if bond_heads else ())
     return {k: (1.0 if k.endswith("std") else 0.0) for k in keys}
@@ -290,21 +309,12 @@ class LocalForceField(nn.Module):
         key = (lx, like.dtype, like.device)
         d = self._lead_cache.get(key)
         if d is None:
-            d = torch.zeros(2, lx, 1, dtype=like.dtype, device=like.device)
-            d[0, 0] = 1.0
-            d[1, lx - 1] = 1.0
-            self._lead_cache[key] = d
+            d = self._lead_cache[key] = lead_indicators(lx, like)
         return d
 
     def features(self, q: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """Input channels (B, 4, Lx, Ly): normalised Q, normalised V, two lead indicators."""
-        b, lx, ly = q.shape
-        qn = ((q - self.q_mean) / self.q_std)[:, None]
-        vn = ((bias - self.bias_mean) / self.bias_std).to(q.dtype)[:, None, None, None]
-        d = self._lead_columns(lx, q)
-        return torch.cat(
-            [qn, vn.expand(b, 1, lx, ly), d[None].expand(b, 2, lx, ly)], dim=1
-        )
+        return input_features(q, bias, self._lead_columns(q.shape[1], q), self)
 
     def backbone_features(self, q: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """Shared backbone output (2B, C, Lx, Ly) for the batch and its y-mirror image

@@ -16,6 +16,11 @@ from numbers import Integral, Real
 from typing import Any
 
 from .model import Architecture
+from .transport import TransportArchitecture
+
+# Model kinds: the purely local network (holstein.ml.model) and the one with a global
+# transport field (holstein.ml.transport).
+MODEL_KINDS = ("local", "transport")
 
 # Parameters that do not change what training computes (beyond rounding with other thread
 # counts): a resumed run or a provenance check does not compare them.
@@ -52,8 +57,14 @@ class TrainingParameters:
     # Maximum epochs of the frozen-backbone bond-head stage (None = epochs); an epoch
     # there is cheap: only the heads run, on backbone features computed once.
     bond_epochs: int | None = None
-    # Hidden width of the bond heads' per-site layer (None = the on-site head's width).
+    # Hidden width of the bond heads' per-site layer (None = the on-site head's width); for
+    # the transport model, of the conductance head.
     bond_head_channels: int | None = None
+    # Which network: "local" or "transport" (conductances, Kirchhoff, force stage).
+    kind: str = "local"
+    # Transport model: 3x3 layers of the conductance stage (None = cutoff - 2); the force
+    # stage has the rest of the cutoff.
+    conductance_cutoff: int | None = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -76,6 +87,13 @@ class TrainingParameters:
             raise ValueError(
                 f"checkpoint_every_epochs = {self.checkpoint_every_epochs!r}: give an integer "
                 ">= 0 (epochs between saves of the resumable training state; 0 = never)")
+        if self.kind not in MODEL_KINDS:
+            raise ValueError(f"model.kind = {self.kind!r}: choose one of {MODEL_KINDS}")
+        if self.kind == "transport" and self.bond_heads and self.bond_loss_weight == 0:
+            raise ValueError(
+                "model.kind = 'transport' with bond_heads: its bond currents come from the "
+                "conductances that also set the force, so they are trained jointly; give "
+                "bond_loss_weight > 0, or bond_heads: false for a force-only transport model")
         if self.bond_loss_weight < 0:
             raise ValueError(f"bond_loss_weight = {self.bond_loss_weight}: give a number >= 0 "
                              "(0 = bond-current heads trained after the forces)")
@@ -104,8 +122,14 @@ class TrainingParameters:
     def replace(self, **changes) -> TrainingParameters:
         return dataclasses.replace(self, **changes)
 
-    def architecture(self, bond_heads: bool) -> Architecture:
+    def architecture(self, bond_heads: bool) -> Architecture | TransportArchitecture:
         head = self.head_channels or self.channels
+        if self.kind == "transport":
+            return TransportArchitecture(
+                cutoff=self.cutoff, conductance_cutoff=self.conductance_cutoff or self.cutoff - 2,
+                channels=self.channels, head_channels=head,
+                conductance_channels=self.bond_head_channels or head, expansion=self.expansion,
+                bond_heads=bond_heads)
         return Architecture(cutoff=self.cutoff, channels=self.channels, head_channels=head,
                             expansion=self.expansion, bond_heads=bond_heads,
                             bond_head_channels=self.bond_head_channels or head)
@@ -122,3 +146,9 @@ class TrainingParameters:
     @property
     def lr_plateau_patience(self) -> int:
         return self.lr_decay_patience or max(1, self.patience // 4)
+
+
+# The internal knobs (fields with a default) and their defaults: a checkpoint written before
+# a knob existed was trained at its default.
+INTERNAL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingParameters)
+                     if f.default is not dataclasses.MISSING}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import RETRAIN, read_checkpoint
-from .parameters import RESULT_NEUTRAL, TrainingParameters
+from .parameters import INTERNAL_DEFAULTS, RESULT_NEUTRAL, TrainingParameters
 
 SHARDS_ENTRY = "training_shards"
 
@@ -85,6 +85,8 @@ def check_provenance(checkpoint_path, shard_paths: Iterable,
         for key, value in now.items():
             if key in RESULT_NEUTRAL:
                 continue
+            if key not in then and key in INTERNAL_DEFAULTS and value == INTERNAL_DEFAULTS[key]:
+                continue  # a knob added later, at the value older checkpoints were trained with
             if key not in then:
                 problems.append(f"model.{key}: not recorded in the checkpoint, configured "
                                 f"{value!r}")

@@ -17,10 +17,13 @@ from ..forces import ElectronicResponse
 from ..observables import device_current
 from .checkpoint import RETRAIN, check_expectation, read_checkpoint
 from .model import Architecture, LocalForceField
+from .transport import KIND as TRANSPORT_KIND
+from .transport import TransportArchitecture, TransportForceField
 
 
 class MLForceProvider:
-    """Force provider (``holstein.forces`` contract) backed by a LocalForceField.
+    """Force provider (``holstein.forces`` contract) backed by a LocalForceField or a
+    TransportForceField.
 
     float32 (the model is converted in place), ``torch.inference_mode``; any lattice
     size (the model is local).  ``threads`` calls ``torch.set_num_threads`` (process
@@ -32,7 +35,7 @@ class MLForceProvider:
 
     def __init__(
         self,
-        model: LocalForceField,
+        model: LocalForceField | TransportForceField,
         physics: Mapping[str, Any],
         lattice_shape: tuple[int, int] | None = None,
         threads: int | None = None,
@@ -115,11 +118,29 @@ class MLForceProvider:
         return -self.g * onsite.to(torch.float64)
 
 
-def model_from_checkpoint(ckpt: Mapping[str, Any], path="checkpoint") -> LocalForceField:
-    """The LocalForceField of a checkpoint dict (``read_checkpoint``), weights loaded."""
+def build_model(architecture: Architecture | TransportArchitecture,
+                normalisation: Mapping[str, float] | None, physics: Mapping[str, Any]
+                ) -> LocalForceField | TransportForceField:
+    """The network an architecture describes: the local one, or the transport-field one
+    (whose electrodes sit where the physics' bias scheme puts them)."""
+    if isinstance(architecture, TransportArchitecture):
+        return TransportForceField(architecture, normalisation, physics["bias_scheme"])
+    return LocalForceField(architecture, normalisation)
+
+
+def architecture_from_dict(entry: Mapping[str, Any]) -> Architecture | TransportArchitecture:
+    """Inverse of ``as_dict`` of either architecture (by its ``kind``)."""
+    if entry.get("kind") == TRANSPORT_KIND:
+        return TransportArchitecture.from_dict(entry)
+    return Architecture.from_dict(entry)
+
+
+def model_from_checkpoint(ckpt: Mapping[str, Any], path="checkpoint"
+                          ) -> LocalForceField | TransportForceField:
+    """The network of a checkpoint dict (``read_checkpoint``), weights loaded."""
     try:
-        model = LocalForceField(Architecture.from_dict(ckpt["architecture"]),
-                                ckpt["normalisation"])
+        model = build_model(architecture_from_dict(ckpt["architecture"]),
+                            ckpt["normalisation"], ckpt["physics"])
         model.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
         raise ValueError(

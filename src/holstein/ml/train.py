@@ -31,7 +31,7 @@ from .metrics import bond_current_metrics, evaluate_rmse
 from .model import BOND_OUTPUTS, LocalForceField
 from .parameters import TrainingParameters
 from .provenance import SHARDS_ENTRY
-from .provider import MLForceProvider
+from .provider import MLForceProvider, build_model
 from .resume import TrainingState, fingerprint
 
 
@@ -200,7 +200,7 @@ def train(
     va = np.isin(traj, val_ids)
     norm = _normalisation(q_all, bias, onsite, bonds, tr)
     device = torch.device(device)
-    model = LocalForceField(params.architecture(bond_heads=bool(bonds)), norm).to(device)
+    model = build_model(params.architecture(bond_heads=bool(bonds)), norm, physics).to(device)
     n_params = sum(p.numel() for p in model.parameters())
 
     def tensors(mask) -> TensorSet:
