@@ -25,7 +25,7 @@ shards on the training lattice, reference runs on a longer one), per trajectory:
   for a model of cutoff <= R, which cannot see outside; lower when the model captures
   part of the outside dependence);
 * per lattice and bias, the device current after the NEGF switch and the Kirchhoff spread
-  of the model's bond currents (``holstein.validation.reference_current``).
+  of the model's bond currents (``holstein.reference_errors.reference_current``).
 
 It writes everything to ``--out`` (JSON) and prints the markdown tables::
 
@@ -91,14 +91,27 @@ def floor_key(path: Path, args) -> str:
             f"skip{args.skip_fraction}|sep{args.min_separation}|seed{args.seed}")
 
 
+def reference_runs(paths) -> list:
+    """The NEGF trajectories with the switch of their own device current."""
+    from holstein.analysis import current_switch
+    from holstein.reference_errors import ReferenceRun
+
+    runs = []
+    for path in paths:
+        arrays, meta = read_trajectory(path)
+        switch = current_switch(arrays["time"], arrays["current"])
+        runs.append(ReferenceRun(str(path), arrays, meta, switch))
+    return runs
+
+
 def cmd_evaluate(args) -> None:
     import torch
 
     from holstein.locality import floor_row, splice_differences, splice_samples
     from holstein.ml.metrics import predict_all
     from holstein.ml.provider import load
+    from holstein.reference_errors import reference_current
     from holstein.simulation import make_provider
-    from holstein.validation import reference_current
 
     torch.set_num_threads(args.threads)
     models = {}
@@ -168,7 +181,7 @@ def cmd_evaluate(args) -> None:
     currents = {}
     for name, provider in models.items():
         if provider.model.bond_heads:
-            currents[name] = {lat: reference_current(provider, paths)
+            currents[name] = {lat: reference_current(provider, reference_runs(paths))
                               for lat, paths in groups.items()}
     out = {
         "command": " ".join(sys.argv),

@@ -251,3 +251,11 @@ def test_active_learning_accepts_the_training_lattice_and_is_unchecked_when_off(
     check_config(validated({"active_learning": {
         "iterations": 2, "explore": {"lattices": [{"Lx": 16, "Ly": 14}]}}}))
     check_config(validated({"active_learning": {"explore": {"seeds": [101]}}}))  # off
+
+
+def test_the_model_kind_is_checked_with_its_training_parameters():
+    check_config(validated({"model": {"kind": "transport", "bond_loss_weight": 0.3}}))
+    with pytest.raises(ConfigError, match="model: .*bond_loss_weight > 0"):
+        check_config(validated({"model": {"kind": "transport"}}))  # bond heads, weight 0
+    with pytest.raises(WorkflowError, match="nonlocal"):
+        validated({"model": {"kind": "nonlocal"}})

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 from .lattice import cdw_amplitude
+from .ml.members import member_section
+from .ml.parameters import TrainingParameters
 from .simulation import brownian_parameters
 
 # Largest lattice the relaxed start is computed for: about 100 + 6 Lx dense NEGF solves
@@ -99,6 +101,10 @@ def check_config(config: dict) -> None:
             "validation.biases are all training biases, but validation.require_interpolation "
             "is true: add a validation bias between training biases (or set it to false)"
         )
+    try:
+        TrainingParameters.from_mapping(member_section(model, 0))
+    except ValueError as err:
+        raise ConfigError(f"model: {err}") from err
     _check_lattice("lattice", lattice, model["cutoff"])
     large = config.get("large_lattice", {})
     if large.get("enabled"):

@@ -54,14 +54,14 @@ class TrainingParameters:
     checkpoint_every_epochs: int
     bond_heads: bool
     bond_loss_weight: float
+    # Which network: "local" or "transport" (conductances, Kirchhoff, force stage).
+    kind: str
     # Maximum epochs of the frozen-backbone bond-head stage (None = epochs); an epoch
     # there is cheap: only the heads run, on backbone features computed once.
     bond_epochs: int | None = None
     # Hidden width of the bond heads' per-site layer (None = the on-site head's width); for
     # the transport model, of the conductance head.
     bond_head_channels: int | None = None
-    # Which network: "local" or "transport" (conductances, Kirchhoff, force stage).
-    kind: str = "local"
     # Transport model: 3x3 layers of the conductance stage (None = cutoff - 2); the force
     # stage has the rest of the cutoff.
     conductance_cutoff: int | None = None
@@ -149,6 +149,7 @@ class TrainingParameters:
 
 
 # The internal knobs (fields with a default) and their defaults: a checkpoint written before
-# a knob existed was trained at its default.
-INTERNAL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingParameters)
-                     if f.default is not dataclasses.MISSING}
+# a knob existed was trained at its default.  Before model.kind existed every model was
+# the local one.
+INTERNAL_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(TrainingParameters)
+                        if f.default is not dataclasses.MISSING}, "kind": "local"}
