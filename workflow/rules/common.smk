@@ -50,11 +50,13 @@ INITIAL_CODE = code("relax.py", exclude=["holstein.ml"])
 ANALYSIS_CODE = code("analyse.py")
 VALIDATION_CODE = code("validate.py")
 LARGE_LATTICE_CODE = code("large_lattice.py")
-# Selection and labelling never load a model (tests check each job's imports).
-AL_SELECT_CODE = code("al_select.py", exclude=["holstein.ml"])
-AL_LABEL_CODE = code("al_label.py", exclude=["holstein.ml"])
+# Selection, labelling and the report never load a model; the model and its reference
+# errors are imported only by an iteration's metrics (tests check each job's imports).
+AL_WITHOUT_MODEL = ["holstein.ml", "holstein.reference_errors"]
+AL_SELECT_CODE = code("al_select.py", exclude=AL_WITHOUT_MODEL)
+AL_LABEL_CODE = code("al_label.py", exclude=AL_WITHOUT_MODEL)
 AL_METRICS_CODE = code("al_metrics.py")
-AL_REPORT_CODE = code("al_report.py", exclude=["holstein.ml"])
+AL_REPORT_CODE = code("al_report.py", exclude=AL_WITHOUT_MODEL)
 
 # The device setting reaches jobs as a parameter (each job resolves it where it runs);
 # here it decides which jobs declare a GPU.  'cuda' is checked up front only where the
