@@ -80,7 +80,7 @@ def test_overlapping_seeds_are_rejected(default_config):
 
 def test_validation_without_unseen_bias_is_rejected_when_interpolation_is_required():
     config = validated({"training_data": {"biases": [2.0, 3.0]},
-                        "validation": {"biases": [2.0, 3.0]}})
+                        "validation": {"biases": [2.0, 3.0]}, "transfer": {"biases": [2.0]}})
     with pytest.raises(ConfigError, match="require_interpolation"):
         check_config(config)
     config["validation"]["require_interpolation"] = False
@@ -251,3 +251,26 @@ def test_active_learning_accepts_the_training_lattice_and_is_unchecked_when_off(
     check_config(validated({"active_learning": {
         "iterations": 2, "explore": {"lattices": [{"Lx": 16, "Ly": 14}]}}}))
     check_config(validated({"active_learning": {"explore": {"seeds": [101]}}}))  # off
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"transfer": {"Lx": 31}}, "transfer.Lx = 31 < 2 \\* lattice.Lx = 32"),
+        ({"lattice": {"Ly": 16}}, "transfer.Ly = 14 < lattice.Ly = 16"),
+        ({"transfer": {"biases": [2.2, 2.25]}}, "transfer.biases \\['2.25'\\]"),
+        ({"transfer": {"seeds": [2, 101]}}, "transfer.seeds and training_data.seeds share \\[2\\]"),
+        ({"transfer": {"Lx": 80, "Ly": 40}, "dynamics": {"initial": "relaxed"}},
+         "relaxes the transfer lattice"),
+        ({"locality": {"min_separation": 121}}, "transfer trajectories keep 121 frames"),
+        ({"locality": {"min_separation": 181}}, "training_data trajectories keep 181 frames"),
+    ],
+)
+def test_transfer_and_locality_settings_that_cannot_work_are_refused(patch, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(validated(patch))
+
+
+def test_transfer_settings_are_unchecked_when_off():
+    check_config(validated({"transfer": {"enabled": False, "Lx": 20, "biases": [9.0]},
+                            "locality": {"min_separation": 150}}))
