@@ -55,6 +55,9 @@ AL_SELECT_CODE = code("al_select.py", exclude=["holstein.ml"])
 AL_LABEL_CODE = code("al_label.py", exclude=["holstein.ml"])
 AL_METRICS_CODE = code("al_metrics.py")
 AL_REPORT_CODE = code("al_report.py", exclude=["holstein.ml"])
+# The floor is a property of the NEGF force alone: it never loads a model.
+LOCALITY_FLOOR_CODE = code("locality_floor.py", exclude=["holstein.ml"])
+LOCALITY_METRICS_CODE = code("locality_metrics.py")
 
 # The device setting reaches jobs as a parameter (each job resolves it where it runs);
 # here it decides which jobs declare a GPU.  'cuda' is checked up front only where the
@@ -149,6 +152,10 @@ VALID = config["validation"]
 TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
 VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
 LARGE = config["large_lattice"]
+TRANSFER = config["transfer"]
+TRANSFER_LATTICE = {"Lx": TRANSFER["Lx"], "Ly": TRANSFER["Ly"]}
+TRANSFER_BIASES = {bias_label(b): b for b in TRANSFER["biases"]}
+LOCALITY = config["locality"]
 
 
 def start_input(lattice):
@@ -180,6 +187,30 @@ RUNS = expand(
 REFERENCE_RUNS = expand(
     "results/runs/negf/V{bias}_s{seed}.parquet", bias=VALID_BIASES, seed=VALID["seeds"]
 )
+TRANSFER_RUNS = expand(
+    "results/transfer/runs/{provider}/V{bias}_s{seed}.parquet",
+    provider=["ml", "negf"],
+    bias=TRANSFER_BIASES,
+    seed=TRANSFER["seeds"],
+)
+# The locality floor of every NEGF trajectory: the training shards, and the transfer
+# references when the transfer stage runs.
+LOCALITY_FLOORS = {
+    "training": expand(
+        "results/locality/negf_training/V{bias}_s{seed}.json",
+        bias=TRAIN_BIASES,
+        seed=TRAIN["seeds"],
+    ),
+    "transfer": (
+        expand(
+            "results/locality/transfer/runs/negf/V{bias}_s{seed}.json",
+            bias=TRANSFER_BIASES,
+            seed=TRANSFER["seeds"],
+        )
+        if TRANSFER["enabled"]
+        else []
+    ),
+}
 
 
 # Memory per job from the lattice size; a lattice that cannot fit is refused up front.
@@ -207,6 +238,15 @@ ML_MEM_MB = resources.ml_job_mb(
     config["model"]["channels"] * len(MEMBERS),
     lattice_fields=6,
 )
+TRANSFER_SITES = TRANSFER["Lx"] * TRANSFER["Ly"]
+TRANSFER_NEGF_ON_GPU = negf_device("cuda", TRANSFER_SITES) == "cuda"
+TRANSFER_NEGF_MEM_MB = resources.negf_job_mb(TRANSFER_SITES, _frames(TRANSFER))
+TRANSFER_ML_MEM_MB = resources.ml_job_mb(
+    TRANSFER_SITES,
+    _frames(TRANSFER),
+    config["model"]["channels"] * len(MEMBERS),
+    lattice_fields=6,
+)
 # The large run records q and, for a committee, the per-site force deviation.
 LARGE_MEM_MB = resources.ml_job_mb(
     LARGE["Lx"] * LARGE["Ly"],
@@ -220,6 +260,13 @@ resources.check_memory(
     _memory_limit_mb(),
     "lattice.Lx and lattice.Ly",
 )
+if TRANSFER["enabled"]:
+    resources.check_memory(
+        f"an NEGF job on the {TRANSFER['Lx']} x {TRANSFER['Ly']} transfer lattice",
+        TRANSFER_NEGF_MEM_MB,
+        _memory_limit_mb(),
+        "transfer.Lx and transfer.Ly",
+    )
 if LARGE["enabled"]:
     resources.check_memory(
         f"the {LARGE['Lx']} x {LARGE['Ly']} large-lattice run",
