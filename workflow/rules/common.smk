@@ -285,3 +285,98 @@ def remove_orphaned_checkpoints(results="results"):
             if product.exists():
                 ckpt.unlink()
                 print(f"removed {ckpt}: {product} is complete", file=sys.stderr)
+
+
+# The inputs and outputs of a validation (rules reference_errors and validate, reused for
+# the transfer lattice): ``stage`` is the prefix of its files under results/ ("" for the
+# training-size validation, "transfer/" for the transfer one).
+def validation_labels(lattice, biases, seeds):
+    """Report labels of a result that summarises every run of a validation."""
+    return {
+        "provider": "NEGF and ML",
+        "lattice": "{Lx} x {Ly}".format(**lattice),
+        "bias": ", ".join(biases),
+        "seed": f"mean ± std over {len(seeds)} seeds",
+    }
+
+
+def reference_inputs(stage, biases, seeds):
+    """Inputs of reference_errors: the committee, its training data, the NEGF runs."""
+    return {
+        "model": COMMITTEE_CHECKPOINTS,
+        "shards": [*TRAINING_SHARDS, *label_shards(AL["iterations"])],
+        "negf_runs": expand(
+            f"results/{stage}runs/negf/V{{bias}}_s{{seed}}.parquet",
+            bias=biases,
+            seed=seeds,
+        ),
+        "negf_summaries": expand(
+            f"results/{stage}analysis/negf/V{{bias}}_s{{seed}}.json",
+            bias=biases,
+            seed=seeds,
+        ),
+    }
+
+
+def validation_inputs(stage, biases, seeds):
+    """Inputs of validate: every run's analysis and benchmark, the model's numbers."""
+    runs = {"provider": ["ml", "negf"], "bias": biases, "seed": seeds}
+    return {
+        "summaries": expand(
+            f"results/{stage}analysis/{{provider}}/V{{bias}}_s{{seed}}.json", **runs
+        ),
+        "series": expand(
+            f"results/{stage}analysis/{{provider}}/V{{bias}}_s{{seed}}.csv", **runs
+        ),
+        "benchmarks": expand(
+            f"results/benchmarks/{stage}runs/{{provider}}/V{{bias}}_s{{seed}}.tsv",
+            **runs,
+        ),
+        "model_metrics": COMMITTEE_METRICS,
+        "reference_errors": f"results/{stage}validation/reference_errors.json",
+    }
+
+
+# Figure output -> (file name, caption, label).
+VALIDATION_FIGURES = {
+    "tables": ("metrics.html", "metrics", "tables of every number"),
+    "velocity": ("wall_velocity.png", "wall_velocity", "wall velocity against bias"),
+    "decay": ("order_decay.png", "order_decay", "order parameter against time"),
+    "kymographs": ("kymographs.png", "kymographs", "kymographs, seed average"),
+    "current": ("current.png", "current", "device current against time"),
+    "iv_curve": ("iv_curve.png", "iv_curve", "I-V curve"),
+    "cost": ("cost.png", "cost", "cost per step"),
+    "committee": (
+        "committee_deviation.png",
+        "committee_deviation",
+        "committee deviation against error",
+    ),
+}
+
+
+def validation_outputs(stage, category, labels, runs_category):
+    """Outputs of validate: metrics.json, the figures and one figure per run, in the
+    report under ``category`` (the runs' under ``runs_category``)."""
+    folder = f"results/{stage}validation"
+    figures = {
+        name: report(
+            f"{folder}/{file}",
+            caption=f"../report/{caption}.rst",
+            category=category,
+            labels=labels | {"figure": label},
+        )
+        for name, (file, caption, label) in VALIDATION_FIGURES.items()
+    }
+    runs = report(
+        directory(f"{folder}/runs"),
+        patterns=["{provider}_V{bias}_s{seed}.png"],
+        caption="../report/run.rst",
+        category=runs_category,
+        labels={
+            "provider": "{provider}",
+            "lattice": labels["lattice"],
+            "bias": "{bias}",
+            "seed": "{seed}",
+        },
+    )
+    return {"metrics": f"{folder}/metrics.json", **figures, "runs": runs}
