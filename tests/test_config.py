@@ -262,6 +262,8 @@ def test_active_learning_accepts_the_training_lattice_and_is_unchecked_when_off(
         ({"transfer": {"seeds": [2, 101]}}, "transfer.seeds and training_data.seeds share \\[2\\]"),
         ({"transfer": {"Lx": 80, "Ly": 40}, "dynamics": {"initial": "relaxed"}},
          "relaxes the transfer lattice"),
+        ({"lattice": {"Lx": 14}, "transfer": {"Lx": 28}},
+         "transfer.Lx = 28 needs a model that has seen the bulk"),
         ({"locality": {"min_separation": 121}}, "transfer trajectories keep 121 frames"),
         ({"locality": {"min_separation": 181}}, "training_data trajectories keep 181 frames"),
     ],

@@ -112,15 +112,7 @@ def check_config(config: dict) -> None:
                 "a few hundred dense NEGF solves); set dynamics.initial: checkerboard, or "
                 "large_lattice.enabled: false"
             )
-        bulk = 2 * model["cutoff"] + 3
-        if large["Lx"] > lattice["Lx"] and lattice["Lx"] < bulk:
-            raise ConfigError(
-                f"large_lattice.Lx = {large['Lx']} needs a model that has seen the bulk, but "
-                f"lattice.Lx = {lattice['Lx']} < 2 * model.cutoff + 3 = {bulk}: every training "
-                "site is within reach of an electrode, and in a longer sample the model "
-                "extrapolates (measured with a 14 x 14 model: the metal behind the wall "
-                f"re-orders); enlarge lattice.Lx to >= {bulk} or reduce model.cutoff"
-            )
+        _check_bulk("large_lattice", large["Lx"], lattice["Lx"], model["cutoff"])
         labels = [bias_label(b) for b in valid["biases"]]
         if bias_label(large["bias"]) not in labels:
             raise ConfigError(
@@ -135,6 +127,19 @@ def check_config(config: dict) -> None:
         raise ConfigError(
             "training_data needs at least two trajectories (biases x seeds) so that whole "
             "trajectories can be held out for validation"
+        )
+
+
+def _check_bulk(section: str, lx: int, training_lx: int, cutoff: int) -> None:
+    """A lattice longer than the training one needs a model that has seen the bulk."""
+    bulk = 2 * cutoff + 3
+    if lx > training_lx and training_lx < bulk:
+        raise ConfigError(
+            f"{section}.Lx = {lx} needs a model that has seen the bulk, but "
+            f"lattice.Lx = {training_lx} < 2 * model.cutoff + 3 = {bulk}: every training "
+            "site is within reach of an electrode, and in a longer sample the model "
+            "extrapolates (measured with a 14 x 14 model: the metal behind the wall "
+            f"re-orders); enlarge lattice.Lx to >= {bulk} or reduce model.cutoff"
         )
 
 
@@ -209,6 +214,7 @@ def _check_transfer(config: dict) -> None:
             f"transfer.Lx = {transfer['Lx']} < 2 * lattice.Lx = {2 * lattice['Lx']}: the "
             "transfer lattice must be at least twice as long as the training one to test "
             f"transfer; set transfer.Lx >= {2 * lattice['Lx']} (or transfer.enabled: false)")
+    _check_bulk("transfer", transfer["Lx"], lattice["Lx"], cutoff)
     if transfer["Ly"] < lattice["Ly"]:
         raise ConfigError(
             f"transfer.Ly = {transfer['Ly']} < lattice.Ly = {lattice['Ly']}: the transfer "
