@@ -514,7 +514,8 @@ def test_orphaned_run_checkpoints_are_removed(tiny_run):
 
 def test_a_lattice_that_cannot_fit_is_refused_before_any_job(tmp_path):
     big = tmp_path / "big.yaml"
-    big.write_text("lattice: {Lx: 4000, Ly: 4000}\n")
+    # the transfer lattice off: its check (Lx >= 2 lattice.Lx) would refuse it first
+    big.write_text("lattice: {Lx: 4000, Ly: 4000}\ntransfer: {enabled: false}\n")
     out = snakemake("--dry-run", "--cores", "1", configs=[big], cwd=tmp_path)
     assert out.returncode != 0
     message = out.stdout + out.stderr
