@@ -22,15 +22,12 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from holstein.atomic import write_text_atomic  # noqa: E402
 from holstein.io import read_trajectory  # noqa: E402
-from holstein.locality import locality_floor  # noqa: E402
-from holstein.simulation import make_provider  # noqa: E402
+from holstein.locality import trajectory_floor  # noqa: E402
 
 
 def main() -> None:
@@ -58,30 +55,21 @@ def main() -> None:
     rows = []
     for path in args.trajectories:
         arrays, meta = read_trajectory(path)
-        if "force" not in arrays:
-            parser.error(f"{path} has no stored force: pass NEGF trajectories")
-        q, force = arrays["q"], arrays["force"]
-        bias = float(arrays["bias"][0])
-        late = slice(int(args.skip_fraction * len(q)), None)
-        negf = make_provider("negf", meta["physics"], args.method)
-        std = float(np.std(force))
-        row = {"file": str(path), "bias": bias, "seed": int(arrays["seed"][0]),
-               "force_std": std, "n_late_frames": len(q[late])}
-        if model is not None:
+        if model is not None:  # before the NEGF solves: a wrong model fails at once
             check_expectation({"physics": model.physics}, meta["physics"], args.model)
-            pred = predict_all(model, q[late], arrays["bias"][late], observables=False)["force"]
-            row["model_relative_rmse_late"] = error_row(pred, force[late])["rmse"] / std
-        row["floors"] = locality_floor(
-            lambda qq, b=bias, p=negf: p.electronic_force(qq, b), q[late], args.radii,
-            args.samples, seed=args.seed, min_separation=args.min_separation)
-        for f in row["floors"]:
-            f["relative_floor"] = f["floor"] / std
-            f["relative_floor_error"] = f["floor_error"] / std
+        row = trajectory_floor(path, args.radii, args.samples, args.skip_fraction,
+                               args.min_separation, seed=args.seed, method=args.method)
+        if model is not None:
+            late = slice(row["first_late_frame"], None)
+            pred = predict_all(model, arrays["q"][late], arrays["bias"][late],
+                               observables=False)["force"]
+            row["model_relative_rmse_late"] = (error_row(pred, arrays["force"][late])["rmse"]
+                                               / row["force_std"])
         floors = "  ".join(f"R={f['radius']}: {f['relative_floor']:.4f} +- "
                            f"{f['relative_floor_error']:.4f}" for f in row["floors"])
         trained = (f"  trained model: {row['model_relative_rmse_late']:.4f}"
                    if model is not None else "")
-        print(f"V = {bias:g} seed {row['seed']}: floor / std  {floors}{trained}", flush=True)
+        print(f"V = {row['bias']:g} seed {row['seed']}: floor / std  {floors}{trained}", flush=True)
         rows.append(row)
         if args.out is not None:  # after every trajectory: a long run killed keeps its rows
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -80,7 +80,7 @@ def test_overlapping_seeds_are_rejected(default_config):
 
 def test_validation_without_unseen_bias_is_rejected_when_interpolation_is_required():
     config = validated({"training_data": {"biases": [2.0, 3.0]},
-                        "validation": {"biases": [2.0, 3.0]}})
+                        "validation": {"biases": [2.0, 3.0]}, "transfer": {"biases": [2.0]}})
     with pytest.raises(ConfigError, match="require_interpolation"):
         check_config(config)
     config["validation"]["require_interpolation"] = False
@@ -259,3 +259,28 @@ def test_the_model_kind_is_checked_with_its_training_parameters():
         check_config(validated({"model": {"kind": "transport"}}))  # bond heads, weight 0
     with pytest.raises(WorkflowError, match="nonlocal"):
         validated({"model": {"kind": "nonlocal"}})
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"transfer": {"Lx": 31}}, "transfer.Lx = 31 < 2 \\* lattice.Lx = 32"),
+        ({"lattice": {"Ly": 16}}, "transfer.Ly = 14 < lattice.Ly = 16"),
+        ({"transfer": {"biases": [2.2, 2.25]}}, "transfer.biases \\['2.25'\\]"),
+        ({"transfer": {"seeds": [2, 101]}}, "transfer.seeds and training_data.seeds share \\[2\\]"),
+        ({"transfer": {"Lx": 80, "Ly": 40}, "dynamics": {"initial": "relaxed"}},
+         "relaxes the transfer lattice"),
+        ({"lattice": {"Lx": 14}, "transfer": {"Lx": 28}},
+         "transfer.Lx = 28 needs a model that has seen the bulk"),
+        ({"locality": {"min_separation": 121}}, "transfer trajectories keep 121 frames"),
+        ({"locality": {"min_separation": 181}}, "training_data trajectories keep 181 frames"),
+    ],
+)
+def test_transfer_and_locality_settings_that_cannot_work_are_refused(patch, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(validated(patch))
+
+
+def test_transfer_settings_are_unchecked_when_off():
+    check_config(validated({"transfer": {"enabled": False, "Lx": 20, "biases": [9.0]},
+                            "locality": {"min_separation": 150}}))

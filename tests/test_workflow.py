@@ -24,6 +24,11 @@ ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 SCHEMA_MODEL = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml")
                               .read_text())["properties"]["model"]["properties"]
 N_TINY_MEMBERS = yaml.safe_load(TINY.read_text())["model"]["committee"]
+# What a new committee re-runs on the transfer lattice: its ML runs (2 biases x 1 seed),
+# their analyses, the transfer validation and the model's error beside the floor.
+TINY_TRANSFER_ML = {"transfer_run": 2, "analyse_transfer_run": 2,
+                    "reference_errors_transfer": 1, "validate_transfer": 1,
+                    "locality_metrics": 1}
 
 
 def snakemake(*args, configs=(), cwd=ROOT, timeout=900, root=ROOT):
@@ -84,6 +89,9 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
     n_train = len(config["training_data"]["biases"]) * len(config["training_data"]["seeds"])
     n_valid = len(config["validation"]["biases"]) * len(config["validation"]["seeds"])
     n_members = config["model"].get("committee", SCHEMA_MODEL["committee"]["default"])
+    transfer = config["transfer"]
+    assert transfer["enabled"]
+    n_transfer = len(transfer["biases"]) * len(transfer["seeds"])
     jobs = planned_jobs(cwd=tmp_path)
     assert jobs == {
         "negf_training_shard": n_train,
@@ -93,6 +101,13 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
         "analyse_run": 2 * n_valid,
         "reference_errors": 1,
         "validate": 1,
+        "transfer_run": 2 * n_transfer,
+        "analyse_transfer_run": 2 * n_transfer,
+        "reference_errors_transfer": 1,
+        "validate_transfer": 1,
+        # one floor per NEGF trajectory: training shards and transfer references
+        "locality_floor": n_train + n_transfer,
+        "locality_metrics": 1,
         "default": 1,
     }
 
@@ -210,7 +225,7 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
     assert jobs == {"train_member": N_TINY_MEMBERS, "model_figures": N_TINY_MEMBERS,
                     "brownian_run": n_valid, "analyse_run": n_valid, "reference_errors": 1,
                     "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
-                    "large_lattice_report": 1, "default": 1}
+                    "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML}
 
 
 def test_a_larger_committee_trains_only_the_new_member(tiny_run, tmp_path):
@@ -223,7 +238,7 @@ def test_a_larger_committee_trains_only_the_new_member(tiny_run, tmp_path):
     assert jobs == {"train_member": 1, "model_figures": 1, "brownian_run": n_valid,
                     "analyse_run": n_valid, "reference_errors": 1, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
-                    "large_lattice_report": 1, "default": 1}
+                    "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML}
 
 
 def test_another_predictor_reruns_the_ml_runs_but_trains_nothing(tiny_run, tmp_path):
@@ -235,7 +250,7 @@ def test_another_predictor_reruns_the_ml_runs_but_trains_nothing(tiny_run, tmp_p
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     assert jobs == {"brownian_run": 2, "analyse_run": 2, "reference_errors": 1, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
-                    "large_lattice_report": 1, "default": 1}
+                    "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML}
 
 
 def test_large_lattice_run_and_report(tiny_run):
@@ -267,6 +282,47 @@ def test_large_lattice_run_and_report(tiny_run):
     assert deviation["max_deviation"] > 0
     assert 0 <= deviation["fraction_of_frames_above_trust_lo"] <= 1
     assert not list(results.glob("*.checkpoint.npz"))
+
+
+def test_transfer_validation_and_locality_floor(tiny_run):
+    results = tiny_run / "results"
+    for provider in ("ml", "negf"):
+        table = pq.read_table(results / "transfer" / "runs" / provider / "V2.5_s11.parquet")
+        meta = json.loads(table.schema.metadata[b"holstein"])
+        assert (meta["Lx"], meta["Ly"], meta["bias"], meta["seed"]) == (14, 6, 2.5, 11)
+        assert table.num_rows == 11
+    validation = results / "transfer" / "validation"
+    for name in ("wall_velocity", "order_decay", "kymographs", "current", "iv_curve", "cost",
+                 "committee_deviation"):
+        assert (validation / f"{name}.png").stat().st_size > 1000
+    metrics = json.loads((validation / "metrics.json").read_text())
+    assert metrics["lattice"] == {"Lx": 14, "Ly": 6}
+    assert set(metrics["per_bias"]) == {"2", "2.5"}
+    for entry in metrics["per_bias"].values():
+        assert {"wall_velocity", "half_decay_time", "late_current"} <= set(entry)
+    assert set(metrics["reference_force_rmse"]) == {"2", "2.5"}
+    for rmse in metrics["reference_force_rmse"].values():
+        assert 0 < rmse["relative_rmse"] < 10 and rmse["n_snapshots"] == 11
+    assert -1 <= metrics["committee"]["spearman_max_deviation"] <= 1
+    assert json.loads((results / "validation" / "metrics.json").read_text())["lattice"] == {
+        "Lx": 7, "Ly": 6}
+
+    floors = json.loads((results / "locality" / "metrics.json").read_text())
+    assert floors["radius"] == yaml.safe_load(TINY.read_text())["model"]["cutoff"]
+    groups = floors["groups"]
+    assert (groups["training"]["lattice"], groups["transfer"]["lattice"]) == ("7 x 6", "14 x 6")
+    assert len(groups["training"]["trajectories"]) == 4
+    assert len(groups["transfer"]["trajectories"]) == 2
+    for group in groups.values():
+        for row in group["trajectories"]:
+            assert row["floor"] > 0 and row["model_rmse"] > 0
+            assert row["model_over_floor"] == pytest.approx(row["model_rmse"] / row["floor"])
+            assert len(row["member_rmse"]) == N_TINY_MEMBERS
+    # the floor file of one trajectory: its late frames and samples as configured
+    one = json.loads((results / "locality" / "transfer" / "runs" / "negf" / "V2_s11.json")
+                     .read_text())
+    assert (one["first_late_frame"], one["n_late_frames"]) == (4, 7)  # int(0.4 * 11)
+    assert one["floors"][0]["n_samples"] == 4
 
 
 def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tmp_path):
@@ -306,6 +362,14 @@ JOB_SCRIPTS = {
     "logs/active_learning/train_member/": ("train.py", ()),
     "logs/active_learning/metrics/": ("al_metrics.py", ()),
     "logs/active_learning/report": ("al_report.py", AL_WITHOUT_MODEL),
+    "logs/transfer/runs/negf/": ("simulate.py", ("holstein.ml",)),
+    "logs/transfer/runs/ml/": ("simulate.py", ()),
+    "logs/transfer/analysis/": ("analyse.py", ()),
+    "logs/transfer/reference_errors": ("reference_errors.py", ()),
+    "logs/transfer/validate": ("validate.py", ()),
+    "logs/locality/negf_training/": ("locality_floor.py", ("holstein.ml",)),
+    "logs/locality/transfer/": ("locality_floor.py", ("holstein.ml",)),
+    "logs/locality/metrics": ("locality_metrics.py", ()),
 }
 
 
@@ -360,8 +424,9 @@ def check_fingerprints_cover_the_imports(workdir: Path, used: dict[str, set[str]
 
 def test_code_fingerprints_cover_exactly_what_each_job_imported(tiny_run):
     used = job_modules(tiny_run)
-    # every job of the tiny run (the target rule "all" has no log)
-    assert len(used) == 17 + 2 * N_TINY_MEMBERS
+    # every job of the tiny run (the target rule "all" has no log): 17 of the validation
+    # and the large lattice, 10 of the transfer stage, 7 of the locality floor
+    assert len(used) == 34 + 2 * N_TINY_MEMBERS
     check_fingerprints_cover_the_imports(tiny_run, used)
 
 
@@ -429,7 +494,8 @@ def test_a_deleted_intermediate_is_rebuilt_with_everything_downstream(tiny_run):
                     "model_figures": N_TINY_MEMBERS, "brownian_run": 2, "analyse_run": 2,
                     "reference_errors": 1, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
-                    "large_lattice_report": 1, "default": 1}
+                    "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML,
+                    "locality_floor": 1}  # the floor of the rebuilt shard only
 
 
 def test_orphaned_run_checkpoints_are_removed(tiny_run):
@@ -449,7 +515,8 @@ def test_orphaned_run_checkpoints_are_removed(tiny_run):
 
 def test_a_lattice_that_cannot_fit_is_refused_before_any_job(tmp_path):
     big = tmp_path / "big.yaml"
-    big.write_text("lattice: {Lx: 4000, Ly: 4000}\n")
+    # the transfer lattice off: its check (Lx >= 2 lattice.Lx) would refuse it first
+    big.write_text("lattice: {Lx: 4000, Ly: 4000}\ntransfer: {enabled: false}\n")
     out = snakemake("--dry-run", "--cores", "1", configs=[big], cwd=tmp_path)
     assert out.returncode != 0
     message = out.stdout + out.stderr
@@ -489,12 +556,15 @@ def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_r
     changed = tmp_path / "em.yaml"
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
-    n_train, n_valid = 2 * 2, 2 * 1
+    n_train, n_valid, n_transfer = 2 * 2, 2 * 1, 2 * 1
     assert jobs == {"negf_training_shard": n_train, "train_member": N_TINY_MEMBERS,
                     "model_figures": N_TINY_MEMBERS, "reference_errors": 1,
                     "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
-                    "large_lattice_report": 1, "default": 1}
+                    "large_lattice_report": 1, "default": 1, "transfer_run": 2 * n_transfer,
+                    "analyse_transfer_run": 2 * n_transfer, "reference_errors_transfer": 1,
+                    "validate_transfer": 1, "locality_floor": n_train + n_transfer,
+                    "locality_metrics": 1}
 
 
 def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path):
@@ -505,7 +575,8 @@ def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path
     relaxed = tmp_path / "relaxed.yaml"
     relaxed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(relaxed, cwd=tmp_path)
-    assert jobs["relax_initial_state"] == 2  # the 7 x 6 lattice and the 12 x 8 large one
+    # the 7 x 6 lattice, the 12 x 8 large one and the 14 x 6 transfer one
+    assert jobs["relax_initial_state"] == 3
     assert jobs["brownian_run"] == 4 and jobs["negf_training_shard"] == 4
 
     target = "results/runs/negf/V2_s11.parquet"
@@ -521,10 +592,10 @@ def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path
     np.testing.assert_array_equal(first, start)
     assert json.loads(table.schema.metadata[b"holstein"])["dynamics"]["initial"] == "relaxed"
     # A time-step change re-runs the runs but not the relaxation of 7 x 6 (only the
-    # 12 x 8 one of the large lattice, never built here, is still to do).
+    # 12 x 8 and 14 x 6 ones, never built here, are still to do).
     config["dynamics"]["dt"] = 0.05
     relaxed.write_text(yaml.safe_dump(config))
-    assert planned_jobs(relaxed, cwd=tmp_path)["relax_initial_state"] == 1
+    assert planned_jobs(relaxed, cwd=tmp_path)["relax_initial_state"] == 2
 
 
 # --------------------------------------------------------------------------------------
@@ -550,6 +621,9 @@ def test_the_report_carries_the_description_tables_and_labels(tiny_run, tmp_path
     for label in ("provider", "bias", "seed", "NEGF", "force parity"):
         assert f'"{label}"' in text or f"'{label}'" in text, label
     assert any(n.endswith("NEGF_V2.5_s11.png") for n in names)
+    # the transfer validation, its captions naming its own lattice
+    assert '"Transfer"' in text or "'Transfer'" in text
+    assert "14 x 6 lattice" in text
 
 
 def test_a_checkpoint_from_another_run_is_refused(tiny_run, tmp_path):
@@ -661,5 +735,5 @@ def test_raising_iterations_runs_only_the_new_iteration(tiny_al_run, tmp_path):
     assert jobs == Counter(per) + Counter({
         "al_report": 1, "brownian_run": 2, "analyse_run": 2, "reference_errors": 1,
         "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
-        "large_lattice_report": 1, "default": 1})
+        "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML})
     assert planned_jobs(TINY, al_config(tmp_path, 1), cwd=workdir, root=workdir) == {}

@@ -118,15 +118,7 @@ def check_config(config: dict) -> None:
                 "a few hundred dense NEGF solves); set dynamics.initial: checkerboard, or "
                 "large_lattice.enabled: false"
             )
-        bulk = 2 * model["cutoff"] + 3
-        if large["Lx"] > lattice["Lx"] and lattice["Lx"] < bulk:
-            raise ConfigError(
-                f"large_lattice.Lx = {large['Lx']} needs a model that has seen the bulk, but "
-                f"lattice.Lx = {lattice['Lx']} < 2 * model.cutoff + 3 = {bulk}: every training "
-                "site is within reach of an electrode, and in a longer sample the model "
-                "extrapolates (measured with a 14 x 14 model: the metal behind the wall "
-                f"re-orders); enlarge lattice.Lx to >= {bulk} or reduce model.cutoff"
-            )
+        _check_bulk("large_lattice", large["Lx"], lattice["Lx"], model["cutoff"])
         labels = [bias_label(b) for b in valid["biases"]]
         if bias_label(large["bias"]) not in labels:
             raise ConfigError(
@@ -135,10 +127,25 @@ def check_config(config: dict) -> None:
                 "same bias; choose one of those"
             )
     _check_active_learning(config)
+    _check_transfer(config)
+    _check_locality(config)
     if len(train["seeds"]) * len(train["biases"]) < 2:
         raise ConfigError(
             "training_data needs at least two trajectories (biases x seeds) so that whole "
             "trajectories can be held out for validation"
+        )
+
+
+def _check_bulk(section: str, lx: int, training_lx: int, cutoff: int) -> None:
+    """A lattice longer than the training one needs a model that has seen the bulk."""
+    bulk = 2 * cutoff + 3
+    if lx > training_lx and training_lx < bulk:
+        raise ConfigError(
+            f"{section}.Lx = {lx} needs a model that has seen the bulk, but "
+            f"lattice.Lx = {training_lx} < 2 * model.cutoff + 3 = {bulk}: every training "
+            "site is within reach of an electrode, and in a longer sample the model "
+            "extrapolates (measured with a 14 x 14 model: the metal behind the wall "
+            f"re-orders); enlarge lattice.Lx to >= {bulk} or reduce model.cutoff"
         )
 
 
@@ -198,3 +205,67 @@ def _check_active_learning(config: dict) -> None:
             raise ConfigError(f"active_learning.explore.biases contains {bias}: |V| <= "
                               f"{MAX_ABS_BIAS:g}; use a bias in range")
 
+
+
+def _check_transfer(config: dict) -> None:
+    """The transfer lattice is longer than the training one, and its runs are compared at
+    biases where the training-size validation exists."""
+    transfer = config.get("transfer")
+    if not transfer or not transfer["enabled"]:
+        return
+    lattice, cutoff = config["lattice"], config["model"]["cutoff"]
+    _check_lattice("transfer", transfer, cutoff)
+    if transfer["Lx"] < 2 * lattice["Lx"]:
+        raise ConfigError(
+            f"transfer.Lx = {transfer['Lx']} < 2 * lattice.Lx = {2 * lattice['Lx']}: the "
+            "transfer lattice must be at least twice as long as the training one to test "
+            f"transfer; set transfer.Lx >= {2 * lattice['Lx']} (or transfer.enabled: false)")
+    _check_bulk("transfer", transfer["Lx"], lattice["Lx"], cutoff)
+    if transfer["Ly"] < lattice["Ly"]:
+        raise ConfigError(
+            f"transfer.Ly = {transfer['Ly']} < lattice.Ly = {lattice['Ly']}: the transfer "
+            f"lattice must be at least as wide as the training one; set transfer.Ly >= "
+            f"{lattice['Ly']}")
+    valid = [bias_label(b) for b in config["validation"]["biases"]]
+    missing = [bias_label(b) for b in transfer["biases"] if bias_label(b) not in valid]
+    if missing:
+        raise ConfigError(
+            f"transfer.biases {missing} are not validation.biases {valid}: the transfer "
+            "runs are read beside the training-size validation at the same bias; choose "
+            "transfer.biases among validation.biases")
+    overlap = sorted(set(transfer["seeds"]) & set(config["training_data"]["seeds"]))
+    if overlap:
+        raise ConfigError(
+            f"transfer.seeds and training_data.seeds share {overlap}: the NEGF references "
+            "must be independent of the training trajectories; choose disjoint seeds")
+    sites = transfer["Lx"] * transfer["Ly"]
+    if config["dynamics"]["initial"] == "relaxed" and sites > RELAX_MAX_SITES:
+        raise ConfigError(
+            f"dynamics.initial = relaxed relaxes the transfer lattice ({transfer['Lx']} x "
+            f"{transfer['Ly']} = {sites} sites), beyond {RELAX_MAX_SITES} sites; set "
+            "dynamics.initial: checkerboard, or a smaller transfer lattice")
+
+
+def late_frames(n_steps: int, stride: int, skip_fraction: float) -> int:
+    """Frames of a trajectory after its leading ``skip_fraction`` (the locality floor's)."""
+    n_frames = n_steps // stride + 1
+    return n_frames - int(skip_fraction * n_frames)
+
+
+def _check_locality(config: dict) -> None:
+    """Every trajectory the floor is estimated on has frames ``min_separation`` apart."""
+    locality = config.get("locality")
+    if not locality:
+        return
+    sections = ["training_data"]
+    if config.get("transfer", {}).get("enabled"):
+        sections.append("transfer")
+    for section in sections:
+        late = late_frames(config[section]["n_steps"], config[section]["stride"],
+                           locality["skip_fraction"])
+        if late <= locality["min_separation"]:
+            raise ConfigError(
+                f"locality.min_separation = {locality['min_separation']} frames, but the "
+                f"{section} trajectories keep {late} frames after locality.skip_fraction = "
+                f"{locality['skip_fraction']}: no two frames are that far apart; lower "
+                f"locality.min_separation below {late} (or skip_fraction)")

@@ -21,6 +21,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .device import resolve_device
+from .io import read_trajectory
+from .simulation import negf_provider
+
 
 def chebyshev_neighbourhood(shape: tuple[int, int], centre: tuple[int, int],
                             radius: int) -> np.ndarray:
@@ -115,3 +119,42 @@ def locality_floor(force_at, q: np.ndarray, radii: Sequence[int], n_samples: int
                                cache=unspliced)
         rows.append(floor_row(d, int(radius), rng, n_bootstrap))
     return rows
+
+
+def late_slice(n_frames: int, skip_fraction: float) -> slice:
+    """The frames of a trajectory after its leading ``skip_fraction`` (the state after the
+    wall has swept, or the collapsed metal): where the floor is estimated."""
+    if not 0 <= skip_fraction < 1:
+        raise ValueError(f"skip_fraction = {skip_fraction}: need 0 <= value < 1")
+    return slice(int(skip_fraction * n_frames), None)
+
+
+def trajectory_floor(path, radii: Sequence[int], n_samples: int, skip_fraction: float = 0.4,
+                     min_separation: int = 30, seed: int = 0, method: str = "fast",
+                     device: str = "cpu") -> dict:
+    """The locality floor of one NEGF trajectory file, on its late frames (``late_slice``).
+
+    Returns ``file``, ``bias``, ``seed``, ``lattice``, ``force_std`` (of the whole
+    trajectory, the normalisation of the held-out metric), ``first_late_frame``,
+    ``n_late_frames`` and ``floors``: ``locality_floor``'s rows with ``relative_floor``
+    and ``relative_floor_error`` (divided by ``force_std``).  The exact force is the NEGF
+    solver ``method`` with the trajectory's own physics, on the device the setting
+    ``device`` ('auto', 'cpu', 'cuda') resolves to here.
+    """
+    arrays, meta = read_trajectory(path)
+    if "force" not in arrays:
+        raise ValueError(f"{path} has no stored force: pass an NEGF trajectory")
+    q, force = arrays["q"], arrays["force"]
+    bias = float(arrays["bias"][0])
+    late = late_slice(len(q), skip_fraction)
+    negf = negf_provider(meta["physics"], method, resolve_device(device))
+    std = float(np.std(force))
+    floors = locality_floor(lambda qq: negf.electronic_force(qq, bias), q[late], radii,
+                            n_samples, seed=seed, min_separation=min_separation)
+    for row in floors:
+        row["relative_floor"] = row["floor"] / std
+        row["relative_floor_error"] = row["floor_error"] / std
+    return {"file": str(path), "bias": bias, "seed": int(arrays["seed"][0]),
+            "lattice": {"Lx": int(q.shape[1]), "Ly": int(q.shape[2])}, "force_std": std,
+            "first_late_frame": late.start, "n_late_frames": len(q) - late.start,
+            "floors": floors}

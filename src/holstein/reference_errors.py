@@ -226,6 +226,18 @@ def committee_step_cost(provider: CommitteeProvider, run: ReferenceRun, n_steps:
     }
 
 
+def checked_members(model_paths, shard_paths, hyper) -> list:
+    """The member checkpoints as a list, each checked against this run's training shards
+    and its member's model configuration (see ``reference_errors``)."""
+    model_paths = [model_paths] if isinstance(model_paths, str | Path) else list(model_paths)
+    if len(model_paths) != committee_size(hyper):
+        raise ValueError(f"{len(model_paths)} member checkpoints given, but model.committee "
+                         f"= {committee_size(hyper)}: pass every member of the committee")
+    for member, path in enumerate(model_paths):
+        check_provenance(path, shard_paths, member_section(hyper, member))
+    return model_paths
+
+
 def reference_errors(model_paths, shard_paths, hyper, negf_runs, negf_summaries,
                      output, predictor: str = "mean") -> dict:
     """Check the members' provenance, then write the committee's errors on the NEGF
@@ -238,12 +250,7 @@ def reference_errors(model_paths, shard_paths, hyper, negf_runs, negf_summaries,
     model configuration; a member trained on anything else raises
     ``holstein.ml.provenance.ProvenanceError`` and nothing is written.
     """
-    model_paths = [model_paths] if isinstance(model_paths, str | Path) else list(model_paths)
-    if len(model_paths) != committee_size(hyper):
-        raise ValueError(f"{len(model_paths)} member checkpoints given, but model.committee "
-                         f"= {committee_size(hyper)}: pass every member of the committee")
-    for member, path in enumerate(model_paths):
-        check_provenance(path, shard_paths, member_section(hyper, member))
+    model_paths = checked_members(model_paths, shard_paths, hyper)
     runs = read_reference_runs(negf_runs, negf_summaries)
     if not runs:
         raise ValueError("no NEGF reference runs given")

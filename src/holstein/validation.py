@@ -488,6 +488,8 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
     if committee:  # metrics.json keeps the summaries; the figure draws every frame
         reference["committee"] = {k: v for k, v in committee.items() if k != "frames"}
     metrics = {
+        # wall velocities and decay times depend on the sample: compare equal lattices only
+        "lattice": {"Lx": int(lattice["Lx"]), "Ly": int(lattice["Ly"])},
         "criterion": "ML within 5 % of NEGF or within the NEGF seed spread (std), per bias",
         "per_bias": per_bias,
         # The job wall time includes start-up (imports, model loading); the loop time not.

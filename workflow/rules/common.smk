@@ -57,6 +57,9 @@ AL_SELECT_CODE = code("al_select.py", exclude=AL_WITHOUT_MODEL)
 AL_LABEL_CODE = code("al_label.py", exclude=AL_WITHOUT_MODEL)
 AL_METRICS_CODE = code("al_metrics.py")
 AL_REPORT_CODE = code("al_report.py", exclude=AL_WITHOUT_MODEL)
+# The floor is a property of the NEGF force alone: it never loads a model.
+LOCALITY_FLOOR_CODE = code("locality_floor.py", exclude=["holstein.ml"])
+LOCALITY_METRICS_CODE = code("locality_metrics.py")
 
 # The device setting reaches jobs as a parameter (each job resolves it where it runs);
 # here it decides which jobs declare a GPU.  'cuda' is checked up front only where the
@@ -151,6 +154,10 @@ VALID = config["validation"]
 TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
 VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
 LARGE = config["large_lattice"]
+TRANSFER = config["transfer"]
+TRANSFER_LATTICE = {"Lx": TRANSFER["Lx"], "Ly": TRANSFER["Ly"]}
+TRANSFER_BIASES = {bias_label(b): b for b in TRANSFER["biases"]}
+LOCALITY = config["locality"]
 
 
 def start_input(lattice):
@@ -182,6 +189,30 @@ RUNS = expand(
 REFERENCE_RUNS = expand(
     "results/runs/negf/V{bias}_s{seed}.parquet", bias=VALID_BIASES, seed=VALID["seeds"]
 )
+TRANSFER_RUNS = expand(
+    "results/transfer/runs/{provider}/V{bias}_s{seed}.parquet",
+    provider=["ml", "negf"],
+    bias=TRANSFER_BIASES,
+    seed=TRANSFER["seeds"],
+)
+# The locality floor of every NEGF trajectory: the training shards, and the transfer
+# references when the transfer stage runs.
+LOCALITY_FLOORS = {
+    "training": expand(
+        "results/locality/negf_training/V{bias}_s{seed}.json",
+        bias=TRAIN_BIASES,
+        seed=TRAIN["seeds"],
+    ),
+    "transfer": (
+        expand(
+            "results/locality/transfer/runs/negf/V{bias}_s{seed}.json",
+            bias=TRANSFER_BIASES,
+            seed=TRANSFER["seeds"],
+        )
+        if TRANSFER["enabled"]
+        else []
+    ),
+}
 
 
 # Memory per job from the lattice size; a lattice that cannot fit is refused up front.
@@ -209,6 +240,15 @@ ML_MEM_MB = resources.ml_job_mb(
     config["model"]["channels"] * len(MEMBERS),
     lattice_fields=6,
 )
+TRANSFER_SITES = TRANSFER["Lx"] * TRANSFER["Ly"]
+TRANSFER_NEGF_ON_GPU = negf_device("cuda", TRANSFER_SITES) == "cuda"
+TRANSFER_NEGF_MEM_MB = resources.negf_job_mb(TRANSFER_SITES, _frames(TRANSFER))
+TRANSFER_ML_MEM_MB = resources.ml_job_mb(
+    TRANSFER_SITES,
+    _frames(TRANSFER),
+    config["model"]["channels"] * len(MEMBERS),
+    lattice_fields=6,
+)
 # The large run records q and, for a committee, the per-site force deviation.
 LARGE_MEM_MB = resources.ml_job_mb(
     LARGE["Lx"] * LARGE["Ly"],
@@ -222,6 +262,13 @@ resources.check_memory(
     _memory_limit_mb(),
     "lattice.Lx and lattice.Ly",
 )
+if TRANSFER["enabled"]:
+    resources.check_memory(
+        f"an NEGF job on the {TRANSFER['Lx']} x {TRANSFER['Ly']} transfer lattice",
+        TRANSFER_NEGF_MEM_MB,
+        _memory_limit_mb(),
+        "transfer.Lx and transfer.Ly",
+    )
 if LARGE["enabled"]:
     resources.check_memory(
         f"the {LARGE['Lx']} x {LARGE['Ly']} large-lattice run",
@@ -240,3 +287,98 @@ def remove_orphaned_checkpoints(results="results"):
             if product.exists():
                 ckpt.unlink()
                 print(f"removed {ckpt}: {product} is complete", file=sys.stderr)
+
+
+# The inputs and outputs of a validation (rules reference_errors and validate, reused for
+# the transfer lattice): ``stage`` is the prefix of its files under results/ ("" for the
+# training-size validation, "transfer/" for the transfer one).
+def validation_labels(lattice, biases, seeds):
+    """Report labels of a result that summarises every run of a validation."""
+    return {
+        "provider": "NEGF and ML",
+        "lattice": "{Lx} x {Ly}".format(**lattice),
+        "bias": ", ".join(biases),
+        "seed": f"mean ± std over {len(seeds)} seeds",
+    }
+
+
+def reference_inputs(stage, biases, seeds):
+    """Inputs of reference_errors: the committee, its training data, the NEGF runs."""
+    return {
+        "model": COMMITTEE_CHECKPOINTS,
+        "shards": [*TRAINING_SHARDS, *label_shards(AL["iterations"])],
+        "negf_runs": expand(
+            f"results/{stage}runs/negf/V{{bias}}_s{{seed}}.parquet",
+            bias=biases,
+            seed=seeds,
+        ),
+        "negf_summaries": expand(
+            f"results/{stage}analysis/negf/V{{bias}}_s{{seed}}.json",
+            bias=biases,
+            seed=seeds,
+        ),
+    }
+
+
+def validation_inputs(stage, biases, seeds):
+    """Inputs of validate: every run's analysis and benchmark, the model's numbers."""
+    runs = {"provider": ["ml", "negf"], "bias": biases, "seed": seeds}
+    return {
+        "summaries": expand(
+            f"results/{stage}analysis/{{provider}}/V{{bias}}_s{{seed}}.json", **runs
+        ),
+        "series": expand(
+            f"results/{stage}analysis/{{provider}}/V{{bias}}_s{{seed}}.csv", **runs
+        ),
+        "benchmarks": expand(
+            f"results/benchmarks/{stage}runs/{{provider}}/V{{bias}}_s{{seed}}.tsv",
+            **runs,
+        ),
+        "model_metrics": COMMITTEE_METRICS,
+        "reference_errors": f"results/{stage}validation/reference_errors.json",
+    }
+
+
+# Figure output -> (file name, caption, label).
+VALIDATION_FIGURES = {
+    "tables": ("metrics.html", "metrics", "tables of every number"),
+    "velocity": ("wall_velocity.png", "wall_velocity", "wall velocity against bias"),
+    "decay": ("order_decay.png", "order_decay", "order parameter against time"),
+    "kymographs": ("kymographs.png", "kymographs", "kymographs, seed average"),
+    "current": ("current.png", "current", "device current against time"),
+    "iv_curve": ("iv_curve.png", "iv_curve", "I-V curve"),
+    "cost": ("cost.png", "cost", "cost per step"),
+    "committee": (
+        "committee_deviation.png",
+        "committee_deviation",
+        "committee deviation against error",
+    ),
+}
+
+
+def validation_outputs(stage, category, labels, runs_category):
+    """Outputs of validate: metrics.json, the figures and one figure per run, in the
+    report under ``category`` (the runs' under ``runs_category``)."""
+    folder = f"results/{stage}validation"
+    figures = {
+        name: report(
+            f"{folder}/{file}",
+            caption=f"../report/{caption}.rst",
+            category=category,
+            labels=labels | {"figure": label},
+        )
+        for name, (file, caption, label) in VALIDATION_FIGURES.items()
+    }
+    runs = report(
+        directory(f"{folder}/runs"),
+        patterns=["{provider}_V{bias}_s{seed}.png"],
+        caption="../report/run.rst",
+        category=runs_category,
+        labels={
+            "provider": "{provider}",
+            "lattice": labels["lattice"],
+            "bias": "{bias}",
+            "seed": "{seed}",
+        },
+    )
+    return {"metrics": f"{folder}/metrics.json", **figures, "runs": runs}

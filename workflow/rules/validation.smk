@@ -1,24 +1,12 @@
 # Validation of the ML force field against NEGF: the model's errors on the NEGF reference
 # runs (the one step that loads the model), then figures and numbers from the analyses.
-
-# Report labels of a result that summarises every validation run.
-VALIDATION_LABELS = {
-    "provider": "NEGF and ML",
-    "bias": ", ".join(VALID_BIASES),
-    "seed": f"mean ± std over {len(VALID['seeds'])} seeds",
-}
+# The same rules validate the transfer lattice (transfer.smk); their inputs and outputs
+# come from the helpers in common.smk.
 
 
 rule reference_errors:
     input:
-        model=COMMITTEE_CHECKPOINTS,
-        shards=[*TRAINING_SHARDS, *label_shards(AL["iterations"])],
-        negf_runs=REFERENCE_RUNS,
-        negf_summaries=expand(
-            "results/analysis/negf/V{bias}_s{seed}.json",
-            bias=VALID_BIASES,
-            seed=VALID["seeds"],
-        ),
+        **reference_inputs("", VALID_BIASES, VALID["seeds"]),
     output:
         "results/validation/reference_errors.json",
     log:
@@ -38,82 +26,13 @@ rule reference_errors:
 
 rule validate:
     input:
-        summaries=expand(
-            "results/analysis/{provider}/V{bias}_s{seed}.json",
-            provider=["ml", "negf"],
-            bias=VALID_BIASES,
-            seed=VALID["seeds"],
-        ),
-        series=expand(
-            "results/analysis/{provider}/V{bias}_s{seed}.csv",
-            provider=["ml", "negf"],
-            bias=VALID_BIASES,
-            seed=VALID["seeds"],
-        ),
-        benchmarks=expand(
-            "results/benchmarks/runs/{provider}/V{bias}_s{seed}.tsv",
-            provider=["ml", "negf"],
-            bias=VALID_BIASES,
-            seed=VALID["seeds"],
-        ),
-        model_metrics=COMMITTEE_METRICS,
-        reference_errors=rules.reference_errors.output[0],
+        **validation_inputs("", VALID_BIASES, VALID["seeds"]),
     output:
-        metrics="results/validation/metrics.json",
-        tables=report(
-            "results/validation/metrics.html",
-            caption="../report/metrics.rst",
-            category="Validation",
-            labels=VALIDATION_LABELS | {"figure": "tables of every number"},
-        ),
-        velocity=report(
-            "results/validation/wall_velocity.png",
-            caption="../report/wall_velocity.rst",
-            category="Validation",
-            labels=VALIDATION_LABELS | {"figure": "wall velocity against bias"},
-        ),
-        decay=report(
-            "results/validation/order_decay.png",
-            caption="../report/order_decay.rst",
-            category="Validation",
-            labels=VALIDATION_LABELS | {"figure": "order parameter against time"},
-        ),
-        kymographs=report(
-            "results/validation/kymographs.png",
-            caption="../report/kymographs.rst",
-            category="Validation",
-            labels=VALIDATION_LABELS | {"figure": "kymographs, seed average"},
-        ),
-        current=report(
-            "results/validation/current.png",
-            caption="../report/current.rst",
-            category="Validation",
-            labels=VALIDATION_LABELS | {"figure": "device current against time"},
-        ),
-        iv_curve=report(
-            "results/validation/iv_curve.png",
-            caption="../report/iv_curve.rst",
-            category="Validation",
-            labels=VALIDATION_LABELS | {"figure": "I-V curve"},
-        ),
-        cost=report(
-            "results/validation/cost.png",
-            caption="../report/cost.rst",
-            category="Validation",
-            labels=VALIDATION_LABELS | {"figure": "cost per step"},
-        ),
-        committee=report(
-            "results/validation/committee_deviation.png",
-            caption="../report/committee_deviation.rst",
-            category="Validation",
-            labels=VALIDATION_LABELS | {"figure": "committee deviation against error"},
-        ),
-        runs=report(
-            directory("results/validation/runs"),
-            patterns=["{provider}_V{bias}_s{seed}.png"],
-            caption="../report/run.rst",
-            category="Runs",
-            labels={"provider": "{provider}", "bias": "{bias}", "seed": "{seed}"},
+        **validation_outputs(
+            "",
+            "Validation",
+            validation_labels(config["lattice"], VALID_BIASES, VALID["seeds"]),
+            "Runs",
         ),
     log:
         "logs/validate.log",
@@ -127,6 +46,9 @@ rule validate:
         dynamics=config["dynamics"],
         trust_lo=config["active_learning"]["trust_lo"],
         trust_hi=config["active_learning"]["trust_hi"],
+        # for the captions of the report
+        biases=VALID["biases"],
+        seeds=VALID["seeds"],
         code=VALIDATION_CODE,
     script:
         "../scripts/validate.py"
