@@ -284,3 +284,13 @@ def test_transfer_and_locality_settings_that_cannot_work_are_refused(patch, mess
 def test_transfer_settings_are_unchecked_when_off():
     check_config(validated({"transfer": {"enabled": False, "Lx": 20, "biases": [9.0]},
                             "locality": {"min_separation": 150}}))
+
+
+def test_the_production_config_is_valid(default_config):
+    """config/paper.yaml, merged over the defaults as --configfile does, passes every check."""
+    from snakemake.utils import update_config
+
+    update_config(default_config, yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+    config = validated(default_config)
+    check_config(config)
+    assert config["model"]["kind"] == "transport" and config["transfer"]["Lx"] >= 80
