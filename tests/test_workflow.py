@@ -343,6 +343,7 @@ def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tm
 # Job log -> (adapter script, module prefixes the rule's fingerprint leaves out); the
 # same table as workflow/rules/common.smk, checked here against what the jobs imported.
 AL_WITHOUT_MODEL = ("holstein.ml", "holstein.reference_errors")
+AL_WITHOUT_SOLVER = (*AL_WITHOUT_MODEL, "holstein.simulation")
 JOB_SCRIPTS = {
     "logs/negf_training/": ("simulate.py", ("holstein.ml",)),
     "logs/runs/negf/": ("simulate.py", ("holstein.ml",)),
@@ -357,11 +358,11 @@ JOB_SCRIPTS = {
     "logs/large_lattice/report": ("large_lattice.py", ()),
     "logs/initial/": ("relax.py", ("holstein.ml",)),
     "logs/active_learning/explore/": ("simulate.py", ()),
-    "logs/active_learning/select/": ("al_select.py", AL_WITHOUT_MODEL),
+    "logs/active_learning/select/": ("al_select.py", AL_WITHOUT_SOLVER),
     "logs/active_learning/label/": ("al_label.py", AL_WITHOUT_MODEL),
     "logs/active_learning/train_member/": ("train.py", ()),
     "logs/active_learning/metrics/": ("al_metrics.py", ()),
-    "logs/active_learning/report": ("al_report.py", AL_WITHOUT_MODEL),
+    "logs/active_learning/report": ("al_report.py", AL_WITHOUT_SOLVER),
     "logs/transfer/runs/negf/": ("simulate.py", ("holstein.ml",)),
     "logs/transfer/runs/ml/": ("simulate.py", ()),
     "logs/transfer/analysis/": ("analyse.py", ()),

@@ -50,13 +50,15 @@ INITIAL_CODE = code("relax.py", exclude=["holstein.ml"])
 ANALYSIS_CODE = code("analyse.py")
 VALIDATION_CODE = code("validate.py")
 LARGE_LATTICE_CODE = code("large_lattice.py")
-# Selection, labelling and the report never load a model; the model and its reference
-# errors are imported only by an iteration's metrics (tests check each job's imports).
+# Selection, labelling and the report never load a model: the model and its reference
+# errors are imported only by an iteration's metrics, the NEGF solver only by labelling
+# (tests check each job's imports).
 AL_WITHOUT_MODEL = ["holstein.ml", "holstein.reference_errors"]
-AL_SELECT_CODE = code("al_select.py", exclude=AL_WITHOUT_MODEL)
+AL_WITHOUT_SOLVER = [*AL_WITHOUT_MODEL, "holstein.simulation"]
+AL_SELECT_CODE = code("al_select.py", exclude=AL_WITHOUT_SOLVER)
 AL_LABEL_CODE = code("al_label.py", exclude=AL_WITHOUT_MODEL)
 AL_METRICS_CODE = code("al_metrics.py")
-AL_REPORT_CODE = code("al_report.py", exclude=AL_WITHOUT_MODEL)
+AL_REPORT_CODE = code("al_report.py", exclude=AL_WITHOUT_SOLVER)
 # The floor is a property of the NEGF force alone: it never loads a model.
 LOCALITY_FLOOR_CODE = code("locality_floor.py", exclude=["holstein.ml"])
 LOCALITY_METRICS_CODE = code("locality_metrics.py")
