@@ -236,19 +236,23 @@ def test_committee_deviation_against_the_true_error_of_every_frame(model, refere
     providers = [load(p) for p in model["members"]]
     runs = sorted(read_reference_runs(references["runs"], references["summaries"]),
                   key=lambda r: r.path)
-    largest, rmse, bias = [], [], []
+    largest, rmse, worst, bias = [], [], [], []
     for run in runs:
         for q, negf in zip(run.arrays["q"], run.arrays["force"], strict=True):
             f1, f2 = (p.electronic_force(q, run.meta["bias"]) for p in providers)
             largest.append(np.max(np.abs(f1 - f2) / 2))
             rmse.append(np.sqrt(np.mean(((f1 + f2) / 2 - negf) ** 2)))
+            worst.append(np.max(np.abs((f1 + f2) / 2 - negf)))
             bias.append(run.meta["bias"])
     frames = committee["frames"]
     np.testing.assert_allclose(frames["max_deviation"], largest, rtol=1e-4)
     np.testing.assert_allclose(frames["force_rmse"], rmse, rtol=1e-4)
+    np.testing.assert_allclose(frames["max_error"], worst, rtol=1e-4)
     np.testing.assert_array_equal(frames["bias"], bias)
     rho = np.corrcoef(_ranks(np.array(largest)), _ranks(np.array(rmse)))[0, 1]
     assert committee["spearman_max_deviation"] == pytest.approx(rho, abs=1e-9)
+    rho = np.corrcoef(_ranks(np.array(largest)), _ranks(np.array(worst)))[0, 1]
+    assert committee["spearman_max_deviation_max_error"] == pytest.approx(rho, abs=1e-9)
     assert committee["n_frames"] == 24 and set(committee["per_bias"]) == {"2", "2.5"}
     assert len(committee["per_bias"]["2"]["member_relative_rmse"]) == 2
     cost = committee["cost"]

@@ -161,6 +161,9 @@ def committee_errors(provider: CommitteeProvider, runs: list[ReferenceRun]) -> d
     out = predict_all(provider, q, bias)
     sites = tuple(range(1, negf.ndim))
     frame_rmse = np.sqrt(np.mean((out["force"] - negf) ** 2, axis=sites))
+    # the largest deviation over the sites pairs with the largest error: both are set by
+    # the worst sites (the wall, the electrodes), which the frame RMSE averages away
+    frame_max_error = np.max(np.abs(out["force"] - negf), axis=sites)
     member_error = out["member_force"] - negf[:, None]
     per_bias = {}
     for b in np.unique(bias):
@@ -171,6 +174,8 @@ def committee_errors(provider: CommitteeProvider, runs: list[ReferenceRun]) -> d
                                                 frame_rmse[sel]),
             "spearman_mean_deviation": _spearman(out["force_deviation_mean"][sel],
                                                  frame_rmse[sel]),
+            "spearman_max_deviation_max_error": _spearman(out["force_deviation_max"][sel],
+                                                          frame_max_error[sel]),
             "predictor_relative_rmse": float(np.sqrt(np.mean(frame_rmse[sel] ** 2))) / std,
             "member_relative_rmse": [
                 float(np.sqrt(np.mean(member_error[sel, k] ** 2))) / std
@@ -183,10 +188,13 @@ def committee_errors(provider: CommitteeProvider, runs: list[ReferenceRun]) -> d
         "predictor": provider.predictor,
         "spearman_max_deviation": _spearman(out["force_deviation_max"], frame_rmse),
         "spearman_mean_deviation": _spearman(out["force_deviation_mean"], frame_rmse),
+        "spearman_max_deviation_max_error": _spearman(out["force_deviation_max"],
+                                                      frame_max_error),
         "n_frames": int(len(bias)),
         "per_bias": per_bias,
         "frames": {"bias": bias, "max_deviation": out["force_deviation_max"],
-                   "mean_deviation": out["force_deviation_mean"], "force_rmse": frame_rmse},
+                   "mean_deviation": out["force_deviation_mean"], "force_rmse": frame_rmse,
+                   "max_error": frame_max_error},
     }
 
 

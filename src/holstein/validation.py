@@ -176,6 +176,8 @@ def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
             [{"bias V (t/e)": b,
               "Spearman, max deviation": number(r["spearman_max_deviation"]),
               "Spearman, mean deviation": number(r["spearman_mean_deviation"]),
+              "Spearman, max deviation vs max error":
+                  number(r.get("spearman_max_deviation_max_error")),
               "median max deviation (t)": number(r["median_max_deviation"]),
               "predictor RMSE / std": number(r["predictor_relative_rmse"]),
               "members' RMSE / std": ", ".join(number(v) for v in r["member_relative_rmse"]),
@@ -184,6 +186,8 @@ def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
             + [{"bias V (t/e)": "all", "Spearman, max deviation":
                 number(committee["spearman_max_deviation"]),
                 "Spearman, mean deviation": number(committee["spearman_mean_deviation"]),
+                "Spearman, max deviation vs max error":
+                    number(committee.get("spearman_max_deviation_max_error")),
                 "frames": number(committee["n_frames"])}])
         cost = committee["cost"]
         tables[f"Cost of the committee per Brownian step ({cost['lattice'][0]} × "
