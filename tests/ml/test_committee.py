@@ -172,6 +172,21 @@ def test_members_evaluated_one_by_one_give_the_stacked_numbers(monkeypatch):
     assert looped["member_force"].shape == (3, 3, 8, 6)
 
 
+def test_large_inputs_on_the_cpu_run_the_members_one_by_one(monkeypatch):
+    members = [random_model(cutoff=2, seed=s, bond_heads=True) for s in range(2)]
+    provider = CommitteeProvider(members, PHYSICS)
+    q = RNG.normal(size=(2, 8, 6))
+    small = provider.predict_batch(q, [0.0, 1.0])
+    calls = []
+    monkeypatch.setattr(provider.stacked, "forward",
+                        lambda *a, **k: calls.append(1) or pytest.fail("stacked call"))
+    monkeypatch.setattr(committee_module, "STACKED_MAX_SITES_CPU", q.size - 1)
+    large = provider.predict_batch(q, [0.0, 1.0])
+    assert not calls
+    for name, value in small.items():
+        np.testing.assert_allclose(large[name], value, atol=1e-5)
+
+
 def test_a_committee_has_at_least_two_members_and_a_known_predictor():
     with pytest.raises(ValueError, match="at least 2 members"):
         CommitteeProvider([random_model()], PHYSICS)
