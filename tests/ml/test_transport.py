@@ -231,3 +231,19 @@ def test_mirror_of_the_potential_is_the_potential_of_the_mirror():
         phi_m = model.transport(mirror_y(q), v)["phi"]
     torch.testing.assert_close(mirror_y(phi), phi_m, rtol=0, atol=1e-12)
     assert float(phi.std()) > 1e-3
+
+
+def test_a_committee_of_transport_models_gives_the_members_mean_and_spread():
+    from holstein.ml.committee import CommitteeProvider
+
+    members = [transport_model(seed=s) for s in (0, 1)]
+    physics = {"g": 1.5}
+    committee = CommitteeProvider(members, physics)
+    assert committee.stacked is None  # not the convolutional architecture: one by one
+    q = np.random.default_rng(3).normal(size=(7, 6))
+    out = committee.predict_batch(q[None], [2.2])
+    forces = [-1.5 * outputs(m.float(), q)["onsite"] for m in members]
+    np.testing.assert_allclose(out["force"][0], (forces[0] + forces[1]) / 2, atol=1e-5)
+    np.testing.assert_allclose(out["force_deviation"][0], np.abs(forces[0] - forces[1]) / 2,
+                               atol=1e-5)
+    assert kirchhoff_spread(out["bond_current_x"][0]) < 1e-3 * abs(out["current"][0])
