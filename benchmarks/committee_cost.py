@@ -32,19 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _threads_from_argv(argv: list[str]) -> str:
-    for k, a in enumerate(argv):
-        if a == "--threads" and k + 1 < len(argv):
-            return argv[k + 1]
-        if a.startswith("--threads="):
-            return a.split("=", 1)[1]
-    return "2"
-
-
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, _threads_from_argv(sys.argv[1:]))
-
+import blas_threads  # noqa: E402, F401  (before numpy: BLAS threads from --threads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 

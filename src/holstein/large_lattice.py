@@ -193,11 +193,7 @@ def plot_deviation(arrays: dict, series: pd.DataFrame, meta: dict, metrics: dict
     committee, a figure that says so."""
     plt = pl.pyplot()
     if metrics is None:
-        fig, ax = plt.subplots(figsize=(6, 1.5))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "No committee deviation: the force field is a single model "
-                "(model.committee = 1)", ha="center", va="center", fontsize=10)
-        pl.finish(fig, path, note=None)
+        pl.no_committee_figure(path)
         return
     lo, hi = metrics["trust_lo"], metrics["trust_hi"]
     times = np.asarray(arrays["time"], dtype=float)

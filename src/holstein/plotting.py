@@ -236,6 +236,15 @@ def provider_legend_handles(n_seeds: dict[str, int]) -> list:
             for p, n in n_seeds.items()]
 
 
+def no_committee_figure(path) -> None:
+    """The committee-deviation figure of a single model: a panel that says there is none."""
+    fig, ax = pyplot().subplots(figsize=(6, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, "No committee deviation: the force field is a single model "
+            "(model.committee = 1)", ha="center", va="center", fontsize=10)
+    finish(fig, path, note=None)
+
+
 def trust_lines(ax, trust_lo: float, trust_hi: float, vertical: bool = False) -> None:
     """The two trust levels as labelled lines across the axes (horizontal, or vertical
     for a deviation on the x axis)."""

@@ -388,11 +388,7 @@ def plot_committee(committee: dict | None, trust_lo: float, trust_hi: float, set
     and the Spearman correlations; for a committee of one, a figure that says so."""
     plt = pl.pyplot()
     if not committee:
-        fig, ax = plt.subplots(figsize=(6, 1.5))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "No committee deviation: the force field is a single model "
-                "(model.committee = 1)", ha="center", va="center", fontsize=10)
-        pl.finish(fig, path, note=None)
+        pl.no_committee_figure(path)
         return
     frames = {k: np.asarray(v, dtype=float) for k, v in committee["frames"].items()}
     fig, ax = plt.subplots(figsize=(6.2, 4.6), layout="constrained")
