@@ -124,3 +124,21 @@ def test_trajectory_without_forces_is_refused(negf_run, tmp_path):
             seed=7, n_steps=4, stride=2, record=("current",))
     with pytest.raises(ValueError, match="no stored force"):
         trajectory_floor(path, [1], n_samples=2, skip_fraction=0.0, min_separation=1)
+
+
+def test_known_forces_of_the_frames_give_the_same_floor_with_half_the_solves():
+    rng = np.random.default_rng(1)
+    q = rng.standard_normal((12, LX, LY))
+    calls = []
+
+    def force(c):
+        calls.append(1)
+        return np.tanh(windowed_sum(c, 2))
+
+    solved = locality_floor(force, q, [1, 3], n_samples=30, seed=4)
+    n_solved = len(calls)
+    calls.clear()
+    given = locality_floor(force, q, [1, 3], n_samples=30, seed=4,
+                           forces=np.array([np.tanh(windowed_sum(c, 2)) for c in q]))
+    assert given == solved  # same draws, same forces: identical rows
+    assert len(calls) == 2 * 30 < n_solved  # only the spliced configurations

@@ -105,15 +105,20 @@ def floor_row(d: np.ndarray, radius: int, rng: np.random.Generator,
 
 
 def locality_floor(force_at, q: np.ndarray, radii: Sequence[int], n_samples: int,
-                   seed: int = 0, min_separation: int = 1, n_bootstrap: int = 1000
-                   ) -> list[dict]:
+                   seed: int = 0, min_separation: int = 1, n_bootstrap: int = 1000,
+                   forces: np.ndarray | None = None) -> list[dict]:
     """Splice estimate sqrt(E[d^2] / 2) of a local model's RMSE floor, per radius.
+
+    ``forces``: the forces ``force_at`` gives on the frames ``q`` themselves, where they
+    are known (an NEGF trajectory stores them), so that only the spliced configurations
+    are solved; None solves those too.
 
     Returns one row per radius: ``floor`` (absolute, force units), ``floor_error``
     (bootstrap standard error over the samples) and ``n_samples``.
     """
     rng = np.random.default_rng(seed)
-    rows, unspliced = [], {}
+    rows = []
+    unspliced = {} if forces is None else dict(enumerate(np.asarray(forces)))
     for radius in radii:
         d = splice_differences(force_at, q, int(radius), n_samples, rng, min_separation,
                                cache=unspliced)
@@ -149,8 +154,11 @@ def trajectory_floor(path, radii: Sequence[int], n_samples: int, skip_fraction: 
     late = late_slice(len(q), skip_fraction)
     negf = negf_provider(meta["physics"], method, resolve_device(device))
     std = float(np.std(force))
+    # the stored forces are the same solver's on the same frames (bit for bit), so only
+    # the spliced configurations need a solve
     floors = locality_floor(lambda qq: negf.electronic_force(qq, bias), q[late], radii,
-                            n_samples, seed=seed, min_separation=min_separation)
+                            n_samples, seed=seed, min_separation=min_separation,
+                            forces=force[late])
     for row in floors:
         row["relative_floor"] = row["floor"] / std
         row["relative_floor_error"] = row["floor_error"] / std
