@@ -295,6 +295,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 from holstein.config import bias_label
+from holstein.ml.members import committee_size
 
 tiny = yaml.safe_load(Path("tests/data/tiny.yaml").read_text())
 train, valid = tiny["training_data"], tiny["validation"]
@@ -310,7 +311,8 @@ for provider in ("ml", "negf"):
             assert pq.read_table(results / "runs" / provider / f"{name}.parquet").num_rows > 0
             json.loads((results / "analysis" / provider / f"{name}.json").read_text())
             assert (results / "analysis" / provider / f"{name}.csv").stat().st_size > 0
-assert (results / "model" / "mlff.pt").stat().st_size > 0
+for member in range(committee_size(tiny["model"])):
+    assert (results / "model" / f"member_{member}" / "mlff.pt").stat().st_size > 0, member
 for name in ("wall_velocity", "order_decay", "kymographs", "current", "cost"):
     assert (results / "validation" / f"{name}.png").stat().st_size > 1000, name
 metrics = json.loads((results / "validation" / "metrics.json").read_text())
