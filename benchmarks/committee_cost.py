@@ -36,7 +36,8 @@ import blas_threads  # noqa: E402, F401  (before numpy: BLAS threads from --thre
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from holstein.dynamics import BrownianParameters, run_brownian  # noqa: E402
+from holstein.dynamics import run_brownian  # noqa: E402
+from holstein.langevin import BrownianParameters  # noqa: E402
 from holstein.lattice import checkerboard  # noqa: E402
 from holstein.ml.committee import CommitteeProvider  # noqa: E402
 from holstein.ml.model import Architecture, LocalForceField  # noqa: E402

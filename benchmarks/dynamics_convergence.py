@@ -46,10 +46,11 @@ import yaml  # noqa: E402
 
 from holstein.analysis import run_time_series, summarise  # noqa: E402
 from holstein.atomic import write_text_atomic  # noqa: E402
-from holstein.dynamics import INTEGRATORS, BrownianIntegrator  # noqa: E402
+from holstein.dynamics import BrownianIntegrator  # noqa: E402
+from holstein.langevin import INTEGRATORS, brownian_parameters  # noqa: E402
 from holstein.lattice import checkerboard  # noqa: E402
 from holstein.observables import half_decay_time  # noqa: E402
-from holstein.simulation import brownian_parameters, negf_provider  # noqa: E402
+from holstein.simulation import negf_provider  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME_INTERVAL = 0.3  # time between recorded frames, as the pipeline's stride 3 at dt 0.1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CI: run the tiny pipeline (tests/data/tiny.yaml) through the SLURM executor on a real
-# one-node SLURM that listens on 127.0.0.1 only, then check its outputs.
+# CI: run the tiny pipeline (tests/data/tiny.yaml, with tests/data/tiny_slurm.yaml over it)
+# through the SLURM executor on a real one-node SLURM that listens on 127.0.0.1 only, then
+# check its outputs.
 #
 # Needs root and apt (installs slurmctld, slurmd, slurm-client and munge when missing).
 # The pipeline runs in a fresh temporary copy of this working tree, so the checkout's
@@ -275,7 +276,7 @@ cd "$WORK"
 SMK_LOG="$SLURM_DIR/snakemake.log"
 set +e
 timeout -k 30 "$RUN_TIMEOUT" "$PYTHON" -m snakemake --workflow-profile profiles/slurm-ci \
-    --configfile config.yaml tests/data/tiny.yaml 2>&1 | tee "$SMK_LOG"
+    --configfile config.yaml tests/data/tiny.yaml tests/data/tiny_slurm.yaml 2>&1 | tee "$SMK_LOG"
 rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" -ne 0 ]; then

@@ -180,8 +180,8 @@ def test_memory_estimate_refuses_a_lattice_that_cannot_fit():
 
 
 def test_library_defaults_of_the_dynamics_are_the_schema_defaults():
-    from holstein.dynamics import BrownianParameters
     from holstein.initial import DEFAULT_INITIAL
+    from holstein.langevin import BrownianParameters
 
     dynamics = validated({})["dynamics"]
     assert BrownianParameters().integrator == dynamics["integrator"]
@@ -203,8 +203,8 @@ def test_every_library_default_of_the_physics_is_the_schema_default():
     import dataclasses
     import inspect
 
-    from holstein.dynamics import BrownianParameters
     from holstein.forces import NEGFForceProvider
+    from holstein.langevin import BrownianParameters
     from holstein.lattice import checkerboard
     from holstein.negf import steady_state
 

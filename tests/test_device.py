@@ -32,3 +32,24 @@ def test_negf_uses_the_gpu_only_on_lattices_where_it_pays():
     assert device.negf_device("cuda", big) == "cuda"
     assert device.negf_device("cuda", big - 1) == "cpu"
     assert device.negf_device("cpu", 10 * big) == "cpu"
+
+
+def test_no_gpu_driver_means_torch_sees_no_gpu():
+    """The shortcut that spares torch's import is never wrong: where it says no driver is
+    loaded, torch agrees."""
+    torch = pytest.importorskip("torch")
+    if device.gpu_driver_absent():
+        assert not torch.cuda.is_available()
+        assert device.cuda_available() is False
+    else:
+        assert device.cuda_available() == torch.cuda.is_available()
+
+
+def test_the_driver_check_looks_for_every_driver_node(monkeypatch):
+    monkeypatch.setattr(device.sys, "platform", "linux")
+    seen = []
+    monkeypatch.setattr(device.glob, "glob", lambda pattern: seen.append(pattern) or [])
+    assert device.gpu_driver_absent()
+    assert seen == list(device.GPU_DRIVER_PATHS)
+    monkeypatch.setattr(device.glob, "glob", lambda pattern: [pattern] * (pattern == "/dev/kfd"))
+    assert not device.gpu_driver_absent()

@@ -4,13 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from holstein.dynamics import (
-    INTEGRATORS,
-    BrownianIntegrator,
-    BrownianParameters,
-    run_brownian,
-)
+from holstein.dynamics import BrownianIntegrator, run_brownian
 from holstein.forces import ElectronicResponse, NEGFForceProvider, elastic_force
+from holstein.langevin import INTEGRATORS, BrownianParameters
 from holstein.lattice import Lattice, checkerboard
 
 
@@ -154,15 +150,3 @@ def test_normal_mode_variances_match_the_schemes_closed_forms(integrator):
     assert np.all(np.abs(z) < 4.0), z
     stiff = stiffness > params.K
     assert np.all(np.abs(var[stiff] / other[stiff] - 1) > 0.15)
-
-
-def test_unstable_time_step_is_rejected_before_running():
-    for integrator in INTEGRATORS:
-        with pytest.raises(ValueError, match=f"{integrator} is unstable.*decrease dt"):
-            BrownianParameters(K=1.0, kappa=0.18, damping=0.2, dt=0.3, integrator=integrator)
-    with pytest.raises(ValueError, match="leimkuhler-matthews"):
-        BrownianParameters(integrator="leimkuhler_matthews")
-    with pytest.raises(ValueError, match="damping"):
-        BrownianParameters(damping=0.0)
-    with pytest.raises(ValueError, match="elastically unstable"):
-        BrownianParameters(K=0.5, kappa=0.2)

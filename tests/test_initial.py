@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from holstein.dynamics import BrownianParameters, run_brownian
+from holstein.dynamics import run_brownian
 from holstein.forces import elastic_force
 from holstein.initial import (
     RESIDUAL_TOLERANCE,
@@ -14,6 +14,7 @@ from holstein.initial import (
     relaxed_state,
     save_relaxed_state,
 )
+from holstein.langevin import BrownianParameters
 from holstein.lattice import Lattice, cdw_amplitude, checkerboard
 from holstein.negf import steady_state
 from holstein.simulation import negf_provider

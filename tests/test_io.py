@@ -5,9 +5,10 @@ import pytest
 
 from holstein import __version__
 from holstein.atomic import atomic_path
-from holstein.dynamics import BrownianParameters, run_brownian
+from holstein.dynamics import run_brownian
 from holstein.forces import NEGFForceProvider
 from holstein.io import read_metadata, read_trajectory, write_trajectory
+from holstein.langevin import BrownianParameters
 from holstein.lattice import checkerboard
 
 

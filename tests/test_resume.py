@@ -9,14 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from holstein.dynamics import (
-    BrownianParameters,
-    CheckpointPolicy,
-    NumericalError,
-    run_brownian,
-)
+from holstein.dynamics import CheckpointPolicy, NumericalError, run_brownian
 from holstein.forces import ElectronicResponse
 from holstein.io import read_trajectory
+from holstein.langevin import BrownianParameters
 from holstein.lattice import checkerboard
 from holstein.simulation import checkpoint_path, run_job
 

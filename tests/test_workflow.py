@@ -17,6 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from holstein.device import gpu_driver_absent
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -69,6 +71,23 @@ def planned_jobs(*configs, cwd=ROOT, root=ROOT):
         elif in_table and parts and parts[0] == "total":
             break
     return counts
+
+
+@pytest.mark.skipif(not gpu_driver_absent(),
+                    reason="a GPU driver is present: device auto asks torch at the parse")
+def test_parsing_the_workflow_loads_no_torch(tmp_path):
+    """Every Snakemake invocation parses the workflow (and every SLURM job parses it
+    again): the config checks and the device choice must not cost torch's import."""
+    cmd = [sys.executable, "-X", "importtime", "-m", "snakemake", "--snakefile",
+           str(ROOT / "Snakefile"), "--dry-run", "--cores", "1", "--configfile",
+           str(ROOT / "config.yaml")]
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env=ENV)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    imported = {line.rpartition("|")[2].strip() for line in out.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "holstein.config" in imported  # the parse was measured
+    assert "torch" not in imported
 
 
 def test_lint_is_clean():

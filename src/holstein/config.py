@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 
+from .langevin import brownian_parameters
 from .lattice import cdw_amplitude
 from .ml.members import member_section
 from .ml.parameters import TrainingParameters
-from .simulation import brownian_parameters
 
 # Largest lattice the relaxed start is computed for: about 100 + 6 Lx dense NEGF solves
 # of O(sites^3) each (40 x 30: ~0.3 h on 2 cores; twice the sites: ~8x that).

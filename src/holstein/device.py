@@ -7,6 +7,9 @@ torch on the CPU for the force field) or a CUDA device (torch on the GPU for bot
 
 from __future__ import annotations
 
+import glob
+import sys
+
 DEVICES = ("auto", "cpu", "cuda")
 # Below this many sites an NEGF steady state stays on the CPU even with a GPU: the
 # eigendecomposition of a small matrix is a few milliseconds there, less than the fixed
@@ -15,7 +18,26 @@ DEVICES = ("auto", "cpu", "cuda")
 NEGF_GPU_MIN_SITES = 1000
 
 
+# Device nodes of a loaded GPU driver on Linux: NVIDIA (kernel module, device files), WSL's
+# GPU paravirtualisation, AMD ROCm (which torch also reports as "cuda").
+GPU_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidia*", "/dev/dxg", "/dev/kfd")
+
+
+def gpu_driver_absent() -> bool:
+    """True where torch certainly sees no GPU: macOS, or Linux without GPU driver nodes.
+
+    Asked first because importing torch to ask it costs about 2 s, and the workflow
+    resolves the device at every parse."""
+    if sys.platform == "darwin":
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    return not any(glob.glob(pattern) for pattern in GPU_DRIVER_PATHS)
+
+
 def cuda_available() -> bool:
+    if gpu_driver_absent():
+        return False
     try:
         import torch
     except ImportError:

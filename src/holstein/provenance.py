@@ -14,6 +14,7 @@ change re-runs exactly the jobs whose code changed.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -52,8 +53,16 @@ def _exists(module: str, root: Path) -> bool:
     return True
 
 
-def imported_modules(tree: ast.AST, module: str | None, root: Path) -> set[str]:
-    """Modules of the package that the source ``tree`` of ``module`` imports, anywhere in it.
+# The workflow fingerprints a dozen overlapping closures at every parse: each distinct
+# source text is parsed and hashed once.
+@functools.lru_cache(maxsize=1024)
+def _import_statements(source: str) -> tuple[ast.Import | ast.ImportFrom, ...]:
+    return tuple(node for node in ast.walk(ast.parse(source))
+                 if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def imported_modules(source: str, module: str | None, root: Path) -> set[str]:
+    """Modules of the package that ``source`` (of ``module``) imports, anywhere in it.
 
     ``module`` is the dotted name of the importing module (for relative imports), or
     None for a script outside the package.
@@ -62,7 +71,7 @@ def imported_modules(tree: ast.AST, module: str | None, root: Path) -> set[str]:
     package = None
     if module is not None:
         package = module if _is_package(module, root) else module.rpartition(".")[0]
-    for node in ast.walk(tree):
+    for node in _import_statements(source):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
         elif isinstance(node, ast.ImportFrom):
@@ -98,15 +107,14 @@ def import_closure(script: str | Path, root: Path | None = None,
     """
     root = package_root() if root is None else Path(root)
     exclude = tuple(exclude)
-    pending = imported_modules(ast.parse(Path(script).read_text()), None, root)
+    pending = imported_modules(Path(script).read_text(), None, root)
     seen: set[str] = set()
     while pending:
         module = pending.pop()
         if module in seen or _excluded(module, exclude):
             continue
         seen.add(module)
-        tree = ast.parse(module_path(module, root).read_text())
-        pending |= imported_modules(tree, module, root) - seen
+        pending |= imported_modules(module_path(module, root).read_text(), module, root) - seen
     return sorted(seen)
 
 
@@ -126,7 +134,12 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
 
 def source_fingerprint(path: str | Path) -> str:
     """sha256 of a Python file's syntax tree without docstrings (comments never enter it)."""
-    tree = _without_docstrings(ast.parse(Path(path).read_text()))
+    return _source_digest(Path(path).read_text())
+
+
+@functools.lru_cache(maxsize=1024)
+def _source_digest(source: str) -> str:
+    tree = _without_docstrings(ast.parse(source))
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 

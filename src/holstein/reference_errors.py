@@ -45,13 +45,13 @@ from scipy.stats import spearmanr
 from .atomic import write_text_atomic
 from .dynamics import run_brownian
 from .io import read_trajectory
+from .langevin import brownian_parameters
 from .ml.committee import CommitteeProvider, load_committee
 from .ml.members import committee_size, member_section
 from .ml.metrics import evaluate_rmse, predict_all
 from .ml.provenance import check_provenance
 from .ml.provider import MLForceProvider
 from .observables import kirchhoff_spread, series_current
-from .simulation import brownian_parameters
 
 
 @dataclass(frozen=True)

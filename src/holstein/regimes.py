@@ -23,8 +23,9 @@ from . import plotting as pl
 from .analysis import run_time_series, summarise
 from .atomic import write_text_atomic
 from .dynamics import run_brownian
+from .langevin import brownian_parameters
 from .lattice import checkerboard
-from .simulation import brownian_parameters, negf_provider
+from .simulation import negf_provider
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .device import resolve_device
-from .dynamics import BrownianParameters, CheckpointPolicy, run_brownian
+from .dynamics import CheckpointPolicy, run_brownian
 from .forces import ForceProvider, NEGFForceProvider
 from .initial import (
     DEFAULT_INITIAL,
@@ -22,6 +22,7 @@ from .initial import (
     save_relaxed_state,
 )
 from .io import write_trajectory
+from .langevin import brownian_parameters
 from .lattice import PHYSICS_KEYS
 from .records import OPTIONAL_FIELDS
 
@@ -37,19 +38,6 @@ def negf_provider(physics: dict, method: str = "fast", device: str = "cpu") -> N
         bias_scheme=physics["bias_scheme"],
         method=method,
         device=device,
-    )
-
-
-def brownian_parameters(physics: dict, dynamics: dict) -> BrownianParameters:
-    """The Langevin parameters of config sections ``physics`` and ``dynamics`` (a dynamics
-    dict without ``integrator`` gets the library's default scheme)."""
-    return BrownianParameters(
-        K=physics["K"],
-        kappa=physics["kappa"],
-        temperature=physics["temperature"],
-        damping=dynamics["damping"],
-        dt=dynamics["dt"],
-        **({"integrator": dynamics["integrator"]} if "integrator" in dynamics else {}),
     )
 
 

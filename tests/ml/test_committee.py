@@ -25,9 +25,10 @@ import torch
 from schema_defaults import model_defaults, training_parameters
 from synthetic import PHYSICS, random_model, synthetic_data
 
-from holstein.dynamics import BrownianParameters, run_brownian
+from holstein.dynamics import run_brownian
 from holstein.forces import ElectronicResponse
 from holstein.io import read_trajectory, write_trajectory
+from holstein.langevin import BrownianParameters
 from holstein.lattice import checkerboard
 from holstein.ml import committee as committee_module
 from holstein.ml.checkpoint import save_checkpoint

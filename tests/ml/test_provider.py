@@ -21,7 +21,8 @@ import pytest
 import torch
 from synthetic import PHYSICS, random_model
 
-from holstein.dynamics import BrownianParameters, run_brownian
+from holstein.dynamics import run_brownian
+from holstein.langevin import BrownianParameters
 from holstein.lattice import checkerboard
 from holstein.ml.provider import MLForceProvider, load
 from holstein.observables import device_current

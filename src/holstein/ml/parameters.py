@@ -13,10 +13,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .model import Architecture
-from .transport import TransportArchitecture
+if TYPE_CHECKING:
+    from .model import Architecture
+    from .transport import TransportArchitecture
 
 # Model kinds: the purely local network (holstein.ml.model) and the one with a global
 # transport field (holstein.ml.transport).
@@ -123,6 +124,11 @@ class TrainingParameters:
         return dataclasses.replace(self, **changes)
 
     def architecture(self, bond_heads: bool) -> Architecture | TransportArchitecture:
+        # Imported here: the workflow validates the model section at every parse, and the
+        # networks' modules load torch (about 2 s).
+        from .model import Architecture
+        from .transport import TransportArchitecture
+
         head = self.head_channels or self.channels
         if self.kind == "transport":
             return TransportArchitecture(
