@@ -380,7 +380,7 @@ JOB_SCRIPTS = {
     "logs/active_learning/select/": ("al_select.py", AL_WITHOUT_SOLVER),
     "logs/active_learning/label/": ("al_label.py", AL_WITHOUT_MODEL),
     "logs/active_learning/train_member/": ("train.py", ()),
-    "logs/active_learning/metrics/": ("al_metrics.py", ()),
+    "logs/active_learning/metrics/": ("al_metrics.py", ("holstein.simulation",)),
     "logs/active_learning/report": ("al_report.py", AL_WITHOUT_SOLVER),
     "logs/transfer/runs/negf/": ("simulate.py", ("holstein.ml",)),
     "logs/transfer/runs/ml/": ("simulate.py", ()),

@@ -57,7 +57,7 @@ AL_WITHOUT_MODEL = ["holstein.ml", "holstein.reference_errors"]
 AL_WITHOUT_SOLVER = [*AL_WITHOUT_MODEL, "holstein.simulation"]
 AL_SELECT_CODE = code("al_select.py", exclude=AL_WITHOUT_SOLVER)
 AL_LABEL_CODE = code("al_label.py", exclude=AL_WITHOUT_MODEL)
-AL_METRICS_CODE = code("al_metrics.py")
+AL_METRICS_CODE = code("al_metrics.py", exclude=["holstein.simulation"])
 AL_REPORT_CODE = code("al_report.py", exclude=AL_WITHOUT_SOLVER)
 # The floor is a property of the NEGF force alone: it never loads a model.
 LOCALITY_FLOOR_CODE = code("locality_floor.py", exclude=["holstein.ml"])
