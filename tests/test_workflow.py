@@ -760,3 +760,17 @@ def test_raising_iterations_runs_only_the_new_iteration(tiny_al_run, tmp_path):
         "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
         "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML})
     assert planned_jobs(TINY, al_config(tmp_path, 1), cwd=workdir, root=workdir) == {}
+
+
+@pytest.mark.parametrize("profile", ["slurm", "slurm-ci"])
+def test_slurm_profiles_that_group_jobs_cap_the_cpus_of_a_job(profile):
+    """Snakemake asks for a group's summed threads unless --cores caps them (then it runs
+    the group in layers): an uncapped group of 64 analyses would ask for 64 CPUs, more
+    than a node has, and SLURM would hold it forever (reason PartitionConfig)."""
+    settings = yaml.safe_load((ROOT / "profiles" / profile / "config.yaml").read_text())
+    assert settings["executor"] == "slurm"
+    if settings.get("groups"):
+        widest = max(int(n.split("=")[1]) for n in settings["group-components"])
+        assert 1 <= settings["cores"] < widest
+        threads = settings.get("set-threads", {})
+        assert all(n <= settings["cores"] for n in threads.values()), threads
