@@ -21,7 +21,7 @@ class BrownianParameters:
 
     K, kappa: elastic constants; temperature: bath kT; damping: the friction gamma
     of the overdamped Langevin equation; dt: time step; integrator: one of
-    ``INTEGRATORS`` (see the module docstring).
+    ``INTEGRATORS`` (the docstring of holstein.dynamics describes both).
     """
 
     K: float = 1.0
