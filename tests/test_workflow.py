@@ -362,7 +362,8 @@ def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tm
 # Job log -> (adapter script, module prefixes the rule's fingerprint leaves out); the
 # same table as workflow/rules/common.smk, checked here against what the jobs imported.
 AL_WITHOUT_MODEL = ("holstein.ml", "holstein.reference_errors")
-AL_WITHOUT_SOLVER = (*AL_WITHOUT_MODEL, "holstein.simulation")
+AL_SOLVER = ("holstein.simulation",)
+AL_WITHOUT_SOLVER = (*AL_WITHOUT_MODEL, *AL_SOLVER)
 JOB_SCRIPTS = {
     "logs/negf_training/": ("simulate.py", ("holstein.ml",)),
     "logs/runs/negf/": ("simulate.py", ("holstein.ml",)),
@@ -380,7 +381,7 @@ JOB_SCRIPTS = {
     "logs/active_learning/select/": ("al_select.py", AL_WITHOUT_SOLVER),
     "logs/active_learning/label/": ("al_label.py", AL_WITHOUT_MODEL),
     "logs/active_learning/train_member/": ("train.py", ()),
-    "logs/active_learning/metrics/": ("al_metrics.py", ("holstein.simulation",)),
+    "logs/active_learning/metrics/": ("al_metrics.py", AL_SOLVER),
     "logs/active_learning/report": ("al_report.py", AL_WITHOUT_SOLVER),
     "logs/transfer/runs/negf/": ("simulate.py", ("holstein.ml",)),
     "logs/transfer/runs/ml/": ("simulate.py", ()),

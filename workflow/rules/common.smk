@@ -54,10 +54,11 @@ LARGE_LATTICE_CODE = code("large_lattice.py")
 # errors are imported only by an iteration's metrics, the NEGF solver only by labelling
 # (tests check each job's imports).
 AL_WITHOUT_MODEL = ["holstein.ml", "holstein.reference_errors"]
-AL_WITHOUT_SOLVER = [*AL_WITHOUT_MODEL, "holstein.simulation"]
+AL_SOLVER = ["holstein.simulation"]
+AL_WITHOUT_SOLVER = [*AL_WITHOUT_MODEL, *AL_SOLVER]
 AL_SELECT_CODE = code("al_select.py", exclude=AL_WITHOUT_SOLVER)
 AL_LABEL_CODE = code("al_label.py", exclude=AL_WITHOUT_MODEL)
-AL_METRICS_CODE = code("al_metrics.py", exclude=["holstein.simulation"])
+AL_METRICS_CODE = code("al_metrics.py", exclude=AL_SOLVER)
 AL_REPORT_CODE = code("al_report.py", exclude=AL_WITHOUT_SOLVER)
 # The floor is a property of the NEGF force alone: it never loads a model.
 LOCALITY_FLOOR_CODE = code("locality_floor.py", exclude=["holstein.ml"])
