@@ -16,6 +16,19 @@ in the eigen-decomposition ``H_eff = V diag(lam) W`` (``W = V^-1``):
 integral for the Fermi function; the denominators never vanish because every
 Im lam_m < 0, so degenerate eigenvalues need no special care in K.)
 
+Bound states.  A site deep in the CDW whose |Q| the thermal noise has lowered binds an
+in-gap state whose lead couplings fall off exponentially with the distance to the
+leads (1e-18 .. 1e-20 at 20 columns).  eig returns Im lam to an absolute accuracy of
+about eps ||H|| ~ 1e-16, so for such a state the computed Im lam is rounding noise of
+either sign, while its partial widths Gamma_a,m = (W Gamma_a W^+)_mm, from the
+eigenvector's own components, are accurate to their size.  The imaginary parts are
+therefore taken from the left eigenvectors' Rayleigh quotient,
+Im lam_m = -(W Gamma W^+)_mm / (2 (W W^+)_mm), exact for exact eigenvectors
+(``rayleigh_widths``).  Numerator and denominator of the diagonal kernel then come from
+the same widths: a narrow state is occupied by sum_a Gamma_a,m f_a(E_m) / Gamma_m, a
+convex combination of the leads' Fermi functions, and the density stays in [0, 1]
+(docs/physics.md states the rule).
+
 rho_ij = <c_j^+ c_i>; density n_i = rho_ii; particle current on the bond i -> j is
 J_ij = -2 h_ij Im rho_ji = 2 t Im <c_i^+ c_j>; the device current is Landauer's
 formula in the same closed form.
@@ -287,13 +300,24 @@ def _closed_form(lat, lam, v, w, mus, t, gamma, temperature) -> SteadyState:
     def like_lam(values):
         return values if on_host else xp.as_tensor(values, device=lam.device)
 
-    lam_host = lam if on_host else lam.cpu().numpy()
-    denom = 2.0 * np.pi * (lam[:, None] - lam.conj()[None, :])
-    lead_weights, fermi = {}, {}
-    kernel = 0.0
+    lead_weights = {}
     for a in "LR":
         wa = w[:, index(lat.lead_sites(a))]
         lead_weights[a] = gamma * (wa @ wa.conj().T)  # W Gamma_a W^+
+    half_widths = rayleigh_widths(w, lead_weights["L"], lead_weights["R"])
+    if not bool((half_widths < 0).all()):
+        raise IllConditionedSpectrumError(
+            f"a state of this {lat.Lx} x {lat.Ly} configuration has no coupling to either "
+            "lead at double precision (its lead components underflow): its steady-state "
+            "occupation, the ratio of its partial widths, is undefined. The lattice is too "
+            "long for its CDW gap; shorten it or raise gamma"
+        )
+    lam = lam.real + 1j * half_widths
+    lam_host = lam if on_host else lam.cpu().numpy()
+    denom = 2.0 * np.pi * (lam[:, None] - lam.conj()[None, :])
+    fermi = {}
+    kernel = 0.0
+    for a in "LR":
         p = like_lam(fermi_poles(lam_host, mus[a], temperature))
         fermi[a] = p[:, None] - p.conj()[None, :] - 1j * np.pi  # I^a_mn
         kernel = kernel + lead_weights[a] * fermi[a]
@@ -314,6 +338,26 @@ def _closed_form(lat, lam, v, w, mus, t, gamma, temperature) -> SteadyState:
     host = (lambda x: x) if on_host else (lambda x: x.cpu().numpy())
     return _steady_state_of(lat, host(density), host(bond_currents(lat.bonds_x())),
                             host(bond_currents(lat.bonds_y())), float(current))
+
+
+def rayleigh_widths(w, lead_weights_l, lead_weights_r):
+    """Im lam_m = -(W Gamma W^+)_mm / (2 (W W^+)_mm): the left eigenvectors' Rayleigh quotient.
+
+    For an exact left eigenvector w_m of H_eff = h - (i/2) Gamma, w_m H_eff w_m^+ =
+    lam_m w_m w_m^+ with w_m h w_m^+ real, so this holds exactly.  It is computed from the
+    partial widths themselves, so it is accurate to its own size even where the width lies
+    far below the eigen-solver's absolute resolution (eps ||H||, about 1e-16): a state
+    bound deep in the CDW, whose computed Im lam is rounding noise of either sign.  With
+    it the diagonal of the kernel is sum_a (Gamma_a,m / Gamma_m) f_a(E_m) (W W^+)_mm, a
+    convex combination of the leads' Fermi functions, and the sum rule rho = 1 for
+    f_L = f_R = 1 holds mode by mode.  ``w`` and the weights: numpy arrays or torch
+    tensors.
+    """
+    on_host = isinstance(w, np.ndarray)
+    xp = np if on_host else _torch()
+    diag = (lambda m: xp.diagonal(m).real) if on_host else (lambda m: xp.diagonal(m).real)
+    norm = (abs(w) ** 2).sum(1)
+    return -(diag(lead_weights_l) + diag(lead_weights_r)) / (2.0 * norm)
 
 
 def _torch():
