@@ -578,7 +578,16 @@ TORCH_CASES = {
                          1e-10),
     "cdw-metal-12x6-narrow": (lambda: cdw_with_metal(12, 6), 3.0, 0.2, 1e-9),
     "chain-5x1": (lambda: random_q((5, 1), 22), 2.0, 0.5, 1e-10),
+    "bound-state-44x3": (lambda: weakened_site(44, 3, 24), 2.5, 1.0, 1e-10),
 }
+
+
+def weakened_site(lx, ly, seed):
+    """A thermal CDW with one site at mid-length weakened: it binds an in-gap state whose
+    lead components (below 1e-10) eig does not resolve, so the refined tails are used."""
+    q = checkerboard(lx, ly) + random_q((lx, ly), seed, 0.15)
+    q[lx // 2, 1] *= 0.4
+    return q
 
 
 def _torch_matches_numpy(name, device):

@@ -63,24 +63,22 @@ def test_checkerboard_with_a_weak_column_stays_physical(lx, ly, bias):
 
 @pytest.mark.slow
 def test_agrees_with_extended_precision_reference_on_bound_states():
+    """24 long 3-wide lattices with one weakened site, where eig's imaginary parts put
+    densities off by 4e-6 .. 1.9 (docs/results.md): every density to 1e-9."""
     pytest.importorskip("flint")
     from negf_reference import reference_density
 
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(7)
     errors = []
-    for _ in range(12):
-        lx, ly = int(rng.integers(30, 48)), int(rng.integers(3, 5))
+    for _ in range(24):
+        lx, ly = int(rng.integers(30, 45)), 3
         q = checkerboard(lx, ly) + 0.15 * rng.standard_normal((lx, ly))
         x = int(rng.integers(lx // 3, 2 * lx // 3))
         q[x, int(rng.integers(ly))] *= rng.uniform(0.3, 0.6)
         bias = float(rng.uniform(0, 4))
         errors.append(float(np.abs(steady_state(q, bias).density
                                    - reference_density(q, bias)).max()))
-    errors = np.array(errors)
-    # Where eig resolves the bound state's lead components the result is exact to
-    # rounding; the tails of the deepest states are resolved to about 1e-6 of themselves.
-    assert np.all(errors < 1e-5), errors
-    assert np.sum(errors < 1e-9) >= 10, errors
+    assert np.all(np.array(errors) < 1e-9), errors
 
 
 @pytest.mark.slow

@@ -27,7 +27,11 @@ Im lam_m = -(W Gamma W^+)_mm / (2 (W W^+)_mm), exact for exact eigenvectors
 (``rayleigh_widths``).  Numerator and denominator of the diagonal kernel then come from
 the same widths: a narrow state is occupied by sum_a Gamma_a,m f_a(E_m) / Gamma_m, a
 convex combination of the leads' Fermi functions, and the density stays in [0, 1]
-(docs/physics.md states the rule).
+(docs/physics.md states the rule).  The lead components themselves carry eig's
+absolute rounding (about 1e-16), which is a large relative error on a tail of 1e-10:
+the eigenvectors of such narrow modes are refined by inverse iteration with the banded
+LU of H_eff, whose rounding is local and so resolves an exponential tail to a few eps
+of itself (``refine_narrow_modes``).
 
 rho_ij = <c_j^+ c_i>; density n_i = rho_ii; particle current on the bond i -> j is
 J_ij = -2 h_ij Im rho_ji = 2 t Im <c_i^+ c_j>; the device current is Landauer's
@@ -92,6 +96,10 @@ EIGENVALUE_CONDITION_LIMIT = 1e3
 # Above this many sites the quadrature fallback would take too long: stop instead.
 QUADRATURE_MAX_SITES = 600
 QUADRATURE_TOLERANCE = 1e-11
+# Modes whose half-width lies below this (x gamma) have lead components under 1e-4 of
+# their peak, where eig's absolute rounding (1e-16) costs more than 1e-12 of the partial
+# widths: their eigenvectors are refined by banded inverse iteration.
+NARROW_HALF_WIDTH = 1e-8
 
 
 class IllConditionedSpectrumError(FloatingPointError):
@@ -268,6 +276,7 @@ def steady_state(
             lam, v, w = spectral_decomposition_torch(heff, device)
         condition = eigenvalue_condition(w)
         if condition <= EIGENVALUE_CONDITION_LIMIT:
+            v, w = refine_narrow_modes(heff, lat, lam, v, w, gamma)
             return _closed_form(lat, lam, v, w, mus, t, gamma, temperature)
         if lat.n_sites > QUADRATURE_MAX_SITES:
             raise IllConditionedSpectrumError(
@@ -338,6 +347,90 @@ def _closed_form(lat, lam, v, w, mus, t, gamma, temperature) -> SteadyState:
     host = (lambda x: x) if on_host else (lambda x: x.cpu().numpy())
     return _steady_state_of(lat, host(density), host(bond_currents(lat.bonds_x())),
                             host(bond_currents(lat.bonds_y())), float(current))
+
+
+def refine_narrow_modes(heff, lat, lam, v, w, gamma):
+    """Eigenvectors of the states the leads barely reach, with their tails resolved.
+
+    eig returns every eigenvector to an absolute accuracy of about eps ||H||: the lead
+    components of a state bound deep in the CDW (1e-10 and below) then carry a relative
+    error of eps / |component|, and with them its partial widths and its occupation in
+    the bias window.  Inverse iteration with the banded LU of H_eff - sigma (bandwidth
+    Ly in the column-major site order) has a backward error local to each band of
+    rows, so it returns the exponential tail of a bound state to a relative accuracy of
+    a few eps, however small the tail.  Modes whose Rayleigh half-width lies below
+    ``NARROW_HALF_WIDTH`` x gamma are refined with their (near-)degenerate partners as
+    one block: the block's span from two inverse iterations, the combination that
+    matches eig's eigenvectors on the block's own sites (where eig is accurate), and the
+    left eigenvectors D^-1 V^T of the complex-symmetric H_eff (D = V^T V on the block).
+    O(N Ly^2) per mode; ``v`` and ``w`` are returned unchanged where no mode is narrow.
+    ``v``, ``w``: numpy arrays or torch tensors (refined on the host, put back in place).
+    """
+    on_host = isinstance(v, np.ndarray)
+    leads = np.concatenate([lat.lead_sites("L"), lat.lead_sites("R")])
+    w_leads = w[:, leads] if on_host else w[:, _torch().as_tensor(leads, device=w.device)]
+    half = (gamma * (abs(w_leads) ** 2).sum(1) / (2.0 * (abs(w) ** 2).sum(1)))
+    half = half if on_host else half.cpu().numpy()
+    narrow = np.flatnonzero(half < NARROW_HALF_WIDTH * gamma)
+    if narrow.size == 0:
+        return v, w
+    lam_host = lam if on_host else lam.cpu().numpy()
+    scale = max(1.0, float(np.max(np.abs(lam_host))))
+    blocks = {int(m): np.array([m]) for m in narrow}
+    for c in degenerate_clusters(lam_host, CLUSTER_TOLERANCE * scale):
+        for m in np.intersect1d(c, narrow):
+            blocks[int(m)] = c
+    bandwidth = lat.Ly
+    banded = _banded(heff, bandwidth)
+    v = v.copy() if on_host else v.clone()
+    w = w.copy() if on_host else w.clone()
+    for c in {tuple(b) for b in blocks.values()}:
+        c = np.array(c)
+        vc = v[:, c] if on_host else v[:, _torch().as_tensor(c, device=v.device)].cpu().numpy()
+        refined = _inverse_iteration(banded, bandwidth, lam_host[c].mean(), vc)
+        if refined is None:
+            continue
+        left = np.linalg.solve(refined.T @ refined, refined.T)
+        if on_host:
+            v[:, c], w[c] = refined, left
+        else:
+            index = _torch().as_tensor(c, device=v.device)
+            v[:, index] = _torch().as_tensor(refined, device=v.device)
+            w[index] = _torch().as_tensor(left, device=w.device)
+    return v, w
+
+
+def _banded(heff: np.ndarray, bandwidth: int) -> np.ndarray:
+    """H_eff in LAPACK band storage: ab[bandwidth + i - j, j] = H[i, j]."""
+    n = heff.shape[0]
+    ab = np.zeros((2 * bandwidth + 1, n), dtype=complex)
+    for k in range(-bandwidth, bandwidth + 1):
+        diagonal = np.diagonal(heff, -k)
+        if k >= 0:
+            ab[bandwidth + k, : n - k] = diagonal
+        else:
+            ab[bandwidth + k, -k:] = diagonal
+    return ab
+
+
+def _inverse_iteration(banded, bandwidth, sigma, vc, steps=2):
+    """The span of vc refined by inverse iteration with H_eff - sigma, recombined so that
+    it matches vc on the sites where vc is large; None if the shifted matrix is singular."""
+    ab = banded.copy()
+    ab[bandwidth] -= sigma
+    x = vc
+    try:
+        for _ in range(steps):
+            x = scipy.linalg.solve_banded((bandwidth, bandwidth), ab, x, check_finite=False)
+            x = x / np.linalg.norm(x, axis=0)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    if not np.all(np.isfinite(x)):
+        return None
+    weight = (np.abs(vc) ** 2).sum(1)
+    bulk = weight > 1e-6 * weight.max()
+    combination = np.linalg.lstsq(x[bulk], vc[bulk], rcond=None)[0]
+    return x @ combination
 
 
 def rayleigh_widths(w, lead_weights_l, lead_weights_r):
