@@ -548,6 +548,145 @@ def test_a_lattice_that_cannot_fit_is_refused_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+# --------------------------------------------------------------------------------------
+# The device of every job, decided where it is planned
+# --------------------------------------------------------------------------------------
+
+# Runs Snakemake's own command line in a fresh interpreter after simulating the machine
+# (a GPU present or not) and the executor (a cluster's submit host: no local execution).
+PLANNING = """
+import sys
+import holstein.device as device
+gpu = {gpu!r}
+if gpu is not None:
+    device.cuda_available = lambda: gpu
+    device.gpu_memory_mb = lambda: 80_000
+if {submit_host!r}:
+    # What the workflow's own files read is a non-local executor's setting; Snakemake's
+    # dry run itself keeps local execution (it would wait for the jobs' files otherwise).
+    import snakemake.api  # noqa: F401 (imports snakemake.workflow in its own order)
+    from snakemake.workflow import Workflow
+    local = Workflow.local_exec.fget
+    Workflow.local_exec = property(lambda self: local(self) and not sys._getframe(1)
+                                   .f_code.co_filename.endswith((".smk", "Snakefile")))
+from snakemake.cli import main
+sys.argv = ["snakemake", *{args!r}]
+main()
+"""
+
+
+def planned_gpus(tmp_path, *args, gpu=None, submit_host=False, device="cuda", configs=()):
+    """(rule, provider) -> the gpu resources of its jobs in a forced dry run of the default
+    config (over it ``configs``) with ``device``; the completed process on failure."""
+    files = ["--configfile", str(ROOT / "config.yaml"), *map(str, configs)]
+    argv = ["--snakefile", str(ROOT / "Snakefile"), "--dry-run", "--forceall", "--cores",
+            "1", *files, "--config", f"device={device}", *args]
+    code = PLANNING.format(gpu=gpu, submit_host=submit_host, args=argv)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300, env=ENV)
+    if out.returncode != 0:
+        return out
+    gpus, rule, provider = {}, None, None
+    for line in out.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("rule ") and line.endswith(":"):
+            rule, provider = line[5:-1], None
+        elif line.startswith("wildcards:") and "provider=" in line:
+            provider = line.split("provider=")[1].split(",")[0]
+        elif line.startswith("resources:") and rule:
+            fields = dict(f.split("=", 1) for f in line[10:].split(", ") if "=" in f)
+            gpus.setdefault((rule, provider), set()).add(int(fields.get("gpu", 0)))
+    return gpus
+
+
+# Jobs that can use a GPU on the default lattice (16 x 14: NEGF stays on the CPU).
+ML_GPU_JOBS = {("brownian_run", "ml"), ("transfer_run", "ml"), ("train_member", None)}
+
+
+def check_gpu_jobs(gpus, expected_gpu_jobs):
+    assert isinstance(gpus, dict), gpus.stdout[-1500:] + gpus.stderr[-1500:]
+    assert ("negf_training_shard", None) in gpus and ("brownian_run", "negf") in gpus
+    for job, values in gpus.items():
+        assert values == {int(job in expected_gpu_jobs)}, (job, values)
+
+
+def test_cuda_on_a_cluster_job_step_without_a_gpu_plans_every_cpu_job(tmp_path):
+    """A SLURM job parses the workflow again on its compute node (``--mode remote``); with
+    device: cuda, on a node without a GPU, every CPU job is still planned on the CPU."""
+    check_gpu_jobs(planned_gpus(tmp_path, "--mode", "remote", gpu=False), ML_GPU_JOBS)
+
+
+def test_cuda_on_a_cluster_submit_host_requests_gpus_for_the_ml_jobs_only(tmp_path):
+    check_gpu_jobs(planned_gpus(tmp_path, gpu=False, submit_host=True), ML_GPU_JOBS)
+
+
+@pytest.mark.parametrize("mode", [[], ["--mode", "remote"]])
+def test_auto_on_a_cluster_never_requests_a_gpu(tmp_path, mode):
+    """Where the jobs do not run on this machine 'auto' cannot know their nodes: it is
+    the CPU, on the submit host and on a node that has a GPU alike."""
+    check_gpu_jobs(planned_gpus(tmp_path, *mode, gpu=True, submit_host=not mode,
+                                device="auto"), set())
+
+
+def test_auto_on_a_local_gpu_puts_only_the_jobs_that_can_use_it_there(tmp_path):
+    check_gpu_jobs(planned_gpus(tmp_path, gpu=True, device="auto"), ML_GPU_JOBS)
+
+
+def test_cuda_planned_locally_without_a_gpu_stops_before_any_job(tmp_path):
+    out = planned_gpus(tmp_path, gpu=False)
+    assert not isinstance(out, dict)
+    message = out.stdout + out.stderr
+    assert "torch sees no GPU" in message and "device: cpu" in message, message[-2000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_an_negf_job_planned_with_device_cuda_runs_on_a_node_without_a_gpu(tmp_path):
+    """The job step itself, not only its plan: an NEGF shard of the tiny config, run as
+    a cluster job with device: cuda, completes on this machine's CPU."""
+    if not gpu_driver_absent():
+        pytest.skip("a GPU driver is present")
+    target = "results/negf_training/V1.5_s1.parquet"
+    out = snakemake(target, "--mode", "remote", "--cores", "1", "--config", "device=cuda",
+                    configs=[TINY], cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert (tmp_path / target).exists()
+
+
+def test_a_lattice_whose_negf_cannot_fit_on_the_gpu_is_refused(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("lattice: {Lx: 150, Ly: 150}\ntransfer: {enabled: false}\n"
+                   "large_lattice: {enabled: false}\n")
+    # the host is granted enough (--resources), the faked 80 GB GPU is not
+    out = planned_gpus(tmp_path, "--resources", "mem_mb=400000", gpu=True, configs=[big],
+                       device="auto")
+    assert not isinstance(out, dict)
+    message = out.stdout + out.stderr
+    assert "GPU memory" in message and "device: cpu" in message, message[-2000:]
+
+
+RULES = sorted((ROOT / "workflow" / "rules").glob("*.smk"))
+
+
+def test_every_rule_that_declares_a_gpu_hands_its_device_to_the_stage():
+    """A rule with a gpu resource has a device param from the same decision, and its
+    adapter passes it on: no job holds a GPU it does not use."""
+    import re
+
+    for path in RULES:
+        text = path.read_text()
+        for block in re.split(r"\n(?=rule |use rule )", text):
+            if "gpu=" not in block or not block.startswith(("rule ", "use rule ")):
+                continue
+            name = block.split()[1] if block.startswith("rule") else block.split()[4]
+            assert "device=device_of(" in block or "device=lambda wc: device_of(" in block, \
+                name
+            script = re.search(r'"\.\./scripts/(\w+\.py)"', block)
+            if script:
+                adapter = (ROOT / "workflow" / "scripts" / script.group(1)).read_text()
+                assert "device=p.device" in adapter or "device=sm.params.device" in adapter, \
+                    (name, script.group(1))
+
+
 def test_the_workflow_deploys_as_a_module(tmp_path):
     """As snakedeploy deploys it: the deploying directory has its own copy of config/ and a
     Snakefile that uses workflow/Snakefile as a module; a dry run plans the whole chain."""

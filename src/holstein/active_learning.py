@@ -38,6 +38,7 @@ import pandas as pd
 
 from . import plotting as pl
 from .atomic import write_text_atomic
+from .device import compute_device
 from .io import read_metadata, read_trajectory, write_trajectory
 from .lattice import PHYSICS_KEYS
 from .records import Trajectory, field_shape
@@ -131,7 +132,8 @@ def label_frames(selected_path, shard: int, n_shards: int, physics: dict, method
                  output, device: str = "cpu") -> int:
     """Label every ``n_shards``-th selected frame from ``shard`` on with one exact NEGF
     steady state each; write them as an NEGF training shard (q, force, density, bond
-    currents, device current; each frame with its run's bias and seed) to ``output``.
+    currents, device current; each frame with its run's bias and seed) to ``output``, on
+    ``device`` (the device the job was planned on; ``compute_device``).
     Returns the number of frames labelled (0 writes an empty shard)."""
     from .simulation import negf_provider  # NEGF only: no model
 
@@ -143,10 +145,11 @@ def label_frames(selected_path, shard: int, n_shards: int, physics: dict, method
         raise ValueError(f"{selected_path}: frames explored with physics {meta['physics']}, "
                          f"labelling asked for {physics}; re-run the iteration's exploration")
     rows = np.arange(shard, len(arrays["step"]), n_shards)
-    provider = negf_provider(physics, method, device)
     lx, ly = meta["Lx"], meta["Ly"]
-    responses = [provider.evaluate(np.array(arrays["q"][k]), float(arrays["bias"][k]))
-                 for k in rows]
+    with compute_device(device) as device:
+        provider = negf_provider(physics, method, device)
+        responses = [provider.evaluate(np.array(arrays["q"][k]), float(arrays["bias"][k]))
+                     for k in rows]
     fields = {}
     for name in LABELLED:
         shape = field_shape(name, lx, ly)

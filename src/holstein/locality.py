@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .device import resolve_device
+from .device import compute_device
 from .io import read_trajectory
 from .simulation import negf_provider
 
@@ -143,8 +143,8 @@ def trajectory_floor(path, radii: Sequence[int], n_samples: int, skip_fraction: 
     trajectory, the normalisation of the held-out metric), ``first_late_frame``,
     ``n_late_frames`` and ``floors``: ``locality_floor``'s rows with ``relative_floor``
     and ``relative_floor_error`` (divided by ``force_std``).  The exact force is the NEGF
-    solver ``method`` with the trajectory's own physics, on the device the setting
-    ``device`` ('auto', 'cpu', 'cuda') resolves to here.
+    solver ``method`` with the trajectory's own physics, on ``device`` (the device the job
+    was planned on, 'cpu' or 'cuda'; 'auto' resolves here; ``compute_device``).
     """
     arrays, meta = read_trajectory(path)
     if "force" not in arrays:
@@ -152,17 +152,18 @@ def trajectory_floor(path, radii: Sequence[int], n_samples: int, skip_fraction: 
     q, force = arrays["q"], arrays["force"]
     bias = float(arrays["bias"][0])
     late = late_slice(len(q), skip_fraction)
-    negf = negf_provider(meta["physics"], method, resolve_device(device))
-    std = float(np.std(force))
-    # the stored forces are the same solver's on the same frames (bit for bit), so only
-    # the spliced configurations need a solve
-    floors = locality_floor(lambda qq: negf.electronic_force(qq, bias), q[late], radii,
-                            n_samples, seed=seed, min_separation=min_separation,
-                            forces=force[late])
-    for row in floors:
-        row["relative_floor"] = row["floor"] / std
-        row["relative_floor_error"] = row["floor_error"] / std
-    return {"file": str(path), "bias": bias, "seed": int(arrays["seed"][0]),
-            "lattice": {"Lx": int(q.shape[1]), "Ly": int(q.shape[2])}, "force_std": std,
-            "first_late_frame": late.start, "n_late_frames": len(q) - late.start,
-            "floors": floors}
+    with compute_device(device) as device:
+        negf = negf_provider(meta["physics"], method, device)
+        std = float(np.std(force))
+        # the stored forces are the same solver's on the same frames (bit for bit), so only
+        # the spliced configurations need a solve
+        floors = locality_floor(lambda qq: negf.electronic_force(qq, bias), q[late], radii,
+                                n_samples, seed=seed, min_separation=min_separation,
+                                forces=force[late])
+        for row in floors:
+            row["relative_floor"] = row["floor"] / std
+            row["relative_floor_error"] = row["floor_error"] / std
+        return {"file": str(path), "bias": bias, "seed": int(arrays["seed"][0]),
+                "lattice": {"Lx": int(q.shape[1]), "Ly": int(q.shape[2])}, "force_std": std,
+                "first_late_frame": late.start, "n_late_frames": len(q) - late.start,
+                "floors": floors}

@@ -1,7 +1,8 @@
-"""Memory a pipeline job needs, estimated from the lattice size before it starts.
+"""Memory and time a pipeline job needs, estimated from the lattice size before it starts.
 
-The workflow requests each job's ``mem_mb`` from these estimates (so a scheduler reserves
-enough) and refuses, before any job runs, a lattice that cannot fit.
+The workflow requests each job's ``mem_mb`` and ``runtime`` from these estimates (so a
+scheduler reserves enough) and refuses, before any job runs, a lattice that cannot fit
+in the host's memory or, for NEGF on a GPU, in the GPU's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,28 @@ class MemoryEstimateError(ValueError):
 # at N = 224 .. 2000 sites, on top of the interpreter with numpy, scipy and torch loaded.
 NEGF_DENSE_MATRICES = 16
 JOB_BASE_MB = 600
+
+
+# One NEGF steady state on one CPU core costs about this x N^3 seconds: 2.9 s for the
+# eigendecomposition plus the closed form at 40 x 30 = 1200 sites (benchmarks/
+# negf_bound_states.py, a 2-core machine).  A job's runtime request is twice the
+# estimate, and never below the default.
+NEGF_SECONDS_PER_CUBIC_SITE = 2.2e-9
+RUNTIME_SAFETY = 2.0
+DEFAULT_RUNTIME_MIN = 120
+
+
+def negf_gpu_mb(n_sites: int) -> int:
+    """GPU memory of one NEGF steady state: the same complex128 N x N matrices as on the
+    host (about 5.5 GB at 80 x 60, 50 GB at 120 x 120)."""
+    return int(NEGF_DENSE_MATRICES * 16 * n_sites**2 / 2**20)
+
+
+def negf_runtime_min(n_sites: int, n_steps: int) -> int:
+    """Minutes to request for an NEGF Brownian job of ``n_steps`` steps on the CPU (one
+    steady state per step): 40 x 30 for 3000 steps asks about 6 h, 80 x 30 about 50 h."""
+    seconds = NEGF_SECONDS_PER_CUBIC_SITE * n_sites**3 * (n_steps + 1)
+    return max(DEFAULT_RUNTIME_MIN, int(RUNTIME_SAFETY * seconds / 60) + 1)
 
 
 def trajectory_mb(n_sites: int, n_frames: int, lattice_fields: int) -> float:
@@ -42,12 +65,21 @@ def physical_memory_mb() -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)
 
 
-def check_memory(label: str, estimate_mb: int, limit_mb: int | None, key: str) -> None:
-    """Refuse a job whose memory estimate exceeds what the machine or --resources grant."""
-    if limit_mb is not None and estimate_mb > limit_mb:
+def check_memory(label: str, estimate_mb: int, limit_mb: int | None, key: str,
+                 gpu: bool = False) -> None:
+    """Refuse a job whose memory estimate exceeds what the machine or --resources grant
+    (``gpu``: what the GPU has)."""
+    if limit_mb is None or estimate_mb <= limit_mb:
+        return
+    if gpu:
         raise MemoryEstimateError(
-            f"{label} needs about {estimate_mb / 1024:.1f} GiB, more than the "
-            f"{limit_mb / 1024:.1f} GiB available (this machine, or --resources mem_mb); "
-            f"reduce {key}, or run on a machine or partition with more memory and pass "
-            "--resources mem_mb=<its memory in MB>"
+            f"{label} needs about {estimate_mb / 1024:.1f} GiB of GPU memory, more than the "
+            f"{limit_mb / 1024:.1f} GiB of the smallest GPU here; reduce {key}, or set "
+            "device: cpu (NEGF on the CPU is limited by host memory only)"
         )
+    raise MemoryEstimateError(
+        f"{label} needs about {estimate_mb / 1024:.1f} GiB, more than the "
+        f"{limit_mb / 1024:.1f} GiB available (this machine, or --resources mem_mb); "
+        f"reduce {key}, or run on a machine or partition with more memory and pass "
+        "--resources mem_mb=<its memory in MB>"
+    )

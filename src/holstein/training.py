@@ -10,7 +10,7 @@ import pandas as pd
 
 from .atomic import atomic_path, write_text_atomic
 from .dataset import load_shards
-from .device import resolve_device
+from .device import compute_device
 from .ml.checkpoint import read_checkpoint
 from .ml.metrics import held_out_evaluation, predict
 from .ml.parameters import TrainingParameters
@@ -53,7 +53,7 @@ def parity_table(checkpoint_path, data: dict) -> pd.DataFrame:
 def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_path,
                       device="cpu") -> dict:
     """Train on the NEGF shards; ``hyper`` is the validated ``model`` config section;
-    ``device``: the pipeline's device setting ('auto', 'cpu' or 'cuda').
+    ``device``: the device the job was planned on ('cpu' or 'cuda'; 'auto' resolves here).
 
     Writes the checkpoint, the metrics (JSON, with the loss history) and the parity
     table (``parity_table``, Parquet); ``holstein.model_figures`` draws them.
@@ -67,8 +67,9 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
     # The resumable training state (every ``checkpoint_every_epochs`` epochs) is kept until
     # every output is written: a job killed after training but before its metrics resumes
     # from the finished state and skips the epochs.
-    metrics = train(data, params, checkpoint_path, log=log.info, keep_training_state=True,
-                    training_shards=shards, device=resolve_device(device))
+    with compute_device(device) as device:
+        metrics = train(data, params, checkpoint_path, log=log.info, keep_training_state=True,
+                        training_shards=shards, device=device)
     evaluation = held_out_evaluation(checkpoint_path, data)
     with atomic_path(parity_path) as tmp:
         parity_table(checkpoint_path, data).to_parquet(tmp, index=False)

@@ -130,6 +130,21 @@ def test_the_three_solvers_give_the_same_outputs():
     np.testing.assert_allclose(again["onsite"], cg["onsite"], atol=1e-12)
 
 
+def test_the_warm_start_is_never_taken_from_another_device():
+    """After a GPU solve the cache holds a CUDA tensor; a CPU solve of the same shape must
+    start cold, not from it (here a tensor on torch's 'meta' device stands in for it)."""
+    model = transport_model()
+    q = np.random.default_rng(3).standard_normal((30, 21))
+    model.set_solver("cg", rtol=1e-11)
+    cold = outputs(model, q)
+    (key, value), = model._warm.items()
+    assert key[-1] == torch.device("cpu")
+    model._warm = {(*key[:-1], torch.device("meta")): value.to("meta")}
+    again = outputs(model, q)
+    assert model.last_solve.iterations > 0  # started cold
+    np.testing.assert_allclose(again["onsite"], cold["onsite"], atol=1e-9)
+
+
 def test_conductances_are_local_the_force_is_not():
     model = transport_model(cutoff=3, conductance_cutoff=2)
     rng = np.random.default_rng(4)

@@ -34,7 +34,7 @@ rule al_explore:
         physics=config["physics"],
         dynamics=config["dynamics"],
         method=None,
-        device=DEVICE,
+        device=device_of(),
         bias=lambda wc: AL_BIASES[wc.bias],
         seed=lambda wc: int(wc.seed),
         n_steps=AL["explore"]["n_steps"],
@@ -88,7 +88,7 @@ rule al_label:
         n_shards=AL_LABEL_JOBS,
         physics=config["physics"],
         method=config["negf"]["method"],
-        device=DEVICE,
+        device=device_of(NEGF_ON_GPU),
         code=AL_LABEL_CODE,
     script:
         "../scripts/al_label.py"
@@ -115,7 +115,7 @@ rule al_train_member:
     params:
         hyper=lambda wc: member_section(config["model"], int(wc.member)),
         physics=config["physics"],
-        device=DEVICE,
+        device=device_of(),
         code=TRAIN_CODE,
     script:
         "../scripts/train.py"

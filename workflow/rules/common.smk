@@ -21,7 +21,7 @@ if (CHECKOUT_SRC / "holstein").is_dir():
 from holstein.config import bias_label, canonical_config, check_config  # noqa: E402
 from holstein.provenance import code_fingerprint  # noqa: E402
 from holstein import resources  # noqa: E402
-from holstein.device import cuda_available, negf_device, resolve_device  # noqa: E402
+from holstein.device import job_device, negf_device, plans_gpu  # noqa: E402
 from holstein.ml.members import committee_size, member_section  # noqa: E402
 from holstein.records import DEVIATION_FIELDS, DEVIATION_SUMMARIES  # noqa: E402
 
@@ -64,19 +64,31 @@ AL_REPORT_CODE = code("al_report.py", exclude=AL_WITHOUT_SOLVER)
 LOCALITY_FLOOR_CODE = code("locality_floor.py", exclude=["holstein.ml"])
 LOCALITY_METRICS_CODE = code("locality_metrics.py")
 
-# The device setting reaches jobs as a parameter (each job resolves it where it runs);
-# here it decides which jobs declare a GPU.  'cuda' is checked up front only where the
-# jobs run on this machine: a cluster's login node has no GPU.
+# The device of every job is decided here, where it is planned, and reaches the job as a
+# concrete 'cpu' or 'cuda' (the job claims one GPU of its own, holstein.device.gpu_slot).
+# Only a local run checks the setting against this machine ('auto' looks for a GPU,
+# 'cuda' without one stops here); a cluster's submit host and its jobs' own parses on
+# the compute nodes decide from the setting alone, the same way on every node.
 DEVICE = config["device"]
-if workflow.local_exec:
-    USES_GPU = resolve_device(DEVICE) == "cuda"
-else:
-    USES_GPU = DEVICE == "cuda"
+PIPELINE_GPU = plans_gpu(
+    DEVICE, planning_here=workflow.local_exec and workflow.is_main_process
+)
 
 
 def gpus(uses_gpu=True):
-    """The gpu resource of a job: 1 when it computes on the GPU."""
-    return int(USES_GPU and uses_gpu)
+    """The gpu resource of a job that can use a GPU where ``uses_gpu``: 1 or 0."""
+    return int(job_device(PIPELINE_GPU, uses_gpu) == "cuda")
+
+
+def device_of(uses_gpu=True):
+    """The device param of the same job: 'cuda' exactly where it declares gpu=1."""
+    return job_device(PIPELINE_GPU, uses_gpu)
+
+
+def run_can_use_gpu(wildcards, negf_on_gpu):
+    """A Brownian run can use a GPU when it is an ML run, or an NEGF run on a lattice
+    where the GPU pays (``negf_on_gpu``)."""
+    return wildcards.provider == "ml" or negf_on_gpu
 
 
 # The committee of force fields: one training job per member, every ML job reads all.
@@ -252,6 +264,12 @@ TRANSFER_ML_MEM_MB = resources.ml_job_mb(
     config["model"]["channels"] * len(MEMBERS),
     lattice_fields=6,
 )
+# NEGF jobs ask for the time their steady states take on one CPU core.
+NEGF_RUNTIME_MIN = {
+    "training": resources.negf_runtime_min(N_SITES, TRAIN["n_steps"]),
+    "validation": resources.negf_runtime_min(N_SITES, VALID["n_steps"]),
+    "transfer": resources.negf_runtime_min(TRANSFER_SITES, TRANSFER["n_steps"]),
+}
 # The large run records q and, for a committee, the per-site force deviation.
 LARGE_MEM_MB = resources.ml_job_mb(
     LARGE["Lx"] * LARGE["Ly"],
@@ -272,6 +290,28 @@ if TRANSFER["enabled"]:
         _memory_limit_mb(),
         "transfer.Lx and transfer.Ly",
     )
+# NEGF on the GPU: every steady state's matrices must fit in the smallest GPU here (a
+# cluster's GPUs are not visible from its submit host).
+if PIPELINE_GPU and workflow.local_exec and workflow.is_main_process:
+    from holstein.device import gpu_memory_mb
+
+    for sites, label, key, on_gpu in (
+        (N_SITES, "lattice", "lattice.Lx and lattice.Ly", NEGF_ON_GPU),
+        (
+            TRANSFER_SITES,
+            "transfer lattice",
+            "transfer.Lx and transfer.Ly",
+            TRANSFER_NEGF_ON_GPU and TRANSFER["enabled"],
+        ),
+    ):
+        if on_gpu:
+            resources.check_memory(
+                f"an NEGF steady state on the {label} ({sites} sites)",
+                resources.negf_gpu_mb(sites),
+                gpu_memory_mb(),
+                key,
+                gpu=True,
+            )
 if LARGE["enabled"]:
     resources.check_memory(
         f"the {LARGE['Lx']} x {LARGE['Ly']} large-lattice run",

@@ -32,7 +32,7 @@ rule large_lattice_run:
         physics=config["physics"],
         dynamics={**config["dynamics"], "checkpoint_every": LARGE["checkpoint_every"]},
         method=None,
-        device=DEVICE,
+        device=device_of(),
         bias=LARGE["bias"],
         seed=LARGE["seed"],
         n_steps=LARGE["n_steps"],

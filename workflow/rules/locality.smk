@@ -34,7 +34,9 @@ rule locality_floor:
         min_separation=LOCALITY["min_separation"],
         seed=LOCALITY["seed"],
         method=config["negf"]["method"],
-        device=DEVICE,
+        device=lambda wc: device_of(
+            TRANSFER_NEGF_ON_GPU if wc.source.startswith("transfer") else NEGF_ON_GPU
+        ),
         code=LOCALITY_FLOOR_CODE,
     script:
         "../scripts/locality_floor.py"

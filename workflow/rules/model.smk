@@ -33,7 +33,7 @@ rule train_member:
     params:
         hyper=lambda wc: member_section(config["model"], int(wc.member)),
         physics=config["physics"],
-        device=DEVICE,
+        device=device_of(),
         code=TRAIN_CODE,
     script:
         "../scripts/train.py"

@@ -21,7 +21,7 @@ rule negf_training_shard:
     threads: 1
     resources:
         mem_mb=NEGF_MEM_MB["training"],
-        runtime=120,
+        runtime=NEGF_RUNTIME_MIN["training"],
         gpu=gpus(NEGF_ON_GPU),
     params:
         provider="negf",
@@ -29,7 +29,7 @@ rule negf_training_shard:
         physics=config["physics"],
         dynamics=config["dynamics"],
         method=config["negf"]["method"],
-        device=DEVICE,
+        device=device_of(NEGF_ON_GPU),
         bias=lambda wc: TRAIN_BIASES[wc.bias],
         seed=lambda wc: int(wc.seed),
         n_steps=TRAIN["n_steps"],

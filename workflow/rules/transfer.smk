@@ -19,9 +19,12 @@ use rule brownian_run as transfer_run with:
         mem_mb=lambda wc: (
             TRANSFER_NEGF_MEM_MB if wc.provider == "negf" else TRANSFER_ML_MEM_MB
         ),
-        runtime=120,
-        gpu=lambda wc: gpus(wc.provider == "ml" or TRANSFER_NEGF_ON_GPU),
+        runtime=lambda wc: (
+            NEGF_RUNTIME_MIN["transfer"] if wc.provider == "negf" else 120
+        ),
+        gpu=lambda wc: gpus(run_can_use_gpu(wc, TRANSFER_NEGF_ON_GPU)),
     params:
+        device=lambda wc: device_of(run_can_use_gpu(wc, TRANSFER_NEGF_ON_GPU)),
         lattice=TRANSFER_LATTICE,
         bias=lambda wc: TRANSFER_BIASES[wc.bias],
         n_steps=TRANSFER["n_steps"],

@@ -6,8 +6,7 @@ from holstein.jobs import setup_job
 
 setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the log
 from holstein.active_learning import label_frames
-from holstein.device import resolve_device
 
 p = sm.params
 label_frames(sm.input[0], p.shard, p.n_shards, p.physics, p.method, sm.output[0],
-             device=resolve_device(p.device))
+             device=p.device)

@@ -19,5 +19,6 @@ row = trajectory_floor(
     min_separation=p.min_separation,
     seed=p.seed,
     method=p.method,
+    device=p.device,
 )
 write_text_atomic(sm.output[0], json.dumps(row, indent=2))

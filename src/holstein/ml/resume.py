@@ -47,10 +47,13 @@ def data_hash(*arrays: np.ndarray) -> str:
 
 
 def fingerprint(params: TrainingParameters, physics: Mapping[str, Any],
-                arrays: tuple[np.ndarray, ...]) -> str:
+                arrays: tuple[np.ndarray, ...], device: str = "cpu") -> str:
     """What identifies a training run: its parameters (but ``RESULT_NEUTRAL``), physics,
-    data (shape of the configurations, the first array, and a hash of all) and version."""
+    data (shape of the configurations, the first array, and a hash of all), version and
+    device model (``holstein.device.device_model``: a resume repeats the interrupted run
+    bit for bit only on the same hardware)."""
     return json.dumps(plain({
+        "device": device,
         "format": TRAINING_STATE_FORMAT,
         "hyper": {k: v for k, v in params.as_dict().items() if k not in RESULT_NEUTRAL},
         "physics": physics,

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..device import device_model
 from .checkpoint import save_checkpoint
 from .data import check_data, physics_from_meta, split_trajectories
 from .fit import TensorSet, fit, optimiser
@@ -231,7 +232,8 @@ def train(
     split = {"train_trajectories": [int(i) for i in train_ids],
              "val_trajectories": [int(i) for i in val_ids]}
     state = TrainingState(
-        checkpoint_path, fingerprint(params, physics, (q_all, force, bias, traj, *bonds.values())),
+        checkpoint_path, fingerprint(params, physics, (q_all, force, bias, traj, *bonds.values()),
+                                     device_model(str(device))),
         params.checkpoint_every_epochs, {"normalisation": norm, **split}, model, opt, sched,
         gen, log, t_start)
     progress = fit(model, lambda batch: _force_loss(model, batch, bond_weight), train_set,

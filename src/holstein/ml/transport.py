@@ -264,7 +264,9 @@ class TransportForceField(nn.Module):
     def solve(self, gx, gy, gl, gr, mu_l, mu_r) -> torch.Tensor:
         b, lx, ly = gy.shape
         solver = self.solver_for(lx, ly)
-        key = (b, lx, ly, gy.dtype)
+        # Keyed by device too: a model moved between devices must not warm-start a CPU
+        # solve from a GPU tensor.
+        key = (b, lx, ly, gy.dtype, gy.device)
         warm = None if self.training else self._warm.get(key)
         phi = kirchhoff_solve(gx, gy, gl, gr, mu_l, mu_r, solver, warm, self.rtol,
                               self.last_solve)
