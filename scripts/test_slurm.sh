@@ -43,6 +43,18 @@ if ! "$PYTHON" -c "import snakemake_executor_plugin_slurm" 2>/dev/null; then
         || die "installing .[slurm] changed torch from $torch_before to $torch_after"
 fi
 
+# --- device: cuda parsed as a SLURM job step on this GPU-less node: CPU jobs plan and run ---
+if "$PYTHON" -c "import holstein.device as d; raise SystemExit(d.cuda_available())"; then
+    step_dir=$(mktemp -d)
+    step_log="$step_dir/jobstep.log"
+    (cd "$step_dir" && SLURM_JOB_ID=1 "$PYTHON" -m snakemake --snakefile "$REPO/Snakefile" \
+        --configfile "$REPO/config.yaml" --executor slurm-jobstep -n --jobs 1 \
+        --config device=cuda --forceall -- results/analysis/negf/V2_s101.json) \
+        >"$step_log" 2>&1 || { tail -20 "$step_log"; die "device: cuda broke a CPU job step"; }
+    log "device: cuda as a SLURM job step without a GPU: CPU jobs planned"
+    rm -rf "$step_dir"
+fi
+
 # --- SLURM and munge packages ---
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
     || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then

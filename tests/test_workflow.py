@@ -575,12 +575,13 @@ main()
 """
 
 
-def planned_gpus(tmp_path, *args, gpu=None, submit_host=False, device="cuda", configs=()):
+def planned_gpus(tmp_path, *args, gpu=None, submit_host=False, device="cuda", configs=(),
+                 dry_run=True):
     """(rule, provider) -> the gpu resources of its jobs in a forced dry run of the default
     config (over it ``configs``) with ``device``; the completed process on failure."""
     files = ["--configfile", str(ROOT / "config.yaml"), *map(str, configs)]
-    argv = ["--snakefile", str(ROOT / "Snakefile"), "--dry-run", "--forceall", "--cores",
-            "1", *files, "--config", f"device={device}", *args]
+    argv = ["--snakefile", str(ROOT / "Snakefile"), *(["--dry-run"] if dry_run else []),
+            "--forceall", "--cores", "1", *files, "--config", f"device={device}", *args]
     code = PLANNING.format(gpu=gpu, submit_host=submit_host, args=argv)
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, timeout=300, env=ENV)
@@ -633,11 +634,17 @@ def test_auto_on_a_local_gpu_puts_only_the_jobs_that_can_use_it_there(tmp_path):
 
 
 def test_cuda_planned_locally_without_a_gpu_stops_before_any_job(tmp_path):
-    out = planned_gpus(tmp_path, gpu=False)
+    out = planned_gpus(tmp_path, gpu=False, configs=[TINY], dry_run=False)
     assert not isinstance(out, dict)
     message = out.stdout + out.stderr
     assert "torch sees no GPU" in message and "device: cpu" in message, message[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+def test_a_local_dry_run_with_cuda_and_no_gpu_only_warns(tmp_path):
+    """It may preview a cluster submission: the plan is the one the cluster would get."""
+    gpus = planned_gpus(tmp_path, gpu=False)
+    check_gpu_jobs(gpus, ML_GPU_JOBS)
 
 
 def test_an_negf_job_planned_with_device_cuda_runs_on_a_node_without_a_gpu(tmp_path):

@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 # Below this many sites an NEGF steady state stays on the CPU even with a GPU: the
-# eigendecomposition of a small matrix is a few milliseconds there, less than the fixed
-# cost of launching it on a GPU, which pays clearly at 40 x 30 = 1200 sites
-# (docs/results.md; benchmarks/negf_device.py measures the crossover).
+# eigendecomposition of a small matrix takes milliseconds there (0.1 s at 16 x 14 on one
+# core), about the fixed cost of launching torch's eig on a GPU.  The crossover on a GPU
+# is not measured yet: benchmarks/gpu_check.sh (negf_device.py) measures it.
 NEGF_GPU_MIN_SITES = 1000
 
 

@@ -121,6 +121,7 @@ rule al_train_member:
         "../scripts/train.py"
 
 
+# On the CPU: the iteration's committee on the held-out NEGF frames, batched, seconds.
 rule al_metrics:
     input:
         model=lambda wc: committee_checkpoints(int(wc.iteration)),

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 # This checkout's package, for the workflow and for every job: a job must run the code
 # its code fingerprint describes, never an installed copy.  Jobs are separate Python
@@ -21,7 +22,12 @@ if (CHECKOUT_SRC / "holstein").is_dir():
 from holstein.config import bias_label, canonical_config, check_config  # noqa: E402
 from holstein.provenance import code_fingerprint  # noqa: E402
 from holstein import resources  # noqa: E402
-from holstein.device import job_device, negf_device, plans_gpu  # noqa: E402
+from holstein.device import (
+    cuda_available,
+    job_device,
+    negf_device,
+    plans_gpu,
+)  # noqa: E402
 from holstein.ml.members import committee_size, member_section  # noqa: E402
 from holstein.records import DEVIATION_FIELDS, DEVIATION_SUMMARIES  # noqa: E402
 
@@ -64,31 +70,64 @@ AL_REPORT_CODE = code("al_report.py", exclude=AL_WITHOUT_SOLVER)
 LOCALITY_FLOOR_CODE = code("locality_floor.py", exclude=["holstein.ml"])
 LOCALITY_METRICS_CODE = code("locality_metrics.py")
 
-# The device of every job is decided here, where it is planned, and reaches the job as a
+# The device of every job is decided where it is planned, and reaches the job as a
 # concrete 'cpu' or 'cuda' (the job claims one GPU of its own, holstein.device.gpu_slot).
-# Only a local run checks the setting against this machine ('auto' looks for a GPU,
-# 'cuda' without one stops here); a cluster's submit host and its jobs' own parses on
-# the compute nodes decide from the setting alone, the same way on every node.
+# The decision is taken when the first job is planned, not at the parse: only then does
+# Snakemake know its executor.  A local run checks the setting against this machine
+# ('auto' looks for a GPU, 'cuda' without one stops before any job; a dry run warns); a
+# cluster's submit host and its jobs on the compute nodes (which parse the workflow
+# again, in remote mode) decide from the setting alone, the same way on every node.
 DEVICE = config["device"]
-PIPELINE_GPU = plans_gpu(
-    DEVICE, planning_here=workflow.local_exec and workflow.is_main_process
-)
+_PIPELINE_GPU = []
+
+
+def pipeline_gpu():
+    """Whether jobs that can use a GPU request one (decided once, at the first job)."""
+    if not _PIPELINE_GPU:
+        here = workflow.local_exec and workflow.is_main_process
+        try:
+            _PIPELINE_GPU.append(plans_gpu(DEVICE, here))
+        except ValueError as error:
+            if not workflow.dryrun:
+                raise
+            # a dry run may preview a cluster submission: plan what the cluster would get
+            logger.warning(
+                f"{error}. A local run would stop here; this dry run goes on."
+            )
+            _PIPELINE_GPU.append(True)
+        if _PIPELINE_GPU[0] and here and cuda_available():
+            check_gpu_memory()
+    return _PIPELINE_GPU[0]
+
+
+def _job_uses(uses_gpu, wildcards):
+    return uses_gpu(wildcards) if callable(uses_gpu) else uses_gpu
 
 
 def gpus(uses_gpu=True):
-    """The gpu resource of a job that can use a GPU where ``uses_gpu``: 1 or 0."""
-    return int(job_device(PIPELINE_GPU, uses_gpu) == "cuda")
+    """The gpu resource (1 or 0) of a job that can use a GPU where ``uses_gpu`` (a bool,
+    or a function of the job's wildcards)."""
+    return lambda wildcards: int(
+        job_device(pipeline_gpu(), _job_uses(uses_gpu, wildcards)) == "cuda"
+    )
 
 
 def device_of(uses_gpu=True):
     """The device param of the same job: 'cuda' exactly where it declares gpu=1."""
-    return job_device(PIPELINE_GPU, uses_gpu)
+    return lambda wildcards: job_device(pipeline_gpu(), _job_uses(uses_gpu, wildcards))
 
 
-def run_can_use_gpu(wildcards, negf_on_gpu):
-    """A Brownian run can use a GPU when it is an ML run, or an NEGF run on a lattice
-    where the GPU pays (``negf_on_gpu``)."""
-    return wildcards.provider == "ml" or negf_on_gpu
+def run_uses_gpu(negf_on_gpu):
+    """Whether a Brownian run can use a GPU, from its wildcards: an ML run always, an
+    NEGF run on a lattice where the GPU pays (``negf_on_gpu``)."""
+    return lambda wildcards: wildcards.provider == "ml" or negf_on_gpu
+
+
+def floor_uses_gpu(wildcards):
+    """The floor's NEGF solves use the GPU where its trajectory's lattice makes it pay."""
+    if wildcards.source.startswith("transfer"):
+        return TRANSFER_NEGF_ON_GPU
+    return NEGF_ON_GPU
 
 
 # The committee of force fields: one training job per member, every ML job reads all.
@@ -290,9 +329,11 @@ if TRANSFER["enabled"]:
         _memory_limit_mb(),
         "transfer.Lx and transfer.Ly",
     )
+
+
 # NEGF on the GPU: every steady state's matrices must fit in the smallest GPU here (a
 # cluster's GPUs are not visible from its submit host).
-if PIPELINE_GPU and workflow.local_exec and workflow.is_main_process:
+def check_gpu_memory():
     from holstein.device import gpu_memory_mb
 
     for sites, label, key, on_gpu in (
@@ -312,6 +353,8 @@ if PIPELINE_GPU and workflow.local_exec and workflow.is_main_process:
                 key,
                 gpu=True,
             )
+
+
 if LARGE["enabled"]:
     resources.check_memory(
         f"the {LARGE['Lx']} x {LARGE['Ly']} large-lattice run",

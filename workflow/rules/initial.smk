@@ -2,6 +2,8 @@
 # per lattice and physics (used by the Brownian runs when dynamics.initial is relaxed).
 
 
+# On the CPU: one job per lattice and physics, whose gradient flow and Newton steps use
+# the NEGF force on the host (minutes at 40 x 30), so no GPU is held for it.
 rule relax_initial_state:
     output:
         "results/initial/relaxed_{Lx}x{Ly}.npz",

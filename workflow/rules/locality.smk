@@ -24,9 +24,7 @@ rule locality_floor:
             else NEGF_MEM_MB["training"]
         ),
         runtime=120,
-        gpu=lambda wc: gpus(
-            TRANSFER_NEGF_ON_GPU if wc.source.startswith("transfer") else NEGF_ON_GPU
-        ),
+        gpu=gpus(floor_uses_gpu),
     params:
         radius=config["model"]["cutoff"],
         samples=LOCALITY["samples"],
@@ -34,14 +32,13 @@ rule locality_floor:
         min_separation=LOCALITY["min_separation"],
         seed=LOCALITY["seed"],
         method=config["negf"]["method"],
-        device=lambda wc: device_of(
-            TRANSFER_NEGF_ON_GPU if wc.source.startswith("transfer") else NEGF_ON_GPU
-        ),
+        device=device_of(floor_uses_gpu),
         code=LOCALITY_FLOOR_CODE,
     script:
         "../scripts/locality_floor.py"
 
 
+# On the CPU: the committee on the floors' late frames, a few batched evaluations.
 rule locality_metrics:
     input:
         model=COMMITTEE_CHECKPOINTS,

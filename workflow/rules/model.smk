@@ -39,6 +39,8 @@ rule train_member:
         "../scripts/train.py"
 
 
+# On the CPU: figures of the parity table and the loss history, no model evaluation
+# worth a GPU.
 rule model_figures:
     input:
         metrics="results/model/member_{member}/metrics.json",

@@ -22,14 +22,14 @@ rule brownian_run:
         runtime=lambda wc: (
             NEGF_RUNTIME_MIN["validation"] if wc.provider == "negf" else 120
         ),
-        gpu=lambda wc: gpus(run_can_use_gpu(wc, NEGF_ON_GPU)),
+        gpu=gpus(run_uses_gpu(NEGF_ON_GPU)),
     params:
         provider=lambda wc: wc.provider,
         lattice=config["lattice"],
         physics=config["physics"],
         dynamics=config["dynamics"],
         method=lambda wc: config["negf"]["method"] if wc.provider == "negf" else None,
-        device=lambda wc: device_of(run_can_use_gpu(wc, NEGF_ON_GPU)),
+        device=device_of(run_uses_gpu(NEGF_ON_GPU)),
         bias=lambda wc: VALID_BIASES[wc.bias],
         seed=lambda wc: int(wc.seed),
         n_steps=VALID["n_steps"],

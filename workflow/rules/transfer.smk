@@ -22,9 +22,9 @@ use rule brownian_run as transfer_run with:
         runtime=lambda wc: (
             NEGF_RUNTIME_MIN["transfer"] if wc.provider == "negf" else 120
         ),
-        gpu=lambda wc: gpus(run_can_use_gpu(wc, TRANSFER_NEGF_ON_GPU)),
+        gpu=gpus(run_uses_gpu(TRANSFER_NEGF_ON_GPU)),
     params:
-        device=lambda wc: device_of(run_can_use_gpu(wc, TRANSFER_NEGF_ON_GPU)),
+        device=device_of(run_uses_gpu(TRANSFER_NEGF_ON_GPU)),
         lattice=TRANSFER_LATTICE,
         bias=lambda wc: TRANSFER_BIASES[wc.bias],
         n_steps=TRANSFER["n_steps"],

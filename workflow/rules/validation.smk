@@ -4,6 +4,8 @@
 # come from the helpers in common.smk.
 
 
+# On the CPU: the committee's force on the recorded NEGF frames, a few hundred batched
+# evaluations, seconds next to the GPU start-up a job would pay.
 rule reference_errors:
     input:
         **reference_inputs("", VALID_BIASES, VALID["seeds"]),

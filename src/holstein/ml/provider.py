@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..device import gpu_precision
 from ..forces import ElectronicResponse
 from ..observables import device_current
 from .checkpoint import RETRAIN, check_expectation, read_checkpoint
@@ -46,6 +47,8 @@ class MLForceProvider:
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.device = torch.device(device)
+        if self.device.type == "cuda":
+            gpu_precision(deterministic=False)  # full float32: the CPU's force to rounding
         self.model = model.float().eval().to(self.device)
         self.physics = dict(physics)
         self.g = float(physics["g"])

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..device import device_model
+from ..device import device_model, gpu_precision
 from .checkpoint import save_checkpoint
 from .data import check_data, physics_from_meta, split_trajectories
 from .fit import TensorSet, fit, optimiser
@@ -201,6 +201,8 @@ def train(
     va = np.isin(traj, val_ids)
     norm = _normalisation(q_all, bias, onsite, bonds, tr)
     device = torch.device(device)
+    if device.type == "cuda":
+        gpu_precision()  # full float32 and deterministic kernels (holstein.device)
     model = build_model(params.architecture(bond_heads=bool(bonds)), norm, physics).to(device)
     n_params = sum(p.numel() for p in model.parameters())
 
