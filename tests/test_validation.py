@@ -2,7 +2,7 @@
 
 Synthetic per-run analyses (a wall moving at a known speed through an 8-column sample,
 two biases, NEGF and ML, three seeds), benchmark files, model metrics and reference
-errors go in; the agreement numbers, the HTML tables and what the figures draw are
+errors go in; the paired verdicts, the HTML tables and what the figures draw are
 checked.
 """
 
@@ -48,6 +48,7 @@ REFERENCE = {"reference_force_rmse": {"2": {"rmse": 0.1, "force_std": 1.0,
                                             "relative_rmse": 0.1, "n_snapshots": 33}},
              "reference_current": None, "committee": COMMITTEE}
 TRUST = (0.02, 0.2)
+MARGIN = 0.05
 
 
 def run_analysis(provider, bias, seed):
@@ -119,14 +120,14 @@ def made(inputs):
     try:
         out = inputs["tmp"] / "validation"
         outputs = {name: out / f"{name}.png" for name in
-                   ("velocity", "decay", "kymographs", "current", "iv_curve", "cost",
-                    "committee")}
+                   ("velocity", "decay", "kymographs", "current", "iv_curve", "paired",
+                    "cost", "committee")}
         outputs |= {"metrics": out / "metrics.json", "tables": out / "metrics.html",
                     "runs": out / "runs"}
         metrics = validation.make_validation(
             inputs["summaries"], inputs["series"], inputs["benchmarks"], inputs["model"],
             inputs["reference"], N_STEPS, training_biases=[1.5, 2.0, 3.0], outputs=outputs,
-            lattice=LATTICE, physics=PHYSICS, dynamics=DYNAMICS, trust=TRUST)
+            lattice=LATTICE, physics=PHYSICS, dynamics=DYNAMICS, margin=MARGIN, trust=TRUST)
     finally:
         pl.finish = original
     return {"metrics": metrics, "outputs": outputs, "figures": figures}
@@ -141,9 +142,14 @@ def test_metrics_compare_the_seed_statistics_and_keep_the_inputs(made, inputs):
     velocity = entry["wall_velocity"]
     assert velocity["negf"]["mean"] == pytest.approx(0.5) and velocity["negf"]["n"] == 3
     assert velocity["negf"]["std"] == pytest.approx(0.005)  # 0.5 * 0.01, ddof 1
-    assert velocity["agreement"]["relative_difference"] == pytest.approx(0.1)
-    assert velocity["agreement"]["agrees"] is False  # 10 % > max(5 %, the seed spread)
-    assert entry["late_current"]["agreement"]["agrees"] is True
+    # ML's wall is 10 % fast seed by seed: the paired interval is tight around +10 %
+    paired = velocity["paired"]
+    assert paired["seeds"] == list(SEEDS) and paired["mean"] == pytest.approx(0.1)
+    assert paired["differences"] == pytest.approx([0.099, 0.1, 0.101])
+    assert paired["interval"][0] > MARGIN and paired["verdict"] == "differs"
+    assert entry["half_decay_time"]["paired"]["mean"] == pytest.approx(0.5 / 0.55 - 1)
+    assert entry["late_current"]["paired"]["verdict"] == "equivalent"  # identical runs
+    assert metrics["margin"] == MARGIN
     # cost: median over runs of the job seconds / (steps + 1), and of the loop seconds
     assert metrics["cost_per_step_seconds"]["negf"] == pytest.approx(0.02)
     assert metrics["loop_cost_per_step_seconds"] == {"negf": 0.01, "ml": 0.001}
@@ -256,3 +262,63 @@ def test_validation_imports_neither_the_model_nor_raw_data_code():
     assert not {m for m in modules
                 if m.startswith(("holstein.ml", "holstein.dataset", "holstein.analysis",
                                  "holstein.io"))}
+
+
+class ScaledNEGF:
+    """An 'ML' provider that is the exact NEGF force times ``factor``: 1 is the perfect
+    force field, 0.9 a wrong one."""
+
+    def __init__(self, factor: float):
+        from holstein.forces import NEGFForceProvider
+
+        self.inner, self.factor = NEGFForceProvider(), factor
+
+    def evaluate(self, q, bias, observables=True):
+        import dataclasses
+
+        response = self.inner.evaluate(q, bias, observables)
+        return dataclasses.replace(response, force=self.factor * response.force)
+
+    def electronic_force(self, q, bias):
+        return self.evaluate(q, bias).force
+
+
+@pytest.mark.slow
+def test_a_wrong_force_field_differs_and_the_exact_one_is_equivalent(tmp_path):
+    """Brownian runs on the tiny config's lattice (7 x 6, V = 2.5, three seeds): NEGF, an
+    'ML' that is NEGF itself, and one whose force is 10 % weak, analysed and compared as
+    the pipeline does."""
+    from holstein.analysis import analyse_run
+    from holstein.dynamics import run_brownian
+    from holstein.forces import NEGFForceProvider
+    from holstein.io import write_trajectory
+    from holstein.langevin import BrownianParameters
+    from holstein.lattice import checkerboard
+
+    bias, seeds = 2.5, (1, 2, 3)
+    files = {}
+    for name, provider in (("negf", NEGFForceProvider()), ("exact", ScaledNEGF(1.0)),
+                           ("weak", ScaledNEGF(0.9))):
+        for seed in seeds:
+            traj = run_brownian(checkerboard(7, 6), provider, bias, BrownianParameters(),
+                                n_steps=200, seed=seed, stride=4)
+            stem = tmp_path / name / f"V{bias:g}_s{seed}"
+            stem.parent.mkdir(exist_ok=True)
+            write_trajectory(f"{stem}.parquet", traj,
+                             {"bias": bias, "seed": seed, "Lx": 7, "Ly": 6, "physics": PHYSICS,
+                              "provider": "negf" if name == "negf" else "ml"})
+            analyse_run(f"{stem}.parquet", f"{stem}.csv", f"{stem}.json")
+            files.setdefault(name, []).append(stem)
+
+    def verdicts(model):
+        stems = files["negf"] + files[model]
+        runs = validation.read_runs([f"{s}.json" for s in stems], [f"{s}.csv" for s in stems])
+        per_bias, _ = validation.compare(runs, [bias], {bias}, MARGIN)
+        return {q: per_bias["2.5"][q]["paired"] for q in validation.PAIRED_PANELS}
+
+    exact = verdicts("exact")
+    assert all(p["n"] == 3 and p["mean"] == 0 for p in exact.values()), exact
+    assert {p["verdict"] for p in exact.values()} == {"equivalent"}
+    weak = verdicts("weak")
+    assert "differs" in {p["verdict"] for p in weak.values()}, weak
+    assert weak["half_decay_time"]["verdict"] == "differs"  # the weaker force melts faster

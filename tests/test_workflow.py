@@ -164,7 +164,8 @@ def test_tiny_chain_produces_every_output(tiny_run):
         for bias in ("2", "2.5"):
             series = pd.read_csv(results / "analysis" / provider / f"V{bias}_s11.csv")
             assert {"time", "order_parameter", "wall_position", "current"} <= set(series)
-    for name in ("wall_velocity", "order_decay", "kymographs", "current", "iv_curve", "cost"):
+    for name in ("wall_velocity", "order_decay", "kymographs", "current", "iv_curve", "cost",
+                 "paired_differences"):
         assert (results / "validation" / f"{name}.png").stat().st_size > 1000
     assert sorted(p.name for p in (results / "validation" / "runs").glob("*.png")) == sorted(
         f"{p}_V{b}_s11.png" for p in ("ML", "NEGF") for b in ("2", "2.5"))
@@ -312,7 +313,7 @@ def test_transfer_validation_and_locality_floor(tiny_run):
         assert table.num_rows == 11
     validation = results / "transfer" / "validation"
     for name in ("wall_velocity", "order_decay", "kymographs", "current", "iv_curve", "cost",
-                 "committee_deviation"):
+                 "committee_deviation", "paired_differences"):
         assert (validation / f"{name}.png").stat().st_size > 1000
     metrics = json.loads((validation / "metrics.json").read_text())
     assert metrics["lattice"] == {"Lx": 14, "Ly": 6}

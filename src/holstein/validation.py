@@ -7,10 +7,12 @@ the NEGF reference runs (``holstein.reference_errors``).  No trajectory is read 
 model is loaded here.  Outputs: ``metrics.json``, the same numbers as HTML tables for the
 report, and the figures: wall velocity against bias, order-parameter decay, kymographs,
 device current against time, the I-V curve before and after the resistance switch, the
-cost per step, and the committee deviation of the reference frames against their error.
+paired ML - NEGF differences with their intervals, the cost per step, and the committee
+deviation of the reference frames against their error.
 
-Agreement criterion (``holstein.comparison``): ML within 5 % of NEGF, or within the NEGF
-seed-to-seed spread (standard deviation over seeds) when that is larger.
+Verdict (``holstein.comparison.paired_difference``): per bias and quantity, the seed-by-
+seed difference ML_s - NEGF_s relative to the NEGF mean, its 90 % t interval over the
+seeds, and ``equivalent`` / ``differs`` / ``unresolved`` against +-``margin``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pandas as pd
 
 from . import plotting as pl
 from .atomic import write_text_atomic
-from .comparison import agreement, seed_statistics
+from .comparison import CONFIDENCE, paired_difference, seed_statistics
 from .report_tables import html_page, number
 from .series import profile
 
@@ -80,20 +82,22 @@ def _medians(per: dict) -> dict[str, float]:
     return {p: float(np.median(v)) for p, v in per.items()}
 
 
-def compare(runs, biases, trained) -> tuple[dict, pd.DataFrame]:
-    """Seed statistics and agreement per bias and quantity, and the same as a long table
-    (one row per provider and bias; columns ``<quantity>_mean``, ``_std``, ``_n``)."""
+def compare(runs, biases, trained, margin: float) -> tuple[dict, pd.DataFrame]:
+    """Seed statistics and the paired verdict per bias and quantity, and the seed
+    statistics as a long table (one row per provider and bias; columns
+    ``<quantity>_mean``, ``_std``, ``_n``)."""
     rows, per_bias = [], {}
     for bias in biases:
         entry = {"interpolated": bias not in trained}
         for quantity in COMPARED:
-            stats = {p: seed_statistics([s.get(quantity) for s, _ in runs[(p, bias)].values()])
-                     for p in PROVIDER_ORDER}
+            by_seed = {p: {seed: s.get(quantity) for seed, (s, _) in runs[(p, bias)].items()}
+                       for p in PROVIDER_ORDER}
+            stats = {p: seed_statistics(by_seed[p].values()) for p in PROVIDER_ORDER}
             # The insulating current is ~0: compare it on the scale of the switched current.
             scale = (entry["late_current"]["negf"]["mean"] if quantity == "initial_current"
                      else None)
-            entry[quantity] = {**stats, "agreement": agreement(stats["ml"], stats["negf"],
-                                                               scale)}
+            entry[quantity] = {**stats, "paired": paired_difference(
+                by_seed["ml"], by_seed["negf"], margin, scale)}
         entry["mean_kirchhoff_spread"] = {
             p: seed_statistics([s.get("mean_kirchhoff_spread")
                                 for s, _ in runs[(p, bias)].values()])
@@ -118,13 +122,34 @@ def _statistic(stats: dict) -> str:
     return f"{number(stats['mean'])} ± {number(stats['std'])} (n = {stats['n']})"
 
 
+def _percent(value) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{100 * value:+.1f} %"
+
+
+def _interval(paired: dict) -> str:
+    low, high = paired["interval"]
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "–"
+    return f"[{100 * low:+.1f}, {100 * high:+.1f}] %"
+
+
+def _verdict(paired: dict) -> str:
+    if paired["verdict"] != "unresolved":
+        return paired["verdict"]
+    if paired["n"] < 2:
+        return "unresolved (one seed pair: no interval)"
+    if paired["seeds_needed"] is None:
+        return "unresolved (the mean lies on the margin)"
+    return f"unresolved: {paired['seeds_needed']} seeds needed"
+
+
 def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
     """The numbers of ``metrics.json`` as titled tables (strings, units in the headers)."""
     tables = {}
     rows = []
     for bias, entry in metrics["per_bias"].items():
         for quantity, unit in COMPARED.items():
-            verdict = entry[quantity]["agreement"]
+            paired = entry[quantity]["paired"]
             rows.append({
                 "bias V (t/e)": bias,
                 "training bias": "no" if entry["interpolated"] else "yes",
@@ -132,11 +157,12 @@ def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
                 "unit": unit,
                 "NEGF: mean ± std over seeds": _statistic(entry[quantity]["negf"]),
                 "ML: mean ± std over seeds": _statistic(entry[quantity]["ml"]),
-                "|ML − NEGF| / scale": number(verdict["relative_difference"]),
-                "tolerance (unit)": number(verdict["tolerance"]),
-                "agrees": {True: "yes", False: "NO", None: "–"}[verdict["agrees"]],
+                "paired (ML − NEGF) / scale: mean": _percent(paired["mean"]),
+                f"{100 * paired['confidence']:.0f} % interval": _interval(paired),
+                "seed pairs": number(paired["n"]),
+                "verdict": _verdict(paired),
             })
-    tables["ML against NEGF per validation bias (criterion: " + metrics["criterion"] + ")"] = (
+    tables["ML against NEGF per validation bias (" + metrics["criterion"] + ")"] = (
         pd.DataFrame(rows))
 
     costs = metrics["cost_per_step_seconds"]
@@ -297,6 +323,49 @@ def plot_iv(table, n_seeds, training_biases, setting, path):
     axes[1].legend(handles=handles, fontsize=7)
     pl.suptitle(fig, "Device current against bias (log scale)",
                 f"{setting}; grey: training biases")
+    pl.finish(fig, path)
+
+
+# The quantities the verdict figure shows, each in its own panel.
+PAIRED_PANELS = ("wall_velocity", "half_decay_time", "late_current", "switching_time")
+VERDICT_COLOURS = {"equivalent": "tab:green", "differs": "tab:red", "unresolved": "tab:gray"}
+
+
+def plot_paired(per_bias: dict, margin: float, setting: str, path) -> None:
+    """Per quantity, the paired ML - NEGF difference of every bias with its interval, the
+    single seed pairs as dots, and the equivalence margin as a band."""
+    plt = pl.pyplot()
+    fig, axes = plt.subplots(1, len(PAIRED_PANELS), figsize=(4 * len(PAIRED_PANELS), 3.6),
+                             layout="constrained", squeeze=False)
+    biases = list(per_bias)
+    for ax, quantity in zip(axes[0], PAIRED_PANELS, strict=True):
+        ax.axhspan(-100 * margin, 100 * margin, color="tab:green", alpha=0.12,
+                   label=f"±{100 * margin:g} % margin")
+        ax.axhline(0, color="k", lw=0.6)
+        for k, bias in enumerate(biases):
+            paired = per_bias[bias][quantity]["paired"]
+            if paired["n"] == 0:
+                continue
+            colour = VERDICT_COLOURS[paired["verdict"]]
+            low, high = paired["interval"]
+            if np.isfinite(low) and np.isfinite(high):
+                ax.errorbar([k], [100 * paired["mean"]],
+                            yerr=[[100 * (paired["mean"] - low)], [100 * (high - paired["mean"])]],
+                            fmt="o", color=colour, capsize=4)
+            else:
+                ax.plot([k], [100 * paired["mean"]], "o", color=colour, mfc="none")
+            ax.plot([k + 0.15] * paired["n"], [100 * d for d in paired["differences"]], ".",
+                    color=colour, alpha=0.5, ms=4)
+        ax.set_xticks(range(len(biases)), biases)
+        ax.set_xlabel("bias V (t/e)")
+        ax.set_title(quantity.replace("_", " "))
+    axes[0][0].set_ylabel("(ML − NEGF) / NEGF mean (%)")
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v)
+               for v, c in VERDICT_COLOURS.items()]
+    axes[0][-1].legend(handles=handles + axes[0][0].get_legend_handles_labels()[0][:1],
+                       fontsize=8, loc="best")
+    fig.suptitle(f"Paired ML − NEGF differences, {100 * CONFIDENCE:.0f} % t intervals over "
+                 f"seeds (dots: single seed pairs)\n{setting}", fontsize=9)
     pl.finish(fig, path)
 
 
@@ -462,15 +531,17 @@ def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
 
 
 def make_validation(summaries, series, benchmarks, model_metrics, reference_errors, n_steps,
-                    training_biases, outputs, lattice, physics, dynamics,
+                    training_biases, outputs, lattice, physics, dynamics, margin: float,
                     trust: tuple[float, float] = (math.nan, math.nan)) -> dict:
-    """Agreement numbers, tables and figures from the analyses (see the module docstring).
+    """Verdicts, tables and figures from the analyses (see the module docstring).
+
+    ``margin``: the relative ML - NEGF difference within which a quantity is equivalent.
 
     ``model_metrics``: the training metrics of every member of the committee, member k
     at index k (``metrics["model"]``, without the loss histories).
 
     ``outputs``: paths ``metrics`` (JSON), ``tables`` (HTML), the figures ``velocity``,
-    ``decay``, ``kymographs``, ``current``, ``iv_curve``, ``cost``, ``committee``
+    ``decay``, ``kymographs``, ``current``, ``iv_curve``, ``paired``, ``cost``, ``committee``
     (``plot_committee``, with the trust levels ``trust``: trust_lo, trust_hi), and
     ``runs``, a directory for one figure per run (``plot_run``, named by
     ``run_figure_name``).
@@ -478,7 +549,7 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
     runs = read_runs(summaries, series)
     biases = sorted({b for _, b in runs})
     trained = {float(b) for b in training_biases}
-    per_bias, table = compare(runs, biases, trained)
+    per_bias, table = compare(runs, biases, trained, margin)
     job = job_seconds_per_step(benchmarks, n_steps)
     loop = loop_seconds_per_step(runs)
     costs, loop_costs = _medians(job), _medians(loop)
@@ -490,7 +561,10 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
     metrics = {
         # wall velocities and decay times depend on the sample: compare equal lattices only
         "lattice": {"Lx": int(lattice["Lx"]), "Ly": int(lattice["Ly"])},
-        "criterion": "ML within 5 % of NEGF or within the NEGF seed spread (std), per bias",
+        "criterion": (f"paired ML − NEGF difference over seeds, relative to the NEGF mean: "
+                      f"{100 * CONFIDENCE:.0f} % t interval inside ±{100 * margin:g} % is "
+                      "equivalent, wholly outside it differs"),
+        "margin": margin,
         "per_bias": per_bias,
         # The job wall time includes start-up (imports, model loading); the loop time not.
         "cost_per_step_seconds": costs,
@@ -513,6 +587,7 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
                      outputs["current"],
                      extra_curves=(("ml", "series_current", "ML, in series", ":"),))
     plot_iv(table, n_seeds, sorted(trained), setting, outputs["iv_curve"])
+    plot_paired(per_bias, margin, setting, outputs["paired"])
     plot_cost(job, loop, outputs["cost"])
     plot_committee(committee, *trust, setting, outputs["committee"])
     for (provider, bias), by_seed in sorted(runs.items()):

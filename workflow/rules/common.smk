@@ -433,6 +433,11 @@ VALIDATION_FIGURES = {
     "kymographs": ("kymographs.png", "kymographs", "kymographs, seed average"),
     "current": ("current.png", "current", "device current against time"),
     "iv_curve": ("iv_curve.png", "iv_curve", "I-V curve"),
+    "paired": (
+        "paired_differences.png",
+        "paired_differences",
+        "paired ML - NEGF differences",
+    ),
     "cost": ("cost.png", "cost", "cost per step"),
     "committee": (
         "committee_deviation.png",

@@ -46,6 +46,7 @@ rule validate:
         lattice=config["lattice"],
         physics=config["physics"],
         dynamics=config["dynamics"],
+        margin=config["validation"]["margin"],
         trust_lo=config["active_learning"]["trust_lo"],
         trust_hi=config["active_learning"]["trust_hi"],
         # for the captions of the report

@@ -20,5 +20,6 @@ make_validation(
     lattice=sm.params.lattice,
     physics=sm.params.physics,
     dynamics=sm.params.dynamics,
+    margin=sm.params.margin,
     trust=(sm.params.trust_lo, sm.params.trust_hi),
 )
