@@ -37,28 +37,40 @@ def defect_configuration(rng, lx, ly):
     return q
 
 
+def sweep_case(rng):
+    """(q, bias) of the property sweep: Lx 32-96, Ly 3-8, a defect, V in [0, 4]."""
+    lx, ly = int(rng.integers(32, 97)), int(rng.integers(3, 9))
+    return defect_configuration(rng, lx, ly), float(rng.uniform(0.0, 4.0))
+
+
+def check_physical(q, bias):
+    """Every density finite and in [0, 1]; every x cross-section carries Landauer's I."""
+    ss = steady_state(q, bias)
+    n = ss.density
+    where = (q.shape, bias)
+    assert np.all(np.isfinite(n)), where
+    assert n.min() > -DENSITY_ROUNDING and n.max() < 1 + DENSITY_ROUNDING, (
+        where, n.min(), n.max())
+    cross_sections = ss.bond_current_x.sum(axis=1)
+    assert np.allclose(cross_sections, ss.current, atol=1e-9, rtol=1e-7), where
+    return ss
+
+
 def test_property_sweep_densities_stay_physical_and_current_is_conserved():
+    """120 cases here; ``benchmarks/negf_property_sweep.py`` runs thousands."""
     rng = np.random.default_rng(2026)
     for _ in range(120):
-        lx, ly = int(rng.integers(32, 97)), int(rng.integers(3, 9))
-        q = defect_configuration(rng, lx, ly)
-        bias = float(rng.uniform(0.0, 4.0))
-        ss = steady_state(q, bias)
-        n = ss.density
-        assert np.all(np.isfinite(n)), (lx, ly, bias)
-        assert n.min() > -DENSITY_ROUNDING and n.max() < 1 + DENSITY_ROUNDING, (
-            lx, ly, bias, n.min(), n.max())
-        cross_sections = ss.bond_current_x.sum(axis=1)
-        assert np.allclose(cross_sections, ss.current, atol=1e-9, rtol=1e-7), (lx, ly, bias)
+        check_physical(*sweep_case(rng))
 
 
-@pytest.mark.parametrize(("lx", "ly", "bias"), [(32, 14, 1.0), (32, 14, 2.25)])
+@pytest.mark.parametrize(("lx", "ly", "bias"), [
+    (32, 14, 1.0), (32, 14, 2.25),
+    pytest.param(40, 30, 2.2, marks=pytest.mark.slow),  # NaN densities before
+])
 def test_checkerboard_with_a_weak_column_stays_physical(lx, ly, bias):
     q = checkerboard(lx, ly)
     q[lx // 2 - 1:lx // 2 + 1] *= 0.3
-    n = steady_state(q, bias).density
-    assert np.all(np.isfinite(n))
-    assert n.min() > -DENSITY_ROUNDING and n.max() < 1 + DENSITY_ROUNDING
+    check_physical(q, bias)
 
 
 @pytest.mark.slow
@@ -91,6 +103,23 @@ def test_negf_run_on_40_columns_stays_in_range():
     params = BrownianParameters(K=1.0, kappa=0.18, temperature=0.1, damping=0.2, dt=0.1)
     integ = BrownianIntegrator(q0, NEGFForceProvider(), 2.25, params, 778)
     for _ in range(12):
+        response = integ.electronic(observables=True)
+        n = response.density
+        assert n.min() > -DENSITY_ROUNDING and n.max() < 1 + DENSITY_ROUNDING
+        integ.advance(integ.tensor(response.force))
+
+
+@pytest.mark.slow
+def test_the_paper_lattice_run_that_left_the_range_stays_in_it():
+    """config/paper.yaml's 40 x 30 validation run at V = 2.2, seed 101: density 3.44 at
+    step 4 before."""
+    from holstein.dynamics import BrownianIntegrator
+    from holstein.forces import NEGFForceProvider
+    from holstein.langevin import BrownianParameters
+
+    params = BrownianParameters(K=1.0, kappa=0.18, temperature=0.1, damping=0.2, dt=0.1)
+    integ = BrownianIntegrator(checkerboard(40, 30), NEGFForceProvider(), 2.2, params, 101)
+    for _ in range(6):
         response = integ.electronic(observables=True)
         n = response.density
         assert n.min() > -DENSITY_ROUNDING and n.max() < 1 + DENSITY_ROUNDING
