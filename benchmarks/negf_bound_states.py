@@ -7,6 +7,9 @@ Prints, for 10 thermal 16 x 14 configurations (the default lattice, no deep boun
 state), the largest density difference between the two versions, and for a thermal
 40 x 30 configuration the median time of one ``steady_state`` of each version over the
 median time of one ``scipy.linalg.eig`` of the same H_eff, timed in turn in the same run.
+With --run-steps N, also an NEGF Brownian run of the default training lattice and physics
+(16 x 14, V = 2.2, seed 1, Euler-Maruyama, dt 0.1) with each version's force: the largest
+difference of q and of the density over the N steps.
 """
 
 from __future__ import annotations
@@ -27,13 +30,46 @@ from holstein import negf  # noqa: E402
 from holstein.lattice import checkerboard  # noqa: E402
 
 
+class VersionProvider:
+    """The NEGF force of a given version of the module (default physics)."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def evaluate(self, q, bias, observables=True):
+        from holstein.forces import ElectronicResponse
+
+        ss = self.module.steady_state(q, bias)
+        return ElectronicResponse(force=ss.electronic_force(1.5), density=ss.density,
+                                  current=ss.current)
+
+    def electronic_force(self, q, bias):
+        return self.evaluate(q, bias).force
+
+
+def compare_runs(other, n_steps: int) -> None:
+    from holstein.dynamics import run_brownian
+    from holstein.langevin import BrownianParameters
+
+    runs = [run_brownian(checkerboard(16, 14), VersionProvider(module), 2.2,
+                         BrownianParameters(), n_steps, seed=1, stride=1, record=("density",))
+            for module in (negf, other)]
+    dq = float(np.abs(runs[0].q - runs[1].q).max())
+    dn = float(np.abs(runs[0].density - runs[1].density).max())
+    print(f"16 x 14 NEGF run, V = 2.2, seed 1, {n_steps} steps: largest |q difference| "
+          f"{dq:.2e}, largest |density difference| {dn:.2e}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compare-with", required=True,
                         help="path of another negf.py (the version before the change)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--run-steps", type=int, default=0)
     args = parser.parse_args()
     other = load_module(args.compare_with)
+    if args.run_steps:
+        compare_runs(other, args.run_steps)
     rng = np.random.default_rng(0)
     changes = []
     for _ in range(10):

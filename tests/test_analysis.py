@@ -118,3 +118,38 @@ def test_a_committees_deviation_is_carried_and_summarised():
     summary = summarise(series, meta)
     assert summary["max_force_deviation"] == pytest.approx(0.1)
     assert summary["mean_force_deviation"] == pytest.approx(0.002)
+
+
+def relaxed_like_start(lx=10, ly=4):
+    """The relaxed start's shape: bulk |Q| 2.39, the electrode columns at 1.44."""
+    sign = (-1.0) ** np.add.outer(np.arange(lx), np.arange(ly))
+    amplitude = np.full(lx, 2.39)
+    amplitude[[0, -1]] = 1.44
+    return sign * amplitude[:, None]
+
+
+@pytest.mark.parametrize("start", ["checkerboard", "relaxed"])
+def test_order_and_wall_are_normalised_by_the_runs_own_start(start):
+    """The order parameter starts at 1 and the wall threshold is half the start's bulk
+    amplitude, for both starts; a wall that melts the first k columns to 0.3 phi_0 sits
+    between column k - 1 and k (linear interpolation to the threshold)."""
+    lx, ly = 10, 4
+    q0 = (checkerboard(lx, ly, PHYSICS["g"], PHYSICS["K"], PHYSICS["kappa"])
+          if start == "checkerboard" else relaxed_like_start(lx, ly))
+    bulk = np.abs(q0).max()
+    frames = [q0.copy()]
+    for k in (2, 4):
+        q = q0.copy()
+        q[:k] = 0.3 * bulk * np.sign(q0[:k])
+        frames.append(q)
+    arrays = {"time": np.arange(3, dtype=float), "q": np.array(frames)}
+    meta = {"Lx": lx, "Ly": ly, "physics": PHYSICS, "bias": 2.0, "seed": 1, "provider": "ml"}
+    series = run_time_series(arrays, meta)
+    assert series["order_parameter"].iloc[0] == pytest.approx(1.0, abs=1e-12)
+    # t = 0: the electrode columns (1.44 in the relaxed start) are above half of 2.39
+    assert series["wall_position"].iloc[0] == 0.0
+    # column k - 1 at 0.3 phi_0, column k at the bulk (or 1.44 / 2.39 at the far end):
+    # the threshold 0.5 phi_0 is crossed (0.5 - 0.3) / (1 - 0.3) of the way
+    for row, k in ((1, 2), (2, 4)):
+        assert series["wall_position"].iloc[row] == pytest.approx(k - 1 + 0.2 / 0.7)
+    assert series["phi_5"].iloc[0] == pytest.approx(1.0)  # kymograph in units of phi_0

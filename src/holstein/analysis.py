@@ -27,8 +27,8 @@ import pandas as pd
 
 from .atomic import atomic_path, write_text_atomic
 from .io import read_trajectory
-from .lattice import checkerboard
 from .observables import (
+    cdw_bulk,
     column_profile,
     device_current,
     domain_wall_position,
@@ -73,9 +73,10 @@ def current_switch(times: np.ndarray, current: np.ndarray) -> dict:
 
 
 def run_time_series(arrays: dict, meta: dict) -> pd.DataFrame:
-    physics = meta["physics"]
-    q0 = checkerboard(meta["Lx"], meta["Ly"], physics["g"], physics["K"], physics["kappa"])
-    bulk = float(q0[0, 0])
+    # Normalised by the run's own start (frame 0), checkerboard or relaxed alike: the order
+    # parameter starts at 1 and the wall threshold is half the start's bulk amplitude.
+    q0 = np.asarray(arrays["q"][0], dtype=float)
+    bulk = cdw_bulk(q0)
     profile = column_profile(arrays["q"])
     if "current" in arrays:
         current = arrays["current"]

@@ -40,7 +40,7 @@ from . import plotting as pl
 from .atomic import write_text_atomic
 from .comparison import seed_statistics
 from .io import read_trajectory
-from .observables import staggered_order
+from .observables import cdw_bulk, staggered_order
 from .report_tables import html_page, number
 from .resources import NEGF_DENSE_MATRICES
 
@@ -87,7 +87,7 @@ def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, referenc
     # The frame where the wall is closest to mid-sample shows its shape across y.
     finite = np.where(np.isfinite(wall), wall, -np.inf)
     k = int(np.argmin(np.abs(finite - lx / 2)))
-    phi0 = float(np.mean(staggered_order(arrays["q"][0])))  # the CDW start: phi_0
+    phi0 = cdw_bulk(arrays["q"][0])  # the start's bulk amplitude, as in the analyses
     ax = axes[1]
     image = ax.imshow(staggered_order(arrays["q"][k]).T / phi0, origin="lower", cmap="RdBu_r",
                       vmin=-1.2, vmax=1.2, aspect="auto")

@@ -52,6 +52,18 @@ def column_profile(q: np.ndarray) -> np.ndarray:
     return staggered_order(q).mean(axis=-1)
 
 
+def cdw_bulk(q0: np.ndarray) -> float:
+    """The bulk CDW amplitude of a run's start ``q0``: the largest |phi(x)| over its
+    columns.  The one normalisation of the wall threshold and the kymographs: 2.68 for the
+    checkerboard, 2.39 in the bulk of the relaxed start (whose electrode columns sit at
+    1.44, so half the checkerboard value, 1.34, would put them at the threshold)."""
+    bulk = float(np.abs(column_profile(np.asarray(q0, dtype=float))).max())
+    if not (np.isfinite(bulk) and bulk > 0):
+        raise ValueError(f"the start has no CDW order (largest |phi(x)| = {bulk}): nothing "
+                         "to normalise the wall threshold by")
+    return bulk
+
+
 def order_parameter(q: np.ndarray, reference: np.ndarray) -> float | np.ndarray:
     """Global CDW order of ``q`` relative to ``reference``: mean(phi(q)) / mean(phi(reference)).
 
