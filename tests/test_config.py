@@ -78,9 +78,19 @@ def test_overlapping_seeds_are_rejected(default_config):
         check_config(config)
 
 
+def test_a_time_step_check_off_the_validation_biases_is_rejected(default_config):
+    config = validated(default_config)
+    config["validation"]["time_step_check"]["biases"] = [2.9]
+    with pytest.raises(ConfigError, match="time_step_check.biases"):
+        check_config(config)
+    config["validation"]["time_step_check"]["biases"] = []  # no check
+    check_config(config)
+
+
 def test_validation_without_unseen_bias_is_rejected_when_interpolation_is_required():
     config = validated({"training_data": {"biases": [2.0, 3.0]},
-                        "validation": {"biases": [2.0, 3.0]}, "transfer": {"biases": [2.0]}})
+                        "validation": {"biases": [2.0, 3.0], "time_step_check": {"biases": []}},
+                        "transfer": {"biases": [2.0]}})
     with pytest.raises(ConfigError, match="require_interpolation"):
         check_config(config)
     config["validation"]["require_interpolation"] = False

@@ -150,3 +150,25 @@ def test_normal_mode_variances_match_the_schemes_closed_forms(integrator):
     assert np.all(np.abs(z) < 4.0), z
     stiff = stiffness > params.K
     assert np.all(np.abs(var[stiff] / other[stiff] - 1) > 0.15)
+
+
+def test_noise_substeps_couple_a_run_to_one_at_half_the_time_step():
+    """Euler-Maruyama with no electrons and no coupling (K = 1, kappa = 0): each step is
+    q' = (1 - dt/gamma) q + a(dt) xi, so the normals can be read back from a trajectory.
+    A run at dt with 2 substeps uses xi = (n_1 + n_2) / sqrt(2) of the normals n_k that a
+    run at dt / 2 with the same seed uses one per step."""
+    q0 = np.random.default_rng(2).normal(size=(5, 3))
+    common = dict(K=1.0, kappa=0.0, temperature=0.1, damping=0.2, integrator="euler-maruyama")
+
+    def normals(dt, substeps, n_steps):
+        params = BrownianParameters(dt=dt, noise_substeps=substeps, **common)
+        q = run_brownian(q0, ZeroForce(), 0.0, params, n_steps=n_steps, seed=4).q
+        return (q[1:] - (1 - dt / 0.2) * q[:-1]) / params.noise_amplitude
+
+    fine = normals(0.05, 1, 20)
+    coarse = normals(0.1, 2, 10)
+    np.testing.assert_allclose(coarse, (fine[0::2] + fine[1::2]) / np.sqrt(2), atol=1e-12)
+    uncoupled = normals(0.1, 1, 10)
+    assert np.abs(uncoupled - coarse).max() > 0.1
+    with pytest.raises(ValueError, match="noise_substeps"):
+        BrownianParameters(noise_substeps=0)

@@ -322,3 +322,22 @@ def test_a_wrong_force_field_differs_and_the_exact_one_is_equivalent(tmp_path):
     weak = verdicts("weak")
     assert "differs" in {p["verdict"] for p in weak.values()}, weak
     assert weak["half_decay_time"]["verdict"] == "differs"  # the weaker force melts faster
+
+
+def test_the_time_step_error_pairs_the_coarse_and_fine_runs_by_seed(tmp_path):
+    """NEGF(dt) - NEGF(dt / 2) relative to the dt / 2 mean, seed by seed."""
+    paths = []
+    for resolution, factor in (("coarse", 1.04), ("fine", 1.0)):
+        folder = tmp_path / resolution
+        folder.mkdir()
+        for seed, value in zip(SEEDS, (0.4, 0.5, 0.6), strict=True):
+            summary = {"bias": 2.2, "seed": seed, "wall_velocity": factor * value,
+                       "half_decay_time": 10.0, "late_current": 0.3, "switching_time": None}
+            paths.append(folder / f"V2.2_s{seed}.json")
+            paths[-1].write_text(json.dumps(summary))
+    errors = validation.time_step_error(paths, MARGIN)["2.2"]
+    velocity = errors["wall_velocity"]
+    assert velocity["differences"] == pytest.approx([0.04 * 0.4 / 0.5, 0.04, 0.04 * 1.2])
+    assert velocity["seeds"] == list(SEEDS) and velocity["verdict"] == "unresolved"
+    assert errors["half_decay_time"]["verdict"] == "equivalent"  # identical: zero error
+    assert errors["switching_time"]["n"] == 0  # never switched: nothing to pair

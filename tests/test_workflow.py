@@ -111,6 +111,9 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
     transfer = config["transfer"]
     assert transfer["enabled"]
     n_transfer = len(transfer["biases"]) * len(transfer["seeds"])
+    # a coarse and a fine NEGF run per checked bias and validation seed
+    n_time_step = 2 * len(config["validation"]["time_step_check"]["biases"]) * len(
+        config["validation"]["seeds"])
     jobs = planned_jobs(cwd=tmp_path)
     assert jobs == {
         "negf_training_shard": n_train,
@@ -118,6 +121,8 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
         "model_figures": n_members,
         "brownian_run": 2 * n_valid,
         "analyse_run": 2 * n_valid,
+        "time_step_run": n_time_step,
+        "analyse_time_step_run": n_time_step,
         "reference_errors": 1,
         "validate": 1,
         "transfer_run": 2 * n_transfer,

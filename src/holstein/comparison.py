@@ -105,7 +105,7 @@ def paired_difference(ml: dict, negf: dict, margin: float, scale: float | None =
     d = (a - b) / scale
     mean = float(d.mean())
     sd = float(d.std(ddof=1)) if len(d) > 1 else math.nan
-    width = half_width(sd, len(d), confidence) if len(d) > 1 else math.inf
+    width = half_width(sd, len(d), confidence) if len(d) > 1 else math.nan  # one pair
     low, high = mean - width, mean + width
     judged = verdict(low, high, margin)
     needed = None

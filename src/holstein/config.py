@@ -88,6 +88,14 @@ def check_config(config: dict) -> None:
         if len(set(labels)) != len(labels):
             raise ConfigError(f"{section}.biases has duplicates {labels}: list each bias once")
 
+    listed = {bias_label(b) for b in valid["biases"]}
+    stray = [b for b in valid["time_step_check"]["biases"] if bias_label(b) not in listed]
+    if stray:
+        raise ConfigError(
+            f"validation.time_step_check.biases {stray} are not validation biases "
+            f"{valid['biases']}: the time-step error is shown beside ML - NEGF at the same "
+            "bias; list biases of validation.biases (or [] for no check)"
+        )
     overlap = sorted(set(train["seeds"]) & set(valid["seeds"]))
     if overlap:
         raise ConfigError(

@@ -84,8 +84,15 @@ class BrownianIntegrator:
                                else values, dtype=torch.float64, device=self.device)
 
     def _noise(self) -> torch.Tensor:
-        return torch.randn(self._q.shape, generator=self.rng, dtype=torch.float64,
-                           device=self.device)
+        """One step's standard normals: the normalised sum of ``noise_substeps`` draws of
+        the site-shaped stream (one draw each, so a run at dt / m reads the same stream)."""
+        m = self.params.noise_substeps
+        total = torch.randn(self._q.shape, generator=self.rng, dtype=torch.float64,
+                            device=self.device)
+        for _ in range(m - 1):
+            total = total + torch.randn(self._q.shape, generator=self.rng,
+                                        dtype=torch.float64, device=self.device)
+        return total if m == 1 else total / m ** 0.5
 
     @property
     def q(self) -> np.ndarray:

@@ -21,7 +21,10 @@ class BrownianParameters:
 
     K, kappa: elastic constants; temperature: bath kT; damping: the friction gamma
     of the overdamped Langevin equation; dt: time step; integrator: one of
-    ``INTEGRATORS`` (the docstring of holstein.dynamics describes both).
+    ``INTEGRATORS`` (the docstring of holstein.dynamics describes both); noise_substeps:
+    each step's normal is the normalised sum of this many draws of the stream, so that a
+    run at dt with m substeps and a run at dt / m with 1 feel the same Brownian path (the
+    coupling of a time-step check).
     """
 
     K: float = 1.0
@@ -30,8 +33,11 @@ class BrownianParameters:
     damping: float = 0.2
     dt: float = 0.1
     integrator: str = "leimkuhler-matthews"
+    noise_substeps: int = 1
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.noise_substeps, int) and self.noise_substeps >= 1):
+            raise ValueError(f"noise_substeps={self.noise_substeps!r}: need an integer >= 1")
         if self.integrator not in INTEGRATORS:
             raise ValueError(f"integrator={self.integrator!r}: choose one of {INTEGRATORS}")
         if not self.damping > 0:
@@ -71,4 +77,6 @@ def brownian_parameters(physics: dict, dynamics: dict) -> BrownianParameters:
         damping=dynamics["damping"],
         dt=dynamics["dt"],
         **({"integrator": dynamics["integrator"]} if "integrator" in dynamics else {}),
+        **({"noise_substeps": int(dynamics["noise_substeps"])}
+           if "noise_substeps" in dynamics else {}),
     )

@@ -62,6 +62,26 @@ def read_runs(summaries, series) -> dict:
     return runs
 
 
+def time_step_error(summaries, margin: float) -> dict:
+    """bias -> quantity -> the paired difference NEGF(dt) - NEGF(dt / 2) over the seeds,
+    relative to the dt / 2 mean: the reference's own discretisation error (the two runs
+    of a seed feel the same Brownian path).  ``summaries``: the analyses of the check,
+    under ``.../coarse/`` and ``.../fine/``."""
+    values = defaultdict(lambda: defaultdict(dict))
+    for path in summaries:
+        summary = json.loads(Path(path).read_text())
+        values[summary["bias"]][Path(path).parent.name][summary["seed"]] = summary
+    errors = {}
+    for bias in sorted(values):
+        runs = values[bias]
+        errors[f"{bias:g}"] = {
+            quantity: paired_difference(
+                {s: r.get(quantity) for s, r in runs["coarse"].items()},
+                {s: r.get(quantity) for s, r in runs["fine"].items()}, margin)
+            for quantity in PAIRED_PANELS}
+    return errors
+
+
 def job_seconds_per_step(benchmarks, n_steps) -> dict[str, list[float]]:
     """Wall seconds per Brownian step of every run job, per provider (benchmark TSVs)."""
     per = defaultdict(list)
@@ -164,6 +184,17 @@ def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
             })
     tables["ML against NEGF per validation bias (" + metrics["criterion"] + ")"] = (
         pd.DataFrame(rows))
+
+    steps = metrics.get("time_step_error") or {}
+    if steps:
+        tables["The NEGF reference's own time-step error: NEGF(dt) − NEGF(dt/2), same "
+               "Brownian paths, relative to the dt/2 mean"] = pd.DataFrame(
+            [{"bias V (t/e)": bias, "quantity": quantity.replace("_", " "),
+              "paired mean": _percent(paired["mean"]),
+              f"{100 * paired['confidence']:.0f} % interval": _interval(paired),
+              "seed pairs": number(paired["n"]),
+              "within the margin": _verdict(paired)}
+             for bias, entry in steps.items() for quantity, paired in entry.items()])
 
     costs = metrics["cost_per_step_seconds"]
     loops = metrics["loop_cost_per_step_seconds"]
@@ -331,9 +362,12 @@ PAIRED_PANELS = ("wall_velocity", "half_decay_time", "late_current", "switching_
 VERDICT_COLOURS = {"equivalent": "tab:green", "differs": "tab:red", "unresolved": "tab:gray"}
 
 
-def plot_paired(per_bias: dict, margin: float, setting: str, path) -> None:
+def plot_paired(per_bias: dict, margin: float, setting: str, path,
+                time_step: dict | None = None) -> None:
     """Per quantity, the paired ML - NEGF difference of every bias with its interval, the
-    single seed pairs as dots, and the equivalence margin as a band."""
+    single seed pairs as dots, the equivalence margin as a band, and (black diamonds) the
+    reference's own time-step error NEGF(dt) - NEGF(dt / 2) where it was measured."""
+    time_step = time_step or {}
     plt = pl.pyplot()
     fig, axes = plt.subplots(1, len(PAIRED_PANELS), figsize=(4 * len(PAIRED_PANELS), 3.6),
                              layout="constrained", squeeze=False)
@@ -342,10 +376,12 @@ def plot_paired(per_bias: dict, margin: float, setting: str, path) -> None:
         ax.axhspan(-100 * margin, 100 * margin, color="tab:green", alpha=0.12,
                    label=f"±{100 * margin:g} % margin")
         ax.axhline(0, color="k", lw=0.6)
+        drawn = 0
         for k, bias in enumerate(biases):
             paired = per_bias[bias][quantity]["paired"]
-            if paired["n"] == 0:
+            if not np.isfinite(paired["mean"]):
                 continue
+            drawn += 1
             colour = VERDICT_COLOURS[paired["verdict"]]
             low, high = paired["interval"]
             if np.isfinite(low) and np.isfinite(high):
@@ -356,12 +392,24 @@ def plot_paired(per_bias: dict, margin: float, setting: str, path) -> None:
                 ax.plot([k], [100 * paired["mean"]], "o", color=colour, mfc="none")
             ax.plot([k + 0.15] * paired["n"], [100 * d for d in paired["differences"]], ".",
                     color=colour, alpha=0.5, ms=4)
+            step = time_step.get(bias, {}).get(quantity)
+            if step and step["n"] > 1:
+                low, high = step["interval"]
+                ax.errorbar([k - 0.2], [100 * step["mean"]],
+                            yerr=[[100 * (step["mean"] - low)], [100 * (high - step["mean"])]],
+                            fmt="D", color="k", ms=4, capsize=3)
+        if not drawn:
+            ax.text(0.5, 0.5, "no seed pair with finite values\n(not measured in these runs)",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=8)
         ax.set_xticks(range(len(biases)), biases)
         ax.set_xlabel("bias V (t/e)")
         ax.set_title(quantity.replace("_", " "))
     axes[0][0].set_ylabel("(ML − NEGF) / NEGF mean (%)")
-    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=f"ML − NEGF: {v}")
                for v, c in VERDICT_COLOURS.items()]
+    if time_step:
+        handles.append(plt.Line2D([], [], marker="D", ls="", color="k",
+                                  label="NEGF(dt) − NEGF(dt/2)"))
     axes[0][-1].legend(handles=handles + axes[0][0].get_legend_handles_labels()[0][:1],
                        fontsize=8, loc="best")
     fig.suptitle(f"Paired ML − NEGF differences, {100 * CONFIDENCE:.0f} % t intervals over "
@@ -532,10 +580,13 @@ def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
 
 def make_validation(summaries, series, benchmarks, model_metrics, reference_errors, n_steps,
                     training_biases, outputs, lattice, physics, dynamics, margin: float,
-                    trust: tuple[float, float] = (math.nan, math.nan)) -> dict:
+                    trust: tuple[float, float] = (math.nan, math.nan),
+                    time_step_summaries=()) -> dict:
     """Verdicts, tables and figures from the analyses (see the module docstring).
 
     ``margin``: the relative ML - NEGF difference within which a quantity is equivalent.
+    ``time_step_summaries``: the analyses of the time-step check (``time_step_error``;
+    none: no check), shown beside the ML - NEGF differences.
 
     ``model_metrics``: the training metrics of every member of the committee, member k
     at index k (``metrics["model"]``, without the loss histories).
@@ -565,6 +616,8 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
                       f"{100 * CONFIDENCE:.0f} % t interval inside ±{100 * margin:g} % is "
                       "equivalent, wholly outside it differs"),
         "margin": margin,
+        # NEGF(dt) - NEGF(dt / 2) on the same Brownian paths, where it was measured
+        "time_step_error": time_step_error(time_step_summaries, margin),
         "per_bias": per_bias,
         # The job wall time includes start-up (imports, model loading); the loop time not.
         "cost_per_step_seconds": costs,
@@ -587,7 +640,7 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
                      outputs["current"],
                      extra_curves=(("ml", "series_current", "ML, in series", ":"),))
     plot_iv(table, n_seeds, sorted(trained), setting, outputs["iv_curve"])
-    plot_paired(per_bias, margin, setting, outputs["paired"])
+    plot_paired(per_bias, margin, setting, outputs["paired"], metrics["time_step_error"])
     plot_cost(job, loop, outputs["cost"])
     plot_committee(committee, *trust, setting, outputs["committee"])
     for (provider, bias), by_seed in sorted(runs.items()):

@@ -207,6 +207,24 @@ TRAIN = config["training_data"]
 VALID = config["validation"]
 TRAIN_BIASES = {bias_label(b): b for b in TRAIN["biases"]}
 VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
+TIME_STEP_BIASES = {bias_label(b): b for b in VALID["time_step_check"]["biases"]}
+# The two runs of the time-step check, as (steps per validation step, noise draws per
+# step): the validation's dt with two draws, and dt / 2 with one, so that both feel the
+# same Brownian path (holstein.langevin).
+TIME_STEP_RESOLUTIONS = {"coarse": (1, 2), "fine": (2, 1)}
+
+
+def time_step_dynamics(resolution):
+    """The dynamics section of a time-step run (same physical time and frames)."""
+    steps, draws = TIME_STEP_RESOLUTIONS[resolution]
+    return {
+        **config["dynamics"],
+        "dt": config["dynamics"]["dt"] / steps,
+        "noise_substeps": draws,
+        "checkpoint_every": config["dynamics"]["checkpoint_every"] * steps,
+    }
+
+
 LARGE = config["large_lattice"]
 TRANSFER = config["transfer"]
 TRANSFER_LATTICE = {"Lx": TRANSFER["Lx"], "Ly": TRANSFER["Ly"]}
@@ -410,6 +428,17 @@ def validation_inputs(stage, biases, seeds):
     """Inputs of validate: every run's analysis and benchmark, the model's numbers."""
     runs = {"provider": ["ml", "negf"], "bias": biases, "seed": seeds}
     return {
+        # the time-step check runs on the training-size validation only
+        "time_step_summaries": (
+            expand(
+                "results/time_step/analysis/{resolution}/V{bias}_s{seed}.json",
+                resolution=TIME_STEP_RESOLUTIONS,
+                bias=TIME_STEP_BIASES,
+                seed=seeds,
+            )
+            if stage == ""
+            else []
+        ),
         "summaries": expand(
             f"results/{stage}analysis/{{provider}}/V{{bias}}_s{{seed}}.json", **runs
         ),

@@ -54,3 +54,46 @@ rule analyse_run:
         code=ANALYSIS_CODE,
     script:
         "../scripts/analyse.py"
+
+
+# The NEGF reference's own time-step error (config validation.time_step_check): at each
+# checked bias and validation seed, a "coarse" run at dt whose noise sums two draws per
+# step and a "fine" run at dt / 2 on the same Brownian path; validate shows their paired
+# difference beside ML - NEGF.
+use rule brownian_run as time_step_run with:
+    input:
+        model=[],
+        initial=start_input(config["lattice"]),
+    output:
+        "results/time_step/{resolution}/V{bias}_s{seed}.parquet",
+    log:
+        "logs/time_step/{resolution}/V{bias}_s{seed}.log",
+    benchmark:
+        "results/benchmarks/time_step/{resolution}/V{bias}_s{seed}.tsv"
+    wildcard_constraints:
+        resolution="coarse|fine",
+    resources:
+        mem_mb=NEGF_MEM_MB["validation"],
+        runtime=lambda wc: NEGF_RUNTIME_MIN["validation"]
+        * TIME_STEP_RESOLUTIONS[wc.resolution][0],
+        gpu=gpus(NEGF_ON_GPU),
+    params:
+        provider="negf",
+        method=config["negf"]["method"],
+        device=device_of(NEGF_ON_GPU),
+        dynamics=lambda wc: time_step_dynamics(wc.resolution),
+        bias=lambda wc: TIME_STEP_BIASES[wc.bias],
+        n_steps=lambda wc: VALID["n_steps"] * TIME_STEP_RESOLUTIONS[wc.resolution][0],
+        stride=lambda wc: VALID["stride"] * TIME_STEP_RESOLUTIONS[wc.resolution][0],
+        predictor="",
+        code=SIMULATE_CODE["negf"],
+
+
+use rule analyse_run as analyse_time_step_run with:
+    input:
+        "results/time_step/{resolution}/V{bias}_s{seed}.parquet",
+    output:
+        series="results/time_step/analysis/{resolution}/V{bias}_s{seed}.csv",
+        summary="results/time_step/analysis/{resolution}/V{bias}_s{seed}.json",
+    log:
+        "logs/time_step/analysis/{resolution}/V{bias}_s{seed}.log",

@@ -21,5 +21,6 @@ make_validation(
     physics=sm.params.physics,
     dynamics=sm.params.dynamics,
     margin=sm.params.margin,
+    time_step_summaries=list(sm.input.time_step_summaries),
     trust=(sm.params.trust_lo, sm.params.trust_hi),
 )
