@@ -1,6 +1,6 @@
 """Observables of the voltage-driven CDW melting: order parameter, domain wall, device current.
 
-Conventions (see docs/background.md, "Observables"): a lattice configuration ``q`` is a float
+Conventions (see docs/physics.md, "Observables"): a lattice configuration ``q`` is a float
 ``(Lx, Ly)`` array with x = 0 the left (gated) electrode and y periodic; a trajectory is an
 ``(n_frames, Lx, Ly)`` array with a matching 1-d array of times.  Functions on configurations
 accept any number of leading frame axes.
