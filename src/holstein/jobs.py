@@ -33,11 +33,11 @@ def setup_job(log_path: str | None, threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     threadpool_limits(threads)  # BLAS libraries already loaded (numpy, scipy)
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(threads)
+    # torch is not imported here: about 40 analysis jobs never use it, and its import costs
+    # seconds.  A job that imports it later gets the thread count from OMP_NUM_THREADS.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
 
 
 def log_package_modules() -> None:
