@@ -341,3 +341,22 @@ def test_the_time_step_error_pairs_the_coarse_and_fine_runs_by_seed(tmp_path):
     assert velocity["seeds"] == list(SEEDS) and velocity["verdict"] == "unresolved"
     assert errors["half_decay_time"]["verdict"] == "equivalent"  # identical: zero error
     assert errors["switching_time"]["n"] == 0  # never switched: nothing to pair
+
+
+def test_the_late_current_is_paired_only_where_the_negf_run_switched():
+    """An insulating run's late current (~1e-7) is no scale to judge ML against."""
+    def summary(provider, seed, current, switched):
+        return ({"late_current": current, "switched": switched, "wall_velocity": 0.1,
+                 "provider": provider, "seed": seed}, None)
+
+    runs = {("negf", 2.0): {1: summary("negf", 1, 1e-7, False),
+                            2: summary("negf", 2, 0.2, True),
+                            3: summary("negf", 3, 0.25, True)},
+            ("ml", 2.0): {1: summary("ml", 1, 1e-3, False),
+                          2: summary("ml", 2, 0.21, True),
+                          3: summary("ml", 3, 0.26, True)}}
+    per_bias, _ = validation.compare(runs, [2.0], {2.0}, MARGIN)
+    paired = per_bias["2"]["late_current"]["paired"]
+    assert paired["seeds"] == [2, 3]
+    assert paired["differences"] == pytest.approx([0.01 / 0.225, 0.01 / 0.225])
+    assert per_bias["2"]["wall_velocity"]["paired"]["n"] == 3
