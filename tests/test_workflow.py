@@ -397,6 +397,9 @@ JOB_SCRIPTS = {
     "logs/locality/negf_training/": ("locality_floor.py", ("holstein.ml",)),
     "logs/locality/transfer/": ("locality_floor.py", ("holstein.ml",)),
     "logs/locality/metrics": ("locality_metrics.py", ()),
+    "logs/time_step/coarse/": ("simulate.py", ("holstein.ml",)),
+    "logs/time_step/fine/": ("simulate.py", ("holstein.ml",)),
+    "logs/time_step/analysis/": ("analyse.py", ()),
 }
 
 
@@ -452,8 +455,9 @@ def check_fingerprints_cover_the_imports(workdir: Path, used: dict[str, set[str]
 def test_code_fingerprints_cover_exactly_what_each_job_imported(tiny_run):
     used = job_modules(tiny_run)
     # every job of the tiny run (the target rule "all" has no log): 17 of the validation
-    # and the large lattice, 10 of the transfer stage, 7 of the locality floor
-    assert len(used) == 34 + 2 * N_TINY_MEMBERS
+    # and the large lattice, 10 of the transfer stage, 7 of the locality floor, 4 of the
+    # time-step check (a coarse and a fine run at one bias and seed, and their analyses)
+    assert len(used) == 38 + 2 * N_TINY_MEMBERS
     check_fingerprints_cover_the_imports(tiny_run, used)
 
 
@@ -740,7 +744,7 @@ def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_r
                     "large_lattice_report": 1, "default": 1, "transfer_run": 2 * n_transfer,
                     "analyse_transfer_run": 2 * n_transfer, "reference_errors_transfer": 1,
                     "validate_transfer": 1, "locality_floor": n_train + n_transfer,
-                    "locality_metrics": 1}
+                    "locality_metrics": 1, "time_step_run": 2, "analyse_time_step_run": 2}
 
 
 def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path):
