@@ -110,7 +110,7 @@ def model_paths(model_path) -> list[str]:
 
 
 def make_provider(provider_name: str, physics: dict, method: str = "fast", model_path=None,
-                  device: str = "auto", predictor: str = "mean"):
+                  device: str = "cpu", predictor: str = "mean"):
     """The NEGF provider, or the trained ML provider checked against ``physics``, on the
     device the setting ``device`` ('auto', 'cpu', 'cuda') resolves to here.
 

@@ -24,8 +24,12 @@ PREDICTORS = ("mean", "first")
 
 
 def committee_size(section: Mapping[str, Any]) -> int:
-    """The number of members of the validated ``model`` section (1 when not configured)."""
-    size = int(section.get("committee", 1))
+    """The number of members of the validated ``model`` section (the schema's default
+    lives in the schema only: an unvalidated section without it is refused)."""
+    if "committee" not in section:
+        raise KeyError("model.committee is missing: pass the model section validated "
+                       "against workflow/schemas/config.schema.yaml (it fills the default)")
+    size = int(section["committee"])
     if size < 1:
         raise ValueError(f"model.committee = {size}: a committee needs at least one member")
     return size
