@@ -182,3 +182,14 @@ def test_gpu_memory_of_negf_matches_its_dense_matrices():
     # a CPU node needs about a day for the 80 x 30 transfer runs of config/paper.yaml
     assert negf_runtime_min(80 * 30, 3000) > 24 * 60
     assert negf_runtime_min(16 * 14, 3000) == 120
+
+
+def test_a_cuda_job_that_sees_no_gpu_names_the_fix(gpu_slots):
+    with pytest.raises(ValueError, match="device: cpu"), device.gpu_slot("cuda", []):
+        pass
+
+
+def test_an_explicit_gpu_index_gets_the_precision_policy_and_no_lock(gpu_slots, tmp_path):
+    with device.gpu_slot("cuda:1") as d:
+        assert d == "cuda:1"
+    assert gpu_slots == [True] and not list(tmp_path.iterdir())

@@ -332,7 +332,10 @@ def test_the_time_step_error_pairs_the_coarse_and_fine_runs_by_seed(tmp_path):
         folder.mkdir()
         for seed, value in zip(SEEDS, (0.4, 0.5, 0.6), strict=True):
             summary = {"bias": 2.2, "seed": seed, "wall_velocity": factor * value,
-                       "half_decay_time": 10.0, "late_current": 0.3, "switching_time": None}
+                       "half_decay_time": 10.0, "switching_time": None,
+                       # seed 103's reference never switched: its late current is no scale
+                       "late_current": 0.3 if seed != 103 else 1e-7 * factor,
+                       "switched": seed != 103}
             paths.append(folder / f"V2.2_s{seed}.json")
             paths[-1].write_text(json.dumps(summary))
     errors = validation.time_step_error(paths, MARGIN)["2.2"]
@@ -341,6 +344,7 @@ def test_the_time_step_error_pairs_the_coarse_and_fine_runs_by_seed(tmp_path):
     assert velocity["seeds"] == list(SEEDS) and velocity["verdict"] == "unresolved"
     assert errors["half_decay_time"]["verdict"] == "equivalent"  # identical: zero error
     assert errors["switching_time"]["n"] == 0  # never switched: nothing to pair
+    assert errors["late_current"]["seeds"] == [101, 102]
 
 
 def test_the_late_current_is_paired_only_where_the_negf_run_switched():

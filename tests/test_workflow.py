@@ -657,6 +657,16 @@ def test_a_local_dry_run_with_cuda_and_no_gpu_only_warns(tmp_path):
     check_gpu_jobs(gpus, ML_GPU_JOBS)
 
 
+def test_summary_of_a_cuda_run_works_on_a_node_without_a_gpu(tmp_path):
+    """--summary (like --report) plans without an executor: a login node without a GPU
+    must still read the plan of a cluster run with device: cuda."""
+    if not gpu_driver_absent():
+        pytest.skip("a GPU driver is present")
+    out = snakemake("--summary", "--cores", "1", "--config", "device=cuda", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "A local run would stop here" in out.stderr
+
+
 def test_an_negf_job_planned_with_device_cuda_runs_on_a_node_without_a_gpu(tmp_path):
     """The job step itself, not only its plan: an NEGF shard of the tiny config, run as
     a cluster job with device: cuda, completes on this machine's CPU."""

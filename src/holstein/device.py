@@ -105,8 +105,9 @@ def job_device(pipeline_gpu: bool, job_uses_gpu: bool) -> str:
     return "cuda" if pipeline_gpu and job_uses_gpu else "cpu"
 
 
-# Where the GPU slot locks live: one file per physical GPU, shared by every job on the
-# machine (a per-user folder of the temporary directory unless set).
+# Where the GPU slot locks live: one file per physical GPU, shared by every job of this
+# user on the machine (a per-user folder of the temporary directory; set the variable
+# to a folder every user can write, to share GPUs between users' pipelines).
 GPU_LOCK_DIR_VARIABLE = "HOLSTEIN_GPU_LOCK_DIR"
 GPU_WAIT_SECONDS = 1.0
 
@@ -150,12 +151,16 @@ def gpu_slot(device: str, gpus=None):
     if device == "cpu":
         yield "cpu"
         return
-    if device != "cuda":
+    if device != "cuda":  # an explicit 'cuda:k': used as given, with the same policy
+        gpu_precision()
         yield device
         return
     if not cuda_available() and gpus is None:
         resolve_device("cuda")  # the error that names the fix
     gpus = visible_gpus() if gpus is None else gpus
+    if not gpus:
+        raise ValueError("device 'cuda' but torch lists no GPU (torch.cuda.device_count() "
+                         "is 0): set device: cpu, or check CUDA_VISIBLE_DEVICES")
     folder = gpu_lock_dir()
     waited = False
     while True:

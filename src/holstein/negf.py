@@ -390,7 +390,13 @@ def refine_narrow_modes(heff, lat, lam, v, w, gamma):
         refined = _inverse_iteration(banded, bandwidth, lam_host[c].mean(), vc)
         if refined is None:
             continue
-        left = np.linalg.solve(refined.T @ refined, refined.T)
+        try:
+            left = np.linalg.solve(refined.T @ refined, refined.T)
+        except np.linalg.LinAlgError:
+            continue  # the block collapsed onto fewer directions: keep eig's vectors
+        if not (np.all(np.isfinite(left))
+                and np.abs(left @ refined - np.eye(len(c))).max() < INVERSE_RESIDUAL_LIMIT):
+            continue
         if on_host:
             v[:, c], w[c] = refined, left
         else:

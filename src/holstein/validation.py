@@ -77,11 +77,15 @@ def time_step_error(summaries, margin: float) -> dict:
     errors = {}
     for bias in sorted(values):
         runs = values[bias]
-        errors[f"{bias:g}"] = {
-            quantity: paired_difference(
-                {s: r.get(quantity) for s, r in runs["coarse"].items()},
-                {s: r.get(quantity) for s, r in runs["fine"].items()}, margin)
-            for quantity in PAIRED_PANELS}
+        entry = {}
+        for quantity in PAIRED_PANELS:
+            # as in ``compare``: the late current only where the (fine) reference switched
+            seeds = {s for s, r in runs["fine"].items()
+                     if quantity not in AFTER_THE_SWITCH or r.get("switched", True)}
+            entry[quantity] = paired_difference(
+                {s: r.get(quantity) for s, r in runs["coarse"].items() if s in seeds},
+                {s: r.get(quantity) for s, r in runs["fine"].items() if s in seeds}, margin)
+        errors[f"{bias:g}"] = entry
     return errors
 
 
@@ -121,9 +125,10 @@ def compare(runs, biases, trained, margin: float) -> tuple[dict, pd.DataFrame]:
                             if s.get("switched", True)}
                 by_seed = {p: {seed: v for seed, v in values.items() if seed in switched}
                            for p, values in by_seed.items()}
-            # The insulating current is ~0: compare it on the scale of the switched current.
-            scale = (entry["late_current"]["negf"]["mean"] if quantity == "initial_current"
-                     else None)
+            # The insulating current is ~0: compare it on the scale of the switched current
+            # (the NEGF mean over the runs that switched).
+            scale = (entry["late_current"]["paired"]["scale"]
+                     if quantity == "initial_current" else None)
             entry[quantity] = {**stats, "paired": paired_difference(
                 by_seed["ml"], by_seed["negf"], margin, scale)}
         entry["mean_kirchhoff_spread"] = {
@@ -164,6 +169,10 @@ def _interval(paired: dict) -> str:
 def _verdict(paired: dict) -> str:
     if paired["verdict"] != "unresolved":
         return paired["verdict"]
+    if paired["n"] == 0:
+        return "unresolved (no seed pair with finite values)"
+    if not paired["scale"] > 0:
+        return "unresolved (the NEGF mean is 0: no scale)"
     if paired["n"] < 2:
         return "unresolved (one seed pair: no interval)"
     if paired["seeds_needed"] is None:

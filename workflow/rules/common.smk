@@ -85,14 +85,16 @@ def pipeline_gpu():
     """Whether jobs that can use a GPU request one (decided once, at the first job)."""
     if not _PIPELINE_GPU:
         here = workflow.local_exec and workflow.is_main_process
+        # A dry run may preview a cluster submission, and --report, --summary and
+        # --list-changes plan without an executor: they read the plan and run nothing.
+        previewing = workflow.dryrun or workflow.executor_plugin is None
         try:
             _PIPELINE_GPU.append(plans_gpu(DEVICE, here))
         except ValueError as error:
-            if not workflow.dryrun:
+            if not previewing:
                 raise
-            # a dry run may preview a cluster submission: plan what the cluster would get
             logger.warning(
-                f"{error}. A local run would stop here; this dry run goes on."
+                f"{error}. A local run would stop here; this preview goes on."
             )
             _PIPELINE_GPU.append(True)
         if _PIPELINE_GPU[0] and here and cuda_available():
