@@ -313,7 +313,7 @@ def _closed_form(lat, lam, v, w, mus, t, gamma, temperature) -> SteadyState:
     for a in "LR":
         wa = w[:, index(lat.lead_sites(a))]
         lead_weights[a] = gamma * (wa @ wa.conj().T)  # W Gamma_a W^+
-    half_widths = rayleigh_widths(w, lead_weights["L"], lead_weights["R"])
+    half_widths = rayleigh_widths(w, _lead_columns(lat, w), gamma)
     if not bool((half_widths < 0).all()):
         raise IllConditionedSpectrumError(
             f"a state of this {lat.Lx} x {lat.Ly} configuration has no coupling to either "
@@ -367,9 +367,7 @@ def refine_narrow_modes(heff, lat, lam, v, w, gamma):
     ``v``, ``w``: numpy arrays or torch tensors (refined on the host, put back in place).
     """
     on_host = isinstance(v, np.ndarray)
-    leads = np.concatenate([lat.lead_sites("L"), lat.lead_sites("R")])
-    w_leads = w[:, leads] if on_host else w[:, _torch().as_tensor(leads, device=w.device)]
-    half = (gamma * (abs(w_leads) ** 2).sum(1) / (2.0 * (abs(w) ** 2).sum(1)))
+    half = -rayleigh_widths(w, _lead_columns(lat, w), gamma)
     half = half if on_host else half.cpu().numpy()
     narrow = np.flatnonzero(half < NARROW_HALF_WIDTH * gamma)
     if narrow.size == 0:
@@ -439,7 +437,13 @@ def _inverse_iteration(banded, bandwidth, sigma, vc, steps=2):
     return x @ combination
 
 
-def rayleigh_widths(w, lead_weights_l, lead_weights_r):
+def _lead_columns(lat, w):
+    """The indices of both leads' sites, as an index of ``w`` (numpy or torch)."""
+    leads = np.concatenate([lat.lead_sites("L"), lat.lead_sites("R")])
+    return leads if isinstance(w, np.ndarray) else _torch().as_tensor(leads, device=w.device)
+
+
+def rayleigh_widths(w, lead_columns, gamma):
     """Im lam_m = -(W Gamma W^+)_mm / (2 (W W^+)_mm): the left eigenvectors' Rayleigh quotient.
 
     For an exact left eigenvector w_m of H_eff = h - (i/2) Gamma, w_m H_eff w_m^+ =
@@ -449,14 +453,10 @@ def rayleigh_widths(w, lead_weights_l, lead_weights_r):
     bound deep in the CDW, whose computed Im lam is rounding noise of either sign.  With
     it the diagonal of the kernel is sum_a (Gamma_a,m / Gamma_m) f_a(E_m) (W W^+)_mm, a
     convex combination of the leads' Fermi functions, and the sum rule rho = 1 for
-    f_L = f_R = 1 holds mode by mode.  ``w`` and the weights: numpy arrays or torch
-    tensors.
+    f_L = f_R = 1 holds mode by mode.  (W Gamma W^+)_mm = gamma sum over the lead sites of
+    |W_mi|^2 (``lead_columns``, ``_lead_columns``).  ``w``: a numpy array or a torch tensor.
     """
-    on_host = isinstance(w, np.ndarray)
-    xp = np if on_host else _torch()
-    diag = (lambda m: xp.diagonal(m).real) if on_host else (lambda m: xp.diagonal(m).real)
-    norm = (abs(w) ** 2).sum(1)
-    return -(diag(lead_weights_l) + diag(lead_weights_r)) / (2.0 * norm)
+    return -gamma * (abs(w[:, lead_columns]) ** 2).sum(1) / (2.0 * (abs(w) ** 2).sum(1))
 
 
 def _torch():

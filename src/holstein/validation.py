@@ -65,6 +65,18 @@ def read_runs(summaries, series) -> dict:
     return runs
 
 
+def paired_quantity(runs: dict, reference: dict, quantity: str, margin: float,
+                    scale: float | None = None) -> dict:
+    """``paired_difference`` of one quantity between two sets of runs, ``{seed: summary}``
+    each, against ``reference``; a current after the switch only on the seeds whose
+    reference run switched (``AFTER_THE_SWITCH``)."""
+    seeds = {s for s, r in reference.items()
+             if quantity not in AFTER_THE_SWITCH or r.get("switched", True)}
+    return paired_difference({s: r.get(quantity) for s, r in runs.items() if s in seeds},
+                             {s: r.get(quantity) for s, r in reference.items() if s in seeds},
+                             margin, scale)
+
+
 def time_step_error(summaries, margin: float) -> dict:
     """bias -> quantity -> the paired difference NEGF(dt) - NEGF(dt / 2) over the seeds,
     relative to the dt / 2 mean: the reference's own discretisation error (the two runs
@@ -74,19 +86,9 @@ def time_step_error(summaries, margin: float) -> dict:
     for path in summaries:
         summary = json.loads(Path(path).read_text())
         values[summary["bias"]][Path(path).parent.name][summary["seed"]] = summary
-    errors = {}
-    for bias in sorted(values):
-        runs = values[bias]
-        entry = {}
-        for quantity in PAIRED_PANELS:
-            # as in ``compare``: the late current only where the (fine) reference switched
-            seeds = {s for s, r in runs["fine"].items()
-                     if quantity not in AFTER_THE_SWITCH or r.get("switched", True)}
-            entry[quantity] = paired_difference(
-                {s: r.get(quantity) for s, r in runs["coarse"].items() if s in seeds},
-                {s: r.get(quantity) for s, r in runs["fine"].items() if s in seeds}, margin)
-        errors[f"{bias:g}"] = entry
-    return errors
+    return {f"{bias:g}": {q: paired_quantity(runs["coarse"], runs["fine"], q, margin)
+                          for q in PAIRED_PANELS}
+            for bias, runs in sorted(values.items())}
 
 
 def job_seconds_per_step(benchmarks, n_steps) -> dict[str, list[float]]:
@@ -116,21 +118,17 @@ def compare(runs, biases, trained, margin: float) -> tuple[dict, pd.DataFrame]:
     rows, per_bias = [], {}
     for bias in biases:
         entry = {"interpolated": bias not in trained}
+        summaries = {p: {seed: s for seed, (s, _) in runs[(p, bias)].items()}
+                     for p in PROVIDER_ORDER}
         for quantity in COMPARED:
-            by_seed = {p: {seed: s.get(quantity) for seed, (s, _) in runs[(p, bias)].items()}
-                       for p in PROVIDER_ORDER}
-            stats = {p: seed_statistics(by_seed[p].values()) for p in PROVIDER_ORDER}
-            if quantity in AFTER_THE_SWITCH:
-                switched = {seed for seed, (s, _) in runs[("negf", bias)].items()
-                            if s.get("switched", True)}
-                by_seed = {p: {seed: v for seed, v in values.items() if seed in switched}
-                           for p, values in by_seed.items()}
+            stats = {p: seed_statistics([s.get(quantity) for s in summaries[p].values()])
+                     for p in PROVIDER_ORDER}
             # The insulating current is ~0: compare it on the scale of the switched current
             # (the NEGF mean over the runs that switched).
             scale = (entry["late_current"]["paired"]["scale"]
                      if quantity == "initial_current" else None)
-            entry[quantity] = {**stats, "paired": paired_difference(
-                by_seed["ml"], by_seed["negf"], margin, scale)}
+            entry[quantity] = {**stats, "paired": paired_quantity(
+                summaries["ml"], summaries["negf"], quantity, margin, scale)}
         entry["mean_kirchhoff_spread"] = {
             p: seed_statistics([s.get("mean_kirchhoff_spread")
                                 for s, _ in runs[(p, bias)].values()])
