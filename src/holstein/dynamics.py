@@ -87,12 +87,9 @@ class BrownianIntegrator:
         """One step's standard normals: the normalised sum of ``noise_substeps`` draws of
         the site-shaped stream (one draw each, so a run at dt / m reads the same stream)."""
         m = self.params.noise_substeps
-        total = torch.randn(self._q.shape, generator=self.rng, dtype=torch.float64,
-                            device=self.device)
-        for _ in range(m - 1):
-            total = total + torch.randn(self._q.shape, generator=self.rng,
-                                        dtype=torch.float64, device=self.device)
-        return total if m == 1 else total / m ** 0.5
+        draws = [torch.randn(self._q.shape, generator=self.rng, dtype=torch.float64,
+                             device=self.device) for _ in range(m)]
+        return sum(draws[1:], draws[0]) / m ** 0.5  # m = 1: the draw itself, exactly
 
     @property
     def q(self) -> np.ndarray:

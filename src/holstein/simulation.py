@@ -146,31 +146,25 @@ def run_job(out_path, provider_name, lattice, physics, dynamics, bias, seed, n_s
     ``relaxed``.  ``model_path``, ``predictor``: the model of an ML run (``make_provider``).
     """
     with compute_device(device) as device:
-        _run_on(device, out_path, provider_name, lattice, physics, dynamics, bias, seed,
-                n_steps, stride, method, model_path, record, relaxed_path, predictor)
-
-
-def _run_on(device, out_path, provider_name, lattice, physics, dynamics, bias, seed, n_steps,
-            stride, method, model_path, record, relaxed_path, predictor) -> None:
-    provider = make_provider(provider_name, physics, method, model_path, device, predictor)
-    every = int(dynamics.get("checkpoint_every") or 0)
-    checkpoint = None
-    if every > 0:
-        fingerprint = {
-            "provider": provider_name, "method": method, "lattice": dict(lattice),
-            "physics": dict(physics), "dynamics": dict(dynamics), "bias": float(bias),
-            "seed": int(seed), "n_steps": int(n_steps), "stride": int(stride),
-            "record": sorted(record),
-            # a resumed run repeats the interrupted one bit for bit only on the same
-            # device model
-            "device": device_model(device),
-            "model_sha256": [_sha256(p) for p in model_paths(model_path)],
-            "predictor": predictor if provider_name == "ml" else None,
-            "relaxed_sha256": _sha256(relaxed_path),
-        }
-        checkpoint = CheckpointPolicy(checkpoint_path(out_path), every, fingerprint)
-    simulate(out_path, provider, provider_name, lattice, physics, dynamics, bias, seed,
-             n_steps, stride, checkpoint, record, relaxed_path)
+        provider = make_provider(provider_name, physics, method, model_path, device, predictor)
+        every = int(dynamics.get("checkpoint_every") or 0)
+        checkpoint = None
+        if every > 0:
+            fingerprint = {
+                "provider": provider_name, "method": method, "lattice": dict(lattice),
+                "physics": dict(physics), "dynamics": dict(dynamics), "bias": float(bias),
+                "seed": int(seed), "n_steps": int(n_steps), "stride": int(stride),
+                "record": sorted(record),
+                # a resumed run repeats the interrupted one bit for bit only on the same
+                # device model
+                "device": device_model(device),
+                "model_sha256": [_sha256(p) for p in model_paths(model_path)],
+                "predictor": predictor if provider_name == "ml" else None,
+                "relaxed_sha256": _sha256(relaxed_path),
+            }
+            checkpoint = CheckpointPolicy(checkpoint_path(out_path), every, fingerprint)
+        simulate(out_path, provider, provider_name, lattice, physics, dynamics, bias, seed,
+                 n_steps, stride, checkpoint, record, relaxed_path)
 
 
 def _sha256(path) -> str | None:
