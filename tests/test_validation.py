@@ -364,3 +364,29 @@ def test_the_late_current_is_paired_only_where_the_negf_run_switched():
     assert paired["seeds"] == [2, 3]
     assert paired["differences"] == pytest.approx([0.01 / 0.225, 0.01 / 0.225])
     assert per_bias["2"]["wall_velocity"]["paired"]["n"] == 3
+
+
+def test_an_off_scale_difference_is_written_at_the_edge_not_flattening_the_rest(tmp_path):
+    from holstein.comparison import paired_difference
+
+    def entry(ml_factor):
+        negf = {1: 1.0, 2: 1.2, 3: 0.9}
+        return {"paired": paired_difference({s: v * ml_factor for s, v in negf.items()},
+                                            negf, MARGIN)}
+
+    per_bias = {"2": {q: entry(80.0 if q == "late_current" else 1.02)
+                      for q in validation.PAIRED_PANELS},
+                "2.2": {q: entry(0.9) for q in validation.PAIRED_PANELS}}
+    figures = {}
+    original = pl.finish
+    pl.finish = lambda fig, path, **kw: figures.setdefault("fig", fig)
+    try:
+        validation.plot_paired(per_bias, MARGIN, "test", tmp_path / "paired.png")
+    finally:
+        pl.finish = original
+    axes = figures["fig"].axes
+    current = axes[validation.PAIRED_PANELS.index("late_current")]
+    assert current.get_ylim()[1] <= validation.PAIRED_AXIS_LIMIT
+    assert any("+7900 %" in t.get_text() for t in current.texts)
+    velocity = axes[validation.PAIRED_PANELS.index("wall_velocity")]
+    assert velocity.get_ylim()[1] < validation.PAIRED_AXIS_LIMIT and not velocity.texts

@@ -375,6 +375,9 @@ def plot_iv(table, n_seeds, training_biases, setting, path):
 # The quantities the verdict figure shows, each in its own panel.
 PAIRED_PANELS = ("wall_velocity", "half_decay_time", "late_current", "switching_time")
 VERDICT_COLOURS = {"equivalent": "tab:green", "differs": "tab:red", "unresolved": "tab:gray"}
+# The verdict figure's axis ends at this (per cent): an off-scale mean is drawn at the edge
+# with its value written beside it, so that one huge difference does not flatten the rest.
+PAIRED_AXIS_LIMIT = 60.0
 
 
 def plot_paired(per_bias: dict, margin: float, setting: str, path,
@@ -391,12 +394,15 @@ def plot_paired(per_bias: dict, margin: float, setting: str, path,
         ax.axhspan(-100 * margin, 100 * margin, color="tab:green", alpha=0.12,
                    label=f"±{100 * margin:g} % margin")
         ax.axhline(0, color="k", lw=0.6)
-        drawn = 0
+        drawn, off_scale = 0, []
         for k, bias in enumerate(biases):
             paired = per_bias[bias][quantity]["paired"]
             if not np.isfinite(paired["mean"]):
                 continue
             drawn += 1
+            if abs(100 * paired["mean"]) > PAIRED_AXIS_LIMIT:
+                off_scale.append((k, 100 * paired["mean"],
+                                  VERDICT_COLOURS[paired["verdict"]]))
             colour = VERDICT_COLOURS[paired["verdict"]]
             low, high = paired["interval"]
             if np.isfinite(low) and np.isfinite(high):
@@ -416,6 +422,15 @@ def plot_paired(per_bias: dict, margin: float, setting: str, path,
         if not drawn:
             ax.text(0.5, 0.5, "no seed pair with finite values\n(not measured in these runs)",
                     transform=ax.transAxes, ha="center", va="center", fontsize=8)
+        low, high = ax.get_ylim()
+        if low < -PAIRED_AXIS_LIMIT or high > PAIRED_AXIS_LIMIT:
+            ax.set_ylim(max(low, -PAIRED_AXIS_LIMIT), min(high, PAIRED_AXIS_LIMIT))
+        for k, value, colour in off_scale:
+            edge = np.sign(value) * 0.93 * PAIRED_AXIS_LIMIT
+            ax.plot([k], [edge], "^" if value > 0 else "v", color=colour, ms=8)
+            ax.annotate(f"{value:+.0f} %\n(off scale)", (k, edge), xytext=(6, -4),
+                        textcoords="offset points", fontsize=7, color=colour,
+                        va="top" if value > 0 else "bottom")
         ax.set_xticks(range(len(biases)), biases)
         ax.set_xlabel("bias V (t/e)")
         ax.set_title(quantity.replace("_", " "))
@@ -425,8 +440,8 @@ def plot_paired(per_bias: dict, margin: float, setting: str, path,
     if time_step:
         handles.append(plt.Line2D([], [], marker="D", ls="", color="k",
                                   label="NEGF(dt) − NEGF(dt/2)"))
-    axes[0][-1].legend(handles=handles + axes[0][0].get_legend_handles_labels()[0][:1],
-                       fontsize=8, loc="best")
+    fig.legend(handles=handles + axes[0][0].get_legend_handles_labels()[0][:1],
+               fontsize=8, loc="outside right center")
     fig.suptitle(f"Paired ML − NEGF differences, {100 * CONFIDENCE:.0f} % t intervals over "
                  f"seeds (dots: single seed pairs)\n{setting}", fontsize=9)
     pl.finish(fig, path)
