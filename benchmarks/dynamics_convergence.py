@@ -1,7 +1,7 @@
 """Measurement: how the integrator, its time step and the start change the observables.
 
 Every run is an NEGF Brownian run on the pipeline's default lattice and physics (16 x 14,
-config.yaml), analysed like a pipeline run (holstein.analysis: domain-wall velocity and
+config.yaml), analysed like a pipeline run (holstein.stages.analyse: domain-wall velocity and
 half-decay time of the order parameter), over the same physical time (default 90 = the
 pipeline's 900 steps at dt = 0.1) with frames every 0.3 time units at every dt.
 
@@ -15,7 +15,7 @@ Two studies:
   the coarse and the fine run feel the same noise and their difference is the integrator's
   error, not a different noise realisation.
 * ``initial``: the checkerboard start against the relaxed V = 0 equilibrium
-  (holstein.initial.relaxed_state) with the configured integrator at dt = 0.1, the same
+  (holstein.physics.initial.relaxed_state) with the configured integrator at dt = 0.1, the same
   noise.
 
 Each run's summary is cached in the JSON (--out), so an interrupted measurement resumes
@@ -44,13 +44,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from holstein.analysis import run_time_series, summarise  # noqa: E402
-from holstein.atomic import write_text_atomic  # noqa: E402
-from holstein.dynamics import BrownianIntegrator  # noqa: E402
-from holstein.langevin import INTEGRATORS, brownian_parameters  # noqa: E402
-from holstein.lattice import checkerboard  # noqa: E402
-from holstein.observables import half_decay_time  # noqa: E402
-from holstein.simulation import negf_provider  # noqa: E402
+from holstein.data.atomic import write_text_atomic  # noqa: E402
+from holstein.physics.dynamics import BrownianIntegrator  # noqa: E402
+from holstein.physics.forces import negf_provider  # noqa: E402
+from holstein.physics.langevin import INTEGRATORS, brownian_parameters  # noqa: E402
+from holstein.physics.lattice import checkerboard  # noqa: E402
+from holstein.physics.observables import half_decay_time  # noqa: E402
+from holstein.stages.analyse import run_time_series, summarise  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME_INTERVAL = 0.3  # time between recorded frames, as the pipeline's stride 3 at dt 0.1
@@ -129,7 +129,7 @@ def start_state(config, initial):
     lat, phys = config["lattice"], config["physics"]
     if initial == "checkerboard":
         return checkerboard(lat["Lx"], lat["Ly"], phys["g"], phys["K"], phys["kappa"])
-    from holstein.initial import relaxed_state
+    from holstein.physics.initial import relaxed_state
 
     return relaxed_state(lat["Lx"], lat["Ly"], phys,
                          negf_provider(phys, config["negf"]["method"])).q

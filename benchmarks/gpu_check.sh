@@ -2,7 +2,7 @@
 # Every GPU claim of the README, measured in one run on a machine with an NVIDIA GPU (at
 # most 10 minutes).  Each step's outcome is recorded even when an earlier one failed:
 #   1. the gpu-marked tests;
-#   2. NEGF through holstein.negf at 40 x 30 and 80 x 60 on the GPU, against the CPU;
+#   2. NEGF through holstein.physics.negf at 40 x 30 and 80 x 60 on the GPU, against the CPU;
 #   3. the ML force under the precision policy (TF32 off) against float32 on the CPU;
 #   4. the ML Brownian step of the local model from 256^2 to 2048^2, and of the transport
 #      model trained by step 5;

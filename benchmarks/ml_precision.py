@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from holstein.lattice import checkerboard
 from holstein.ml.model import Architecture, LocalForceField
 from holstein.ml.provider import MLForceProvider
+from holstein.physics.lattice import checkerboard
 
 PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
                bias_scheme="gated")

@@ -55,12 +55,12 @@ import blas_threads  # noqa: E402, F401  (before numpy: BLAS threads from --thre
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from holstein.dynamics import BrownianIntegrator, run_brownian  # noqa: E402
-from holstein.langevin import BrownianParameters  # noqa: E402
-from holstein.lattice import checkerboard  # noqa: E402
 from holstein.ml.model import Architecture, LocalForceField  # noqa: E402
 from holstein.ml.provider import MLForceProvider  # noqa: E402
-from holstein.negf import steady_state  # noqa: E402
+from holstein.physics.dynamics import BrownianIntegrator, run_brownian  # noqa: E402
+from holstein.physics.langevin import BrownianParameters  # noqa: E402
+from holstein.physics.lattice import checkerboard  # noqa: E402
+from holstein.physics.negf import steady_state  # noqa: E402
 
 PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
                bias_scheme="gated")

@@ -1,7 +1,7 @@
 """Cost and effect of the bound-state handling of the NEGF closed form, against another
-version of ``holstein.negf`` measured in the same run.
+version of ``holstein.physics.negf`` measured in the same run.
 
-Usage: git show 3fe7013:src/holstein/negf.py > /tmp/negf_old.py
+Usage: git show 3fe7013:src/holstein/physics/negf.py > /tmp/negf_old.py
        python benchmarks/negf_bound_states.py --compare-with /tmp/negf_old.py [--repeats 5]
 Prints, for 10 thermal 16 x 14 configurations (the default lattice, no deep bound
 state), the largest density difference between the two versions, and for a thermal
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from negf_reference_errors import load_module  # noqa: E402
 
-from holstein import negf  # noqa: E402
-from holstein.lattice import checkerboard  # noqa: E402
+from holstein.physics import negf  # noqa: E402
+from holstein.physics.lattice import checkerboard  # noqa: E402
 
 
 class VersionProvider:
@@ -37,7 +37,7 @@ class VersionProvider:
         self.module = module
 
     def evaluate(self, q, bias, observables=True):
-        from holstein.forces import ElectronicResponse
+        from holstein.physics.forces import ElectronicResponse
 
         ss = self.module.steady_state(q, bias)
         return ElectronicResponse(force=ss.electronic_force(1.5), density=ss.density,
@@ -48,8 +48,8 @@ class VersionProvider:
 
 
 def compare_runs(other, n_steps: int) -> None:
-    from holstein.dynamics import run_brownian
-    from holstein.langevin import BrownianParameters
+    from holstein.physics.dynamics import run_brownian
+    from holstein.physics.langevin import BrownianParameters
 
     runs = [run_brownian(checkerboard(16, 14), VersionProvider(module), 2.2,
                          BrownianParameters(), n_steps, seed=1, stride=1, record=("density",))

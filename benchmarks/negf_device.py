@@ -31,8 +31,8 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from holstein.lattice import checkerboard
-from holstein.negf import effective_hamiltonian, steady_state
+from holstein.physics.lattice import checkerboard
+from holstein.physics.negf import effective_hamiltonian, steady_state
 
 BIAS = 2.2
 

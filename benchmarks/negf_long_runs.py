@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from holstein.dynamics import BrownianIntegrator
-from holstein.langevin import brownian_parameters
-from holstein.lattice import checkerboard
-from holstein.simulation import negf_provider
+from holstein.physics.dynamics import BrownianIntegrator
+from holstein.physics.forces import negf_provider
+from holstein.physics.langevin import brownian_parameters
+from holstein.physics.lattice import checkerboard
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 

@@ -4,9 +4,9 @@ Usage: python benchmarks/negf_reference_errors.py [--cases 24] [--seed 7]
        [--compare-with OLD_NEGF.py]
 The cases are those of tests/test_negf_bound_states.py: long 3-wide thermal CDWs
 (Lx 30-44) with one site weakened by 0.3-0.6 at mid-length, V uniform in [0, 4].
-Prints, per case, the largest density error of ``holstein.negf.steady_state`` against
+Prints, per case, the largest density error of ``holstein.physics.negf.steady_state`` against
 ``tests/negf_reference.py`` and, with --compare-with, of another version of the module
-(for example ``git show 3fe7013:src/holstein/negf.py > /tmp/negf_old.py``, the closed
+(for example ``git show 3fe7013:src/holstein/physics/negf.py > /tmp/negf_old.py``, the closed
 form with eig's imaginary parts).
 """
 
@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from negf_reference import reference_density  # noqa: E402
 
-from holstein.lattice import checkerboard  # noqa: E402
-from holstein.negf import steady_state  # noqa: E402
+from holstein.physics.lattice import checkerboard  # noqa: E402
+from holstein.physics.negf import steady_state  # noqa: E402
 
 
 def bound_state_cases(seed: int, count: int):
@@ -40,7 +40,7 @@ def bound_state_cases(seed: int, count: int):
 
 
 def load_module(path: str):
-    source = Path(path).read_text().replace("from .lattice", "from holstein.lattice")
+    source = Path(path).read_text().replace("from .lattice", "from holstein.physics.lattice")
     module_path = Path("/tmp") / "negf_compared.py"
     module_path.write_text(source)
     spec = importlib.util.spec_from_file_location("negf_compared", module_path)

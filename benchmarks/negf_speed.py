@@ -1,12 +1,14 @@
-"""Benchmark: cost of the steady-state NEGF (holstein.negf.steady_state) against dense baselines.
+"""Benchmark: cost of the steady-state NEGF (holstein.physics.negf.steady_state) against
+dense baselines.
 
 What is measured (wall time, time.perf_counter, one warm-up call before timing each function,
 medians over --repeats; all ratios are formed from numbers measured in the same run):
 
-* Configuration: an Lx x Ly CDW (holstein.lattice.checkerboard, g=1.5, K=1, kappa=0.18) whose
-  first ~15% of columns at the gated (left, x = 0) electrode are partly molten (amplitude ramped
-  linearly from 0 to 1; 6 columns at 40 x 30), plus seeded Gaussian noise (sigma 0.05) so the
-  spectrum is generic; bias 4.0, gated scheme (mu_L = 4, mu_R = 0), gamma = 1, kT = 0.1.
+* Configuration: an Lx x Ly CDW (holstein.physics.lattice.checkerboard, g=1.5, K=1,
+  kappa=0.18) whose first ~15% of columns at the gated (left, x = 0) electrode are partly
+  molten (amplitude ramped linearly from 0 to 1; 6 columns at 40 x 30), plus seeded
+  Gaussian noise (sigma 0.05) so the spectrum is generic; bias 4.0, gated scheme
+  (mu_L = 4, mu_R = 0), gamma = 1, kT = 0.1.
 * At the main size (40 x 30, 1200 sites): steady_state(method="fast") and (method="exact"),
   one dense 1200 x 1200 complex inverse (numpy.linalg.inv of e*I - H_eff), and a "naive dense
   energy-grid method": n_i = sum_a sum_e de/2pi f_a(e) [G^r Gamma_a G^a]_ii on a uniform
@@ -55,8 +57,8 @@ import scipy
 import scipy.linalg
 from scipy.special import expit
 
-from holstein.lattice import Lattice, checkerboard, chemical_potentials
-from holstein.negf import effective_hamiltonian, steady_state
+from holstein.physics.lattice import Lattice, checkerboard, chemical_potentials
+from holstein.physics.negf import effective_hamiltonian, steady_state
 
 # Physical parameters of the benchmark configuration.
 T_HOP, G, K, KAPPA = 1.0, 1.5, 1.0, 0.18
@@ -349,7 +351,7 @@ def fmt_s(x: float | None) -> str:
 def report(res: dict) -> None:
     m = res["machine"]
     cfg = res["config"]
-    print("NEGF steady-state cost benchmark (holstein.negf.steady_state)")
+    print("NEGF steady-state cost benchmark (holstein.physics.negf.steady_state)")
     print(
         f"machine: {m['platform']}, {m['cpu_count']} CPUs, numpy {m['numpy']}, "
         f"BLAS {m['blas']}, BLAS threads {m['blas_threads'] or 'n/a (threadpoolctl missing)'}, "

@@ -3,7 +3,7 @@
 What is measured: ``snakemake --cores C --until negf_training_shard`` on a fresh working
 directory (so every shard runs), for C in --cores (default 1,2), --repeats times each,
 alternating the core counts so that slow drifts of the machine hit both alike.  Each NEGF
-job declares 1 thread and limits its BLAS pool to it (holstein.jobs.setup_job), so C cores
+job declares 1 thread and limits its BLAS pool to it (holstein.pipeline.jobs.setup_job), so C cores
 run C shards side by side.  The config is the default config.yaml with the run length
 overridden by --n-steps (the stage's work scales with it; the default 900 steps take about
 2 x 7 minutes per repeat on 2 cores).  Reported: median wall seconds per core count and the

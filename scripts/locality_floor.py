@@ -4,7 +4,7 @@ For each NEGF trajectory file (training shards or reference runs) this takes the
 after ``--skip-fraction`` of the run (the state after the wall has swept, or the
 collapsed metal), splices Q inside a Chebyshev radius R around a random site with Q
 from another frame at least ``--min-separation`` frames away, and recomputes the exact
-NEGF force there (holstein.locality).  It prints, per trajectory and radius, the
+NEGF force there (holstein.physics.locality).  It prints, per trajectory and radius, the
 estimated RMSE floor of any model with cutoff R, relative to the force standard
 deviation of the whole trajectory (the normalisation of the held-out metric), and,
 with ``--model``, the trained model's RMSE on the same late frames.
@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from holstein.atomic import write_text_atomic  # noqa: E402
-from holstein.io import read_trajectory  # noqa: E402
-from holstein.locality import trajectory_floor  # noqa: E402
+from holstein.data.atomic import write_text_atomic  # noqa: E402
+from holstein.data.io import read_trajectory  # noqa: E402
+from holstein.stages.locality_floor import trajectory_floor  # noqa: E402
 
 
 def main() -> None:

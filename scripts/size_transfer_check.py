@@ -26,10 +26,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from holstein import plotting as pl  # noqa: E402
-from holstein.analysis import run_time_series, summarise  # noqa: E402
-from holstein.io import read_trajectory  # noqa: E402
-from holstein.simulation import make_provider, simulate  # noqa: E402
+from holstein.data.io import read_trajectory  # noqa: E402
+from holstein.ml.committee import load_committee  # noqa: E402
+from holstein.physics.forces import negf_provider  # noqa: E402
+from holstein.pipeline.runs import simulate  # noqa: E402
+from holstein.report import plotting as pl  # noqa: E402
+from holstein.stages.analyse import run_time_series, summarise  # noqa: E402
 
 
 def main() -> None:
@@ -63,7 +65,8 @@ def main() -> None:
         if name == "negf" and paths[name].exists():
             print(f"reusing {paths[name]}")
             continue
-        provider = make_provider(name, physics, config["negf"]["method"], args.model)
+        provider = (negf_provider(physics, config["negf"]["method"]) if name == "negf"
+                    else load_committee([str(args.model)], expect=physics))
         simulate(paths[name], provider, name, lattice, physics, dynamics, args.bias, args.seed,
                  args.steps, args.stride)
 

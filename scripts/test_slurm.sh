@@ -307,7 +307,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import yaml
-from holstein.config import bias_label
+from holstein.pipeline.config import bias_label
 from holstein.ml.members import committee_size
 
 tiny = yaml.safe_load(Path("tests/data/tiny.yaml").read_text())

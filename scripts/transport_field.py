@@ -3,7 +3,7 @@
 Two subcommands.
 
 ``train``: one model from NEGF training shards, through the pipeline's own training entry
-(``holstein.training.train_from_shards``: checkpoint, metrics JSON, parity
+(``holstein.stages.train.train_from_shards``: checkpoint, metrics JSON, parity
 table).  The ``model`` section is the pipeline's schema defaults, then config.yaml's
 ``model`` section, then ``--set key=value`` (YAML values; internal knobs such as
 ``kind=transport`` allowed)::
@@ -17,7 +17,7 @@ shards on the training lattice, reference runs on a longer one), per trajectory:
 * force RMSE / force std on all frames, and on the late frames (after ``--skip-fraction``
   of the run) that the floor is estimated on, both relative to the trajectory's force
   std (the normalisation of ``scripts/locality_floor.py``);
-* the cutoff-R locality floor (``holstein.locality``, splice estimate with the exact NEGF
+* the cutoff-R locality floor (``holstein.physics.locality``, splice estimate with the exact NEGF
   force) on those late frames, cached in ``--floors`` (it does not depend on the model),
   and, on the same splices, how much of the NEGF force's dependence on Q beyond R each
   model misses: ``missed_outside_R`` = sqrt(E[(d_NEGF - d_model)^2] / 2) / std, where d is
@@ -25,7 +25,7 @@ shards on the training lattice, reference runs on a longer one), per trajectory:
   for a model of cutoff <= R, which cannot see outside; lower when the model captures
   part of the outside dependence);
 * per lattice and bias, the device current after the NEGF switch and the Kirchhoff spread
-  of the model's bond currents (``holstein.reference_errors.reference_current``).
+  of the model's bond currents (``holstein.ml.reference.reference_current``).
 
 It writes everything to ``--out`` (JSON) and prints the markdown tables::
 
@@ -50,8 +50,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from holstein.atomic import write_text_atomic  # noqa: E402
-from holstein.io import read_trajectory  # noqa: E402
+from holstein.data.atomic import write_text_atomic  # noqa: E402
+from holstein.data.io import read_trajectory  # noqa: E402
 from holstein.ml.members import member_section  # noqa: E402
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -75,7 +75,7 @@ def cmd_train(args) -> None:
 
     import torch
 
-    from holstein.training import train_from_shards
+    from holstein.stages.train import train_from_shards
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     hyper = model_section(args.set)
@@ -93,8 +93,8 @@ def floor_key(path: Path, args) -> str:
 
 def reference_runs(paths) -> list:
     """The NEGF trajectories with the switch of their own device current."""
-    from holstein.analysis import current_switch
-    from holstein.reference_errors import ReferenceRun
+    from holstein.ml.reference import ReferenceRun
+    from holstein.stages.analyse import current_switch
 
     runs = []
     for path in paths:
@@ -107,11 +107,11 @@ def reference_runs(paths) -> list:
 def cmd_evaluate(args) -> None:
     import torch
 
-    from holstein.locality import floor_row, splice_differences, splice_samples
     from holstein.ml.metrics import predict_all
     from holstein.ml.provider import load
-    from holstein.reference_errors import reference_current
-    from holstein.simulation import make_provider
+    from holstein.ml.reference import reference_current
+    from holstein.physics.forces import negf_provider
+    from holstein.physics.locality import floor_row, splice_differences, splice_samples
 
     torch.set_num_threads(args.threads)
     models = {}
@@ -143,7 +143,7 @@ def cmd_evaluate(args) -> None:
         key = floor_key(path, args)
         if key not in floors:  # the NEGF side of the splices: model independent, cached
             t0 = time.perf_counter()
-            negf = make_provider("negf", meta["physics"], args.method)
+            negf = negf_provider(meta["physics"], args.method)
             rng = np.random.default_rng(args.seed)
             entry, unspliced = {}, {}
             for radius in args.radii:

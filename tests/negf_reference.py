@@ -1,6 +1,6 @@
 """An independent extended-precision closed form of the steady state (python-flint, arb).
 
-Shares nothing with ``holstein.negf`` but the lattice geometry: H_eff is built here, the
+Shares nothing with ``holstein.physics.negf`` but the lattice geometry: H_eff is built here, the
 eigen-decomposition is arb's at ``PRECISION_BITS`` bits (about 60 digits), the left
 eigenvectors are the inverse of the right ones, and the kernel
 K_mn = sum_a (W Gamma_a W^+)_mn (p^a_m - conj p^a_n - i pi) / (2 pi (lam_m - conj lam_n))

@@ -1,4 +1,5 @@
-"""Active learning (``holstein.active_learning``): classes, selection, labels, metrics.
+"""Active learning (``holstein.ml.active_learning``, stages ``al_*``): classes, selection,
+labels, metrics.
 
 Synthetic exploration runs whose frame deviations are set by hand make every count a
 closed form; labels are checked against the NEGF steady state computed directly; the
@@ -13,20 +14,16 @@ import json
 import numpy as np
 import pytest
 
-from holstein.active_learning import (
-    CLASSES,
-    active_learning_report,
-    classify,
-    iteration_metrics,
-    label_frames,
-    negf_solves,
-    select_frames,
-)
-from holstein.dataset import load_shards
-from holstein.forces import NEGFForceProvider
-from holstein.io import read_trajectory, write_trajectory
-from holstein.lattice import checkerboard
-from holstein.records import Trajectory
+from holstein.data.io import read_trajectory, write_trajectory
+from holstein.data.records import Trajectory
+from holstein.data.shards import load_shards
+from holstein.ml.active_learning import CLASSES, classify, negf_solves
+from holstein.physics.forces import NEGFForceProvider
+from holstein.physics.lattice import checkerboard
+from holstein.stages.al_label import label_frames
+from holstein.stages.al_metrics import iteration_metrics
+from holstein.stages.al_report import active_learning_report
+from holstein.stages.al_select import select_frames
 
 PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
            "bias_scheme": "gated"}

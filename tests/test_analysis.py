@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from holstein.analysis import run_time_series, summarise
-from holstein.lattice import checkerboard
+from holstein.physics.lattice import checkerboard
+from holstein.stages.analyse import run_time_series, summarise
 
 PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
            "bias_scheme": "gated"}

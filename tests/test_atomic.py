@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from holstein.atomic import atomic_path, write_text_atomic
+from holstein.data.atomic import atomic_path, write_text_atomic
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])

@@ -1,4 +1,4 @@
-"""The paired ML-versus-NEGF verdict of metrics.json (``holstein.comparison``).
+"""The paired ML-versus-NEGF verdict of metrics.json (``holstein.report.comparison``).
 
 * The interval is Student's t over the seed pairs, checked against scipy's own
   ``t.interval`` and against a hand computation; it shrinks as 1/sqrt(n) with more seeds
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from holstein.comparison import paired_difference, seeds_needed, verdict
+from holstein.report.comparison import paired_difference, seeds_needed, verdict
 
 MARGIN = 0.05
 

@@ -8,7 +8,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from holstein.config import ConfigError, bias_label, canonical_config, check_config
+from holstein.pipeline.config import ConfigError, bias_label, canonical_config, check_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -180,7 +180,7 @@ def test_canonical_form_ignores_key_order_and_number_spelling():
 
 
 def test_memory_estimate_refuses_a_lattice_that_cannot_fit():
-    from holstein.resources import MemoryEstimateError, check_memory, negf_job_mb
+    from holstein.pipeline.resources import MemoryEstimateError, check_memory, negf_job_mb
 
     estimate = negf_job_mb(4000 * 4000, 301)
     assert estimate > 2**30  # about 16 complex N x N matrices: petabytes
@@ -190,8 +190,8 @@ def test_memory_estimate_refuses_a_lattice_that_cannot_fit():
 
 
 def test_library_defaults_of_the_dynamics_are_the_schema_defaults():
-    from holstein.initial import DEFAULT_INITIAL
-    from holstein.langevin import BrownianParameters
+    from holstein.physics.initial import DEFAULT_INITIAL
+    from holstein.physics.langevin import BrownianParameters
 
     dynamics = validated({})["dynamics"]
     assert BrownianParameters().integrator == dynamics["integrator"]
@@ -213,10 +213,10 @@ def test_every_library_default_of_the_physics_is_the_schema_default():
     import dataclasses
     import inspect
 
-    from holstein.forces import NEGFForceProvider
-    from holstein.langevin import BrownianParameters
-    from holstein.lattice import checkerboard
-    from holstein.negf import steady_state
+    from holstein.physics.forces import NEGFForceProvider
+    from holstein.physics.langevin import BrownianParameters
+    from holstein.physics.lattice import checkerboard
+    from holstein.physics.negf import steady_state
 
     config = validated({})
     physics, dynamics = config["physics"], config["dynamics"]

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from holstein.dataset import load_shards
-from holstein.io import write_trajectory
-from holstein.records import Trajectory
+from holstein.data.io import write_trajectory
+from holstein.data.records import Trajectory
+from holstein.data.shards import load_shards
 
 PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
            "bias_scheme": "gated"}

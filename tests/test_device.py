@@ -175,7 +175,7 @@ def test_the_checkpoint_names_the_hardware():
 
 
 def test_gpu_memory_of_negf_matches_its_dense_matrices():
-    from holstein.resources import negf_gpu_mb, negf_runtime_min
+    from holstein.pipeline.resources import negf_gpu_mb, negf_runtime_min
 
     assert 5.0 < negf_gpu_mb(80 * 60) / 1024 < 6.0
     assert 45 < negf_gpu_mb(120 * 120) / 1024 < 55

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from holstein.dynamics import BrownianIntegrator, run_brownian
-from holstein.forces import ElectronicResponse, NEGFForceProvider, elastic_force
-from holstein.langevin import INTEGRATORS, BrownianParameters
-from holstein.lattice import Lattice, checkerboard
+from holstein.physics.dynamics import BrownianIntegrator, run_brownian
+from holstein.physics.forces import ElectronicResponse, NEGFForceProvider, elastic_force
+from holstein.physics.langevin import INTEGRATORS, BrownianParameters
+from holstein.physics.lattice import Lattice, checkerboard
 
 
 class ZeroForce:

@@ -5,19 +5,18 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from holstein.dynamics import run_brownian
-from holstein.forces import elastic_force
-from holstein.initial import (
+from holstein.physics.dynamics import run_brownian
+from holstein.physics.forces import elastic_force, negf_provider
+from holstein.physics.initial import (
     RESIDUAL_TOLERANCE,
     initial_configuration,
     load_relaxed_state,
     relaxed_state,
     save_relaxed_state,
 )
-from holstein.langevin import BrownianParameters
-from holstein.lattice import Lattice, cdw_amplitude, checkerboard
-from holstein.negf import steady_state
-from holstein.simulation import negf_provider
+from holstein.physics.langevin import BrownianParameters
+from holstein.physics.lattice import Lattice, cdw_amplitude, checkerboard
+from holstein.physics.negf import steady_state
 
 PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
            "bias_scheme": "gated"}
@@ -31,7 +30,7 @@ def relaxed():
 
 
 def total_force(q, bias=0.0):
-    """Independent of holstein.initial: the NEGF force plus the elastic force."""
+    """Independent of holstein.physics.initial: the NEGF force plus the elastic force."""
     electronic = steady_state(q, bias, t=PHYSICS["t"], g=PHYSICS["g"], gamma=PHYSICS["gamma"],
                               temperature=PHYSICS["temperature"], method="exact")
     return electronic.electronic_force(PHYSICS["g"]) + elastic_force(q, PHYSICS["K"],

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from holstein import __version__
-from holstein.atomic import atomic_path
-from holstein.dynamics import run_brownian
-from holstein.forces import NEGFForceProvider
-from holstein.io import read_metadata, read_trajectory, write_trajectory
-from holstein.langevin import BrownianParameters
-from holstein.lattice import checkerboard
+from holstein.data.atomic import atomic_path
+from holstein.data.io import read_metadata, read_trajectory, write_trajectory
+from holstein.physics.dynamics import run_brownian
+from holstein.physics.forces import NEGFForceProvider
+from holstein.physics.langevin import BrownianParameters
+from holstein.physics.lattice import checkerboard
 
 
 @pytest.fixture(scope="module")

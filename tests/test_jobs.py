@@ -14,7 +14,7 @@ import numpy  # loads OpenBLAS with its default pool (all cores)
 from threadpoolctl import threadpool_info
 if sys.argv[3] == "before":
     import torch
-from holstein.jobs import setup_job
+from holstein.pipeline.jobs import setup_job
 setup_job(sys.argv[2], int(sys.argv[1]))
 loaded = "torch" in sys.modules
 import torch

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from holstein.langevin import INTEGRATORS, BrownianParameters, brownian_parameters
+from holstein.physics.langevin import INTEGRATORS, BrownianParameters, brownian_parameters
 
 
 def test_unstable_time_step_is_rejected_before_running():
@@ -41,7 +41,7 @@ def test_config_sections_map_onto_the_parameters():
 
 
 def test_checking_parameters_loads_no_torch():
-    code = ("import sys; from holstein.langevin import BrownianParameters; "
+    code = ("import sys; from holstein.physics.langevin import BrownianParameters; "
             "BrownianParameters(); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)

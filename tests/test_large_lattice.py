@@ -1,5 +1,5 @@
 """Where and when the committee deviation of the large run exceeds the trust levels
-(``holstein.large_lattice.deviation_metrics`` and ``plot_deviation``).
+(``holstein.stages.large_lattice.deviation_metrics`` and ``plot_deviation``).
 
 A synthetic run: a wall at x = t on a 10 x 4 lattice, the deviation 0.01 everywhere
 except a hot spot two columns ahead of the wall from t = 3 on (0.5 at t = 3, 0.1 later),
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from holstein import plotting as pl
-from holstein.large_lattice import deviation_metrics, plot_deviation
+from holstein.report import plotting as pl
+from holstein.stages.large_lattice import deviation_metrics, plot_deviation
 
 TIMES = np.arange(8.0)
 LX, LY = 10, 4

@@ -1,18 +1,19 @@
-"""The splice estimate of a local model's error floor (holstein.locality), on providers whose
-locality is known exactly."""
+"""The splice estimate of a local model's error floor (holstein.physics.locality), on
+providers whose locality is known exactly."""
 
 import numpy as np
 import pytest
 
-from holstein.io import read_trajectory
-from holstein.locality import (
+from holstein.data.io import read_trajectory
+from holstein.physics.forces import negf_provider
+from holstein.physics.locality import (
     chebyshev_neighbourhood,
     late_slice,
     locality_floor,
     splice_differences,
-    trajectory_floor,
 )
-from holstein.simulation import negf_provider, run_job
+from holstein.stages.locality_floor import trajectory_floor
+from holstein.stages.simulate_negf import negf_run as run_negf
 
 LX, LY = 9, 7
 
@@ -81,7 +82,6 @@ def test_several_forces_at_once_share_the_splices():
     np.testing.assert_array_equal(both[:, 0], single)
     np.testing.assert_allclose(both[:, 1], -2 * single, atol=1e-15)
 
-
 PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
            "bias_scheme": "gated"}
 
@@ -90,7 +90,7 @@ PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperatu
 def negf_run(tmp_path_factory):
     """A short NEGF trajectory on a 6 x 4 lattice: 21 frames."""
     path = tmp_path_factory.mktemp("floor") / "V2.2_s7.parquet"
-    run_job(path, "negf", {"Lx": 6, "Ly": 4}, PHYSICS, {"damping": 0.2, "dt": 0.1},
+    run_negf(path, {"Lx": 6, "Ly": 4}, PHYSICS, {"damping": 0.2, "dt": 0.1},
             bias=2.2, seed=7, n_steps=40, stride=2)
     return path
 
@@ -120,7 +120,7 @@ def test_late_slice_refuses_a_fraction_that_leaves_nothing():
 
 def test_trajectory_without_forces_is_refused(negf_run, tmp_path):
     path = tmp_path / "q_only.parquet"
-    run_job(path, "negf", {"Lx": 6, "Ly": 4}, PHYSICS, {"damping": 0.2, "dt": 0.1}, bias=2.2,
+    run_negf(path, {"Lx": 6, "Ly": 4}, PHYSICS, {"damping": 0.2, "dt": 0.1}, bias=2.2,
             seed=7, n_steps=4, stride=2, record=("current",))
     with pytest.raises(ValueError, match="no stored force"):
         trajectory_floor(path, [1], n_samples=2, skip_fraction=0.0, min_separation=1)

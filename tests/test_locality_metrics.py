@@ -1,11 +1,11 @@
-"""The committee's error beside the locality floor (holstein.locality_metrics): the pooling
+"""The committee's error beside the locality floor (holstein.stages.locality_metrics): the pooling
 over trajectories (the per-trajectory rows are checked on the tiny pipeline run)."""
 
 import math
 
 import pytest
 
-from holstein.locality_metrics import group_summary
+from holstein.stages.locality_metrics import group_summary
 
 
 def test_group_summary_pools_mean_squares_weighted_by_frames_and_samples():

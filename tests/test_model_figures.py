@@ -1,4 +1,4 @@
-"""Figures of the trained model (``holstein.model_figures``): parity per bias, loss."""
+"""Figures of the trained model (``holstein.stages.model_figures``): parity per bias, loss."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from holstein import model_figures
-from holstein import plotting as pl
+from holstein.report import plotting as pl
+from holstein.stages import model_figures
 
 
 @pytest.fixture()

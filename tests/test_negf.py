@@ -1,4 +1,4 @@
-"""Tests of the closed-form steady-state NEGF solver ``holstein.negf.steady_state``.
+"""Tests of the closed-form steady-state NEGF solver ``holstein.physics.negf.steady_state``.
 
 What is tested, and why:
 
@@ -36,9 +36,9 @@ import pytest
 import scipy.linalg
 from scipy.integrate import quad_vec
 
-from holstein import negf
-from holstein.lattice import Lattice, checkerboard, chemical_potentials
-from holstein.negf import (
+from holstein.physics import negf
+from holstein.physics.lattice import Lattice, checkerboard, chemical_potentials
+from holstein.physics.negf import (
     IllConditionedSpectrumError,
     SteadyState,
     degenerate_clusters,
@@ -355,7 +355,7 @@ def test_exceptional_point_falls_back_to_quadrature(method, caplog):
     lam, v = scipy.linalg.eig(effective_hamiltonian(q, T_HOP, G_COUPLING, EXCEPTIONAL_GAMMA))
     assert eigenvalue_condition(scipy.linalg.inv(v)) > 1e6  # the point is exceptional
     n_ref, jx_ref, jy_ref, i_ref = brute_force_of(q, 1.0, EXCEPTIONAL_GAMMA, 0.1)
-    with caplog.at_level(logging.WARNING, logger="holstein.negf"):
+    with caplog.at_level(logging.WARNING, logger="holstein.physics.negf"):
         ss = solve(q, 1.0, EXCEPTIONAL_GAMMA, 0.1, "gated", method=method)
     assert "condition number" in caplog.text
     np.testing.assert_allclose(ss.density, n_ref, rtol=0, atol=1e-9)

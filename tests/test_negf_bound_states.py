@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from holstein.lattice import checkerboard
-from holstein.negf import steady_state
+from holstein.physics.lattice import checkerboard
+from holstein.physics.negf import steady_state
 
 # Rounding of a density: the closed form sums N terms of size about 1.
 DENSITY_ROUNDING = 1e-9
@@ -95,9 +95,9 @@ def test_agrees_with_extended_precision_reference_on_bound_states():
 
 @pytest.mark.slow
 def test_negf_run_on_40_columns_stays_in_range():
-    from holstein.dynamics import BrownianIntegrator
-    from holstein.forces import NEGFForceProvider
-    from holstein.langevin import BrownianParameters
+    from holstein.physics.dynamics import BrownianIntegrator
+    from holstein.physics.forces import NEGFForceProvider
+    from holstein.physics.langevin import BrownianParameters
 
     q0 = checkerboard(40, 14)
     params = BrownianParameters(K=1.0, kappa=0.18, temperature=0.1, damping=0.2, dt=0.1)
@@ -113,9 +113,9 @@ def test_negf_run_on_40_columns_stays_in_range():
 def test_the_paper_lattice_run_that_left_the_range_stays_in_it():
     """config/paper.yaml's 40 x 30 validation run at V = 2.2, seed 101: density 3.44 at
     step 4 before."""
-    from holstein.dynamics import BrownianIntegrator
-    from holstein.forces import NEGFForceProvider
-    from holstein.langevin import BrownianParameters
+    from holstein.physics.dynamics import BrownianIntegrator
+    from holstein.physics.forces import NEGFForceProvider
+    from holstein.physics.langevin import BrownianParameters
 
     params = BrownianParameters(K=1.0, kappa=0.18, temperature=0.1, damping=0.2, dt=0.1)
     integ = BrownianIntegrator(checkerboard(40, 30), NEGFForceProvider(), 2.2, params, 101)

@@ -1,4 +1,5 @@
-"""The figure building blocks (``holstein.plotting``): units, statistic, kymograph, styles."""
+"""The figure building blocks (``holstein.report.plotting``): units, statistic, kymograph,
+styles."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from holstein import plotting as pl
-from holstein.comparison import seed_statistics
-from holstein.series import profile_columns
+from holstein.data.series import profile_columns
+from holstein.report import plotting as pl
+from holstein.report.comparison import seed_statistics
 
 plt = pl.pyplot()
 

@@ -2,8 +2,14 @@
 
 import dataclasses
 
-from holstein.forces import ElectronicResponse
-from holstein.records import FRAME_FIELDS, LATTICE_FIELDS, OPTIONAL_FIELDS, Trajectory, field_shape
+from holstein.data.records import (
+    FRAME_FIELDS,
+    LATTICE_FIELDS,
+    OPTIONAL_FIELDS,
+    Trajectory,
+    field_shape,
+)
+from holstein.physics.forces import ElectronicResponse
 
 
 def test_every_frame_field_is_a_trajectory_attribute():

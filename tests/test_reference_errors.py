@@ -1,4 +1,4 @@
-"""The model's errors on the NEGF reference runs (``holstein.reference_errors``).
+"""The model's errors on the NEGF reference runs (``holstein.stages.reference_errors``).
 
 A tiny model with bond-current heads is trained by the pipeline's entry point on four
 synthetic NEGF-format shards; four synthetic "reference runs" (two biases, two seeds) with
@@ -19,19 +19,19 @@ import numpy as np
 import pytest
 import yaml
 
-from holstein.dynamics import Trajectory
-from holstein.io import write_trajectory
+from holstein.data.io import write_trajectory
 from holstein.ml.members import member_section
-from holstein.ml.provenance import ProvenanceError
 from holstein.ml.provider import load
-from holstein.observables import device_current, kirchhoff_spread, series_current
-from holstein.reference_errors import (
+from holstein.ml.training.provenance import ProvenanceError
+from holstein.physics.dynamics import Trajectory
+from holstein.physics.observables import device_current, kirchhoff_spread, series_current
+from holstein.stages.reference_errors import (
     read_reference_runs,
     reference_current,
     reference_errors,
     reference_force_rmse,
 )
-from holstein.training import train_from_shards
+from holstein.stages.train import train_from_shards
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from holstein.regimes import REGIME_NAMES, main
+from holstein.cli.regimes import REGIME_NAMES, main
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 

@@ -8,18 +8,20 @@ import time
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
-from holstein.dynamics import CheckpointPolicy, NumericalError, run_brownian
-from holstein.forces import ElectronicResponse
-from holstein.io import read_trajectory
-from holstein.langevin import BrownianParameters
-from holstein.lattice import checkerboard
-from holstein.simulation import checkpoint_path, run_job
+from holstein.data.io import read_trajectory
+from holstein.physics.dynamics import CheckpointPolicy, NumericalError, run_brownian
+from holstein.physics.forces import ElectronicResponse
+from holstein.physics.langevin import BrownianParameters
+from holstein.physics.lattice import checkerboard
+from holstein.pipeline.runs import checkpoint_path
+from holstein.stages.simulate_negf import negf_run
 
 PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
            "bias_scheme": "gated"}
 DYNAMICS = {"damping": 0.2, "dt": 0.1, "q_bound": 20.0, "checkpoint_every": 25}
-RUN = {"provider_name": "negf", "lattice": {"Lx": 10, "Ly": 8}, "physics": PHYSICS,
+RUN = {"lattice": {"Lx": 10, "Ly": 8}, "physics": PHYSICS,
        "dynamics": DYNAMICS, "bias": 2.2, "seed": 7, "n_steps": 600, "stride": 5}
 
 
@@ -32,15 +34,18 @@ def test_killed_job_resumes_and_reproduces_the_uninterrupted_run_bit_for_bit(tmp
                                                                             record,
                                                                             integrator):
     # record=("current",): frames of q and the current only, as a large-lattice run keeps.
+    # One BLAS thread here as in the killed child: bit for bit holds at one thread count.
     # Leimkuhler-Matthews: the pending noise is part of the checkpointed state.
     run = {**RUN, "dynamics": {**DYNAMICS, "integrator": integrator},
            **({"record": record} if record else {})}
     reference = tmp_path / "reference.parquet"
-    run_job(reference, **run)
+    with threadpool_limits(1):
+        negf_run(reference, **run)
     assert not checkpoint_path(reference).exists()  # removed after success
 
     resumed = tmp_path / "resumed.parquet"
-    code = (f"from holstein.simulation import run_job; run_job({str(resumed)!r}, **{run!r})")
+    code = ("from holstein.stages.simulate_negf import negf_run; "
+            f"negf_run({str(resumed)!r}, **{run!r})")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     ckpt = checkpoint_path(resumed)
@@ -55,7 +60,8 @@ def test_killed_job_resumes_and_reproduces_the_uninterrupted_run_bit_for_bit(tmp
     with np.load(ckpt) as data:
         killed_at = len(data["frame_steps"])
     assert 0 < killed_at < 600 // 5 + 1  # it really stopped mid-way
-    run_job(resumed, **run)
+    with threadpool_limits(1):
+        negf_run(resumed, **run)
     a, meta_a = read_trajectory(reference)
     b, meta_b = read_trajectory(resumed)
     assert set(a) == set(b)

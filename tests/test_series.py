@@ -1,10 +1,10 @@
-"""The layout of an analysed time series (``holstein.series``)."""
+"""The layout of an analysed time series (``holstein.data.series``)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from holstein.series import profile, profile_columns
+from holstein.data.series import profile, profile_columns
 
 
 def test_profile_columns_name_every_x():

@@ -1,4 +1,4 @@
-"""Validation from analyses only (``holstein.validation``): numbers, tables and figures.
+"""Validation from analyses only (``holstein.stages.validate``): numbers, tables and figures.
 
 Synthetic per-run analyses (a wall moving at a known speed through an 8-column sample,
 two biases, NEGF and ML, three seeds), benchmark files, model metrics and reference
@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 
-from holstein import plotting as pl
-from holstein import validation
-from holstein.series import profile_columns
+from holstein.data.series import profile_columns
+from holstein.report import plotting as pl
+from holstein.stages import validate as validation
 
 LX = 8
 BIASES = (2.0, 2.1)
@@ -253,15 +253,15 @@ def test_the_committee_figure_draws_every_reference_frame_with_the_trust_levels(
 
 
 def test_validation_imports_neither_the_model_nor_raw_data_code():
-    code = ("import sys, holstein.validation; print(' '.join(m for m in sys.modules "
+    code = ("import sys, holstein.stages.validate; print(' '.join(m for m in sys.modules "
             "if m.startswith('holstein')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     modules = set(out.stdout.split())
-    assert "holstein.validation" in modules
+    assert "holstein.stages.validate" in modules
     assert not {m for m in modules
-                if m.startswith(("holstein.ml", "holstein.dataset", "holstein.analysis",
-                                 "holstein.io"))}
+                if m.startswith(("holstein.ml", "holstein.data.shards", "holstein.stages.analyse",
+                                 "holstein.data.io"))}
 
 
 class ScaledNEGF:
@@ -269,7 +269,7 @@ class ScaledNEGF:
     force field, 0.9 a wrong one."""
 
     def __init__(self, factor: float):
-        from holstein.forces import NEGFForceProvider
+        from holstein.physics.forces import NEGFForceProvider
 
         self.inner, self.factor = NEGFForceProvider(), factor
 
@@ -288,12 +288,12 @@ def test_a_wrong_force_field_differs_and_the_exact_one_is_equivalent(tmp_path):
     """Brownian runs on the tiny config's lattice (7 x 6, V = 2.5, three seeds): NEGF, an
     'ML' that is NEGF itself, and one whose force is 10 % weak, analysed and compared as
     the pipeline does."""
-    from holstein.analysis import analyse_run
-    from holstein.dynamics import run_brownian
-    from holstein.forces import NEGFForceProvider
-    from holstein.io import write_trajectory
-    from holstein.langevin import BrownianParameters
-    from holstein.lattice import checkerboard
+    from holstein.data.io import write_trajectory
+    from holstein.physics.dynamics import run_brownian
+    from holstein.physics.forces import NEGFForceProvider
+    from holstein.physics.langevin import BrownianParameters
+    from holstein.physics.lattice import checkerboard
+    from holstein.stages.analyse import analyse_run
 
     bias, seeds = 2.5, (1, 2, 3)
     files = {}
@@ -367,7 +367,7 @@ def test_the_late_current_is_paired_only_where_the_negf_run_switched():
 
 
 def test_an_off_scale_difference_is_written_at_the_edge_not_flattening_the_rest(tmp_path):
-    from holstein.comparison import paired_difference
+    from holstein.report.comparison import paired_difference
 
     def entry(ml_factor):
         negf = {1: 1.0, 2: 1.2, 3: 0.9}

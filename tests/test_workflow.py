@@ -86,7 +86,7 @@ def test_parsing_the_workflow_loads_no_torch(tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     imported = {line.rpartition("|")[2].strip() for line in out.stderr.splitlines()
                 if line.startswith("import time:")}
-    assert "holstein.config" in imported  # the parse was measured
+    assert "holstein.pipeline.config" in imported  # the parse was measured
     assert "torch" not in imported
 
 
@@ -365,41 +365,37 @@ def test_adding_a_training_bias_runs_only_its_shards_and_downstream(tiny_run, tm
 # Re-runs: the code a job runs, parameters by value, missing intermediates, recovery
 # --------------------------------------------------------------------------------------
 
-# Job log -> (adapter script, module prefixes the rule's fingerprint leaves out); the
-# same table as workflow/rules/common.smk, checked here against what the jobs imported.
-AL_WITHOUT_MODEL = ("holstein.ml", "holstein.reference_errors")
-AL_SOLVER = ("holstein.simulation",)
-AL_WITHOUT_SOLVER = (*AL_WITHOUT_MODEL, *AL_SOLVER)
+# Job log -> the adapter script it ran (workflow/scripts/).
 JOB_SCRIPTS = {
-    "logs/negf_training/": ("simulate.py", ("holstein.ml",)),
-    "logs/runs/negf/": ("simulate.py", ("holstein.ml",)),
-    "logs/runs/ml/": ("simulate.py", ()),
-    "logs/analysis/": ("analyse.py", ()),
-    "logs/train_member/": ("train.py", ()),
-    "logs/model_figures/": ("model_figures.py", ()),
-    "logs/reference_errors": ("reference_errors.py", ()),
-    "logs/validate": ("validate.py", ()),
-    "logs/large_lattice/ml_": ("simulate.py", ()),
-    "logs/large_lattice/analyse_": ("analyse.py", ()),
-    "logs/large_lattice/report": ("large_lattice.py", ()),
-    "logs/initial/": ("relax.py", ("holstein.ml",)),
-    "logs/active_learning/explore/": ("simulate.py", ()),
-    "logs/active_learning/select/": ("al_select.py", AL_WITHOUT_SOLVER),
-    "logs/active_learning/label/": ("al_label.py", AL_WITHOUT_MODEL),
-    "logs/active_learning/train_member/": ("train.py", ()),
-    "logs/active_learning/metrics/": ("al_metrics.py", AL_SOLVER),
-    "logs/active_learning/report": ("al_report.py", AL_WITHOUT_SOLVER),
-    "logs/transfer/runs/negf/": ("simulate.py", ("holstein.ml",)),
-    "logs/transfer/runs/ml/": ("simulate.py", ()),
-    "logs/transfer/analysis/": ("analyse.py", ()),
-    "logs/transfer/reference_errors": ("reference_errors.py", ()),
-    "logs/transfer/validate": ("validate.py", ()),
-    "logs/locality/negf_training/": ("locality_floor.py", ("holstein.ml",)),
-    "logs/locality/transfer/": ("locality_floor.py", ("holstein.ml",)),
-    "logs/locality/metrics": ("locality_metrics.py", ()),
-    "logs/time_step/coarse/": ("simulate.py", ("holstein.ml",)),
-    "logs/time_step/fine/": ("simulate.py", ("holstein.ml",)),
-    "logs/time_step/analysis/": ("analyse.py", ()),
+    "logs/negf_training/": "simulate_negf.py",
+    "logs/runs/negf/": "simulate_negf.py",
+    "logs/runs/ml/": "simulate_ml.py",
+    "logs/analysis/": "analyse.py",
+    "logs/train_member/": "train.py",
+    "logs/model_figures/": "model_figures.py",
+    "logs/reference_errors": "reference_errors.py",
+    "logs/validate": "validate.py",
+    "logs/large_lattice/ml_": "simulate_ml.py",
+    "logs/large_lattice/analyse_": "analyse.py",
+    "logs/large_lattice/report": "large_lattice.py",
+    "logs/initial/": "relax.py",
+    "logs/active_learning/explore/": "simulate_ml.py",
+    "logs/active_learning/select/": "al_select.py",
+    "logs/active_learning/label/": "al_label.py",
+    "logs/active_learning/train_member/": "train.py",
+    "logs/active_learning/metrics/": "al_metrics.py",
+    "logs/active_learning/report": "al_report.py",
+    "logs/transfer/runs/negf/": "simulate_negf.py",
+    "logs/transfer/runs/ml/": "simulate_ml.py",
+    "logs/transfer/analysis/": "analyse.py",
+    "logs/transfer/reference_errors": "reference_errors.py",
+    "logs/transfer/validate": "validate.py",
+    "logs/locality/negf_training/": "locality_floor.py",
+    "logs/locality/transfer/": "locality_floor.py",
+    "logs/locality/metrics": "locality_metrics.py",
+    "logs/time_step/coarse/": "simulate_negf.py",
+    "logs/time_step/fine/": "simulate_negf.py",
+    "logs/time_step/analysis/": "analyse.py",
 }
 
 
@@ -413,7 +409,7 @@ def job_modules(workdir: Path) -> dict[str, set[str]]:
     return used
 
 
-def script_of(log: str) -> tuple[str, tuple[str, ...]]:
+def script_of(log: str) -> str:
     matches = [v for k, v in JOB_SCRIPTS.items() if log.startswith(k)]
     assert len(matches) == 1, log
     return matches[0]
@@ -432,7 +428,7 @@ def test_jobs_run_this_checkouts_code(tmp_path):
     """A failing steady state planted in the copy's src/ must fail the job, whatever copy
     of the package is installed."""
     work = checkout_copy(tmp_path)
-    with open(work / "src" / "holstein" / "negf.py", "a") as fh:
+    with open(work / "src" / "holstein" / "physics" / "negf.py", "a") as fh:
         fh.write('\n\ndef steady_state(*args, **kwargs):\n'
                  '    raise RuntimeError("PLANTED-MARKER")\n')
     out = snakemake("--cores", "1", "results/negf_training/V1.5_s1.parquet", configs=[TINY],
@@ -443,12 +439,11 @@ def test_jobs_run_this_checkouts_code(tmp_path):
 
 
 def check_fingerprints_cover_the_imports(workdir: Path, used: dict[str, set[str]]) -> None:
-    from holstein.provenance import import_closure
+    from holstein.pipeline.fingerprint import import_closure
 
     for log, modules in used.items():
-        script, exclude = script_of(log)
-        closure = import_closure(workdir / "workflow" / "scripts" / script,
-                                 root=workdir / "src" / "holstein", exclude=exclude)
+        closure = import_closure(workdir / "workflow" / "scripts" / script_of(log),
+                                 root=workdir / "src" / "holstein")
         assert set(closure) == modules, f"{log}: fingerprinted {closure}, imported {modules}"
 
 
@@ -480,7 +475,7 @@ def _edit(path: Path, text: str):
 
 
 def test_comment_and_docstring_edits_rerun_nothing(tiny_run):
-    module = tiny_run / "src" / "holstein" / "observables.py"
+    module = tiny_run / "src" / "holstein" / "physics" / "observables.py"
     original = module.read_text()
     try:
         module.write_text(original.replace('"""', '"""Edited docstring. ', 1)
@@ -758,7 +753,7 @@ def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_r
 
 
 def test_relaxed_start_is_computed_once_per_lattice_and_starts_the_runs(tmp_path):
-    from holstein.initial import RESIDUAL_TOLERANCE, load_relaxed_state
+    from holstein.physics.initial import RESIDUAL_TOLERANCE, load_relaxed_state
 
     config = yaml.safe_load(TINY.read_text())
     config["dynamics"] = {"initial": "relaxed"}
@@ -819,7 +814,7 @@ def test_the_report_carries_the_description_tables_and_labels(tiny_run, tmp_path
 def test_a_checkpoint_from_another_run_is_refused(tiny_run, tmp_path):
     """A model trained on other shards, copied over this run's, is not validated."""
     from holstein.ml.checkpoint import read_checkpoint
-    from holstein.training import train_from_shards
+    from holstein.stages.train import train_from_shards
 
     results = tiny_run / "results"
     checkpoint = results / "model" / "member_0" / "mlff.pt"

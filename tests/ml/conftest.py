@@ -11,7 +11,7 @@ import pytest
 from schema_defaults import training_parameters
 from synthetic import synthetic_data
 
-from holstein.ml.train import train
+from holstein.ml.training.trainer import train
 
 
 @pytest.fixture(scope="session")

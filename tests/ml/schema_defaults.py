@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from holstein.ml.members import member_section
-from holstein.ml.parameters import TrainingParameters
+from holstein.ml.training.parameters import TrainingParameters
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 from synthetic import PHYSICS, random_model
 
-from holstein.lattice import PHYSICS_KEYS
 from holstein.ml.checkpoint import read_checkpoint, save_checkpoint
 from holstein.ml.metrics import evaluate_rmse, held_out_evaluation, predict
 from holstein.ml.provider import MLForceProvider, load
+from holstein.physics.lattice import PHYSICS_KEYS
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -25,11 +25,8 @@ import torch
 from schema_defaults import model_defaults, training_parameters
 from synthetic import PHYSICS, random_model, synthetic_data
 
-from holstein.dynamics import run_brownian
-from holstein.forces import ElectronicResponse
-from holstein.io import read_trajectory, write_trajectory
-from holstein.langevin import BrownianParameters
-from holstein.lattice import checkerboard
+from holstein.data.io import read_trajectory, write_trajectory
+from holstein.data.records import DEVIATION_FIELDS
 from holstein.ml import committee as committee_module
 from holstein.ml.checkpoint import save_checkpoint
 from holstein.ml.committee import (
@@ -40,10 +37,13 @@ from holstein.ml.committee import (
     load_committee,
 )
 from holstein.ml.members import COMMITTEE_KEYS, committee_size, member_section
-from holstein.ml.parameters import TrainingParameters
-from holstein.ml.provenance import ProvenanceError, check_provenance
 from holstein.ml.provider import MLForceProvider
-from holstein.records import DEVIATION_FIELDS
+from holstein.ml.training.parameters import TrainingParameters
+from holstein.ml.training.provenance import ProvenanceError, check_provenance
+from holstein.physics.dynamics import run_brownian
+from holstein.physics.forces import ElectronicResponse
+from holstein.physics.langevin import BrownianParameters
+from holstein.physics.lattice import checkerboard
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -274,8 +274,8 @@ def test_member_sections_differ_in_the_seed_only():
 def two_members(tmp_path_factory):
     """Two members trained on the same synthetic data (6 trajectories), a few epochs, with
     three stand-in files recorded as their training shards."""
-    from holstein.ml.provenance import shard_records
-    from holstein.ml.train import train
+    from holstein.ml.training.provenance import shard_records
+    from holstein.ml.training.trainer import train
 
     tmp = tmp_path_factory.mktemp("members")
     section = {**model_defaults(), "cutoff": 2, "channels": 6, "epochs": 6, "batch_size": 16,

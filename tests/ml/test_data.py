@@ -1,4 +1,4 @@
-"""The training set's layout and the split by trajectory (``holstein.ml.data``)."""
+"""The training set's layout and the split by trajectory (``holstein.ml.training_set``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from synthetic import PHYSICS
 
-from holstein.ml.data import physics_from_meta, split_trajectories
+from holstein.ml.training_set import physics_from_meta, split_trajectories
 
 
 def test_split_by_trajectory_is_seeded_and_spreads_over_biases():

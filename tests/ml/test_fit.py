@@ -1,4 +1,4 @@
-"""The one fitting loop (``holstein.ml.fit.fit``) on a toy least-squares problem.
+"""The one fitting loop (``holstein.ml.training.fit.fit``) on a toy least-squares problem.
 
 A single weight w fitted to y = 2 x (training set) and judged on y = x (validation set):
 the validation loss falls while w approaches 1 and rises after, so the best epoch lies
@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from holstein.ml.fit import fit, mean_loss
+from holstein.ml.training.fit import fit, mean_loss
 
 
 def toy(lr: float):

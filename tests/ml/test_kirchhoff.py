@@ -1,7 +1,7 @@
 """The Kirchhoff solve ``holstein.ml.kirchhoff`` against independent references (float64).
 
 * The stencil matrix equals a dense matrix assembled bond by bond from
-  ``holstein.lattice.Lattice`` (to the rounding of the summation order, 1e-15), its
+  ``holstein.physics.lattice.Lattice`` (to the rounding of the summation order, 1e-15), its
   column blocks are the diagonal blocks of that matrix, and the three solvers agree with
   ``numpy.linalg.solve`` of it (dense and column elimination: 1e-12; CG at rtol 1e-12:
   1e-10), also for two columns (Lx = 2), a chain (Ly = 1) and a batch with other
@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 import torch
 
-from holstein.lattice import Lattice
 from holstein.ml.kirchhoff import (
     CGInfo,
     KirchhoffNetwork,
@@ -32,6 +31,7 @@ from holstein.ml.kirchhoff import (
     bond_currents,
     kirchhoff_solve,
 )
+from holstein.physics.lattice import Lattice
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from synthetic import PHYSICS
 
-from holstein.forces import NEGFForceProvider
 from holstein.ml.metrics import evaluate_rmse
-from holstein.negf import steady_state
-from holstein.observables import device_current, kirchhoff_spread
+from holstein.physics.forces import NEGFForceProvider
+from holstein.physics.negf import steady_state
+from holstein.physics.observables import device_current, kirchhoff_spread
 
 
 def test_evaluate_rmse_is_zero_for_the_reference_itself():

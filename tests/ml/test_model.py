@@ -25,9 +25,9 @@ import pytest
 import torch
 from synthetic import architecture, mirror_np, random_model, run, run_all
 
-from holstein.lattice import checkerboard
 from holstein.ml.model import Architecture
-from holstein.negf import steady_state
+from holstein.physics.lattice import checkerboard
+from holstein.physics.negf import steady_state
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -13,7 +13,7 @@ import pytest
 from schema_defaults import model_defaults, training_parameters
 
 from holstein.ml.members import COMMITTEE_KEYS, member_section
-from holstein.ml.parameters import TrainingParameters
+from holstein.ml.training.parameters import TrainingParameters
 
 
 def test_required_fields_are_the_schema_keys():

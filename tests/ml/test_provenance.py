@@ -1,4 +1,4 @@
-"""Checkpoint provenance (``holstein.ml.provenance``).
+"""Checkpoint provenance (``holstein.ml.training.provenance``).
 
 A model trained by the pipeline's entry point (``train_from_shards``) on four tiny NEGF-
 format shards records each shard's name and sha256 and its training parameters; the
@@ -18,13 +18,13 @@ import pytest
 from schema_defaults import model_defaults
 from synthetic import PHYSICS, synthetic_force
 
-from holstein.io import write_trajectory
+from holstein.data.io import write_trajectory
+from holstein.data.records import Trajectory
 from holstein.ml.checkpoint import read_checkpoint
 from holstein.ml.members import member_section
-from holstein.ml.parameters import TrainingParameters
-from holstein.ml.provenance import ProvenanceError, check_provenance, shard_records
-from holstein.records import Trajectory
-from holstein.training import train_from_shards
+from holstein.ml.training.parameters import TrainingParameters
+from holstein.ml.training.provenance import ProvenanceError, check_provenance, shard_records
+from holstein.stages.train import train_from_shards
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

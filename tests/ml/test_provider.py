@@ -5,7 +5,7 @@ that inference does not import the training code.
   force = -g (density - 1/2) exactly; batched prediction equals one-by-one.
 * With bond heads the provider's current is ``device_current(bond_current_x)``; between
   recorded frames the dynamics asks for the force only (same force, no currents).
-* The loaded provider drives ``holstein.dynamics.run_brownian``.
+* The loaded provider drives ``holstein.physics.dynamics.run_brownian``.
 * Importing ``holstein.ml.provider`` (what an ML Brownian run uses) loads none of the
   training modules (checked in a fresh interpreter).
 """
@@ -21,16 +21,17 @@ import pytest
 import torch
 from synthetic import PHYSICS, random_model
 
-from holstein.dynamics import run_brownian
-from holstein.langevin import BrownianParameters
-from holstein.lattice import checkerboard
 from holstein.ml.provider import MLForceProvider, load
-from holstein.observables import device_current
+from holstein.physics.dynamics import run_brownian
+from holstein.physics.langevin import BrownianParameters
+from holstein.physics.lattice import checkerboard
+from holstein.physics.observables import device_current
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-TRAINING_MODULES = ("holstein.ml.train", "holstein.ml.fit", "holstein.ml.resume",
-                    "holstein.ml.parameters", "holstein.training", "holstein.dataset")
+TRAINING_MODULES = ("holstein.ml.training.trainer", "holstein.ml.training.fit",
+                    "holstein.ml.training.resume", "holstein.ml.training.parameters",
+                    "holstein.stages.train", "holstein.data.shards")
 
 
 def test_every_site_predicted_on_any_lattice():
@@ -94,7 +95,7 @@ def test_provider_drives_brownian_dynamics(trained):
 def test_inference_does_not_import_training():
     code = (
         "import json, sys\n"
-        "import holstein.ml.provider, holstein.ml.metrics, holstein.simulation\n"
+        "import holstein.ml.provider, holstein.ml.metrics, holstein.stages.simulate_ml\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('holstein'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -140,7 +141,7 @@ def test_on_device_steps_equal_host_steps_bit_for_bit(trained):
 
 @pytest.mark.gpu
 def test_ml_dynamics_on_the_gpu_is_seeded_and_resumes_bit_for_bit(trained, tmp_path):
-    from holstein.dynamics import CheckpointPolicy
+    from holstein.physics.dynamics import CheckpointPolicy
 
     provider = load(trained["path"], device="cuda")
     q0 = checkerboard(8, 6)

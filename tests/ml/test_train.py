@@ -1,4 +1,4 @@
-"""Training (``holstein.ml.train``) on synthetic local targets with known formulas.
+"""Training (``holstein.ml.training.trainer``) on synthetic local targets with known formulas.
 
 * Force: the session's ``trained`` model (tests/ml/conftest.py: 6 trajectories of 30
   random 8 x 6 snapshots at V = 0, 1, 2, cutoff 2, 8 channels, 80 epochs).  Stated bound:
@@ -29,10 +29,10 @@ from synthetic import PHYSICS, synthetic_bonds, synthetic_data, with_bonds
 
 from holstein.ml.checkpoint import read_checkpoint
 from holstein.ml.metrics import evaluate_rmse
-from holstein.ml.parameters import TrainingParameters
 from holstein.ml.provider import load
-from holstein.ml.train import train
-from holstein.observables import device_current, kirchhoff_spread
+from holstein.ml.training.parameters import TrainingParameters
+from holstein.ml.training.trainer import train
+from holstein.physics.observables import device_current, kirchhoff_spread
 
 RMSE_BOUND = 0.10  # held-out force RMSE / force std after the small training run
 CURRENT_BOUND = 0.08  # |I_ML - I_exact| / |I_exact| on unseen configurations (stated bound)
@@ -165,7 +165,7 @@ def test_frozen_backbone_bond_heads_leave_the_forces_unchanged(trained, trained_
 def test_training_on_the_gpu_reaches_the_cpu_accuracy(trained, tmp_path):
     """The same data and hyperparameters trained on the GPU: a checkpoint that loads on
     the CPU, with a validation error within 20 % of the CPU-trained one."""
-    from holstein.ml.train import train
+    from holstein.ml.training.trainer import train
 
     metrics = train(trained["data"], trained["params"], tmp_path / "gpu.pt", log=lambda s: None,
                     device="cuda")

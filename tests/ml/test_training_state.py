@@ -1,4 +1,5 @@
-"""Kill-and-resume of ML training (``holstein.ml.train.train``, ``holstein.ml.resume``).
+"""Kill-and-resume of ML training (``holstein.ml.training.trainer.train``,
+``holstein.ml.training.resume``).
 
 A training run killed with SIGKILL after its first training-state file and re-run ends
 with the same final weights as an uninterrupted run with the same seed: bit for bit
@@ -22,8 +23,8 @@ import torch
 from schema_defaults import training_parameters
 
 from holstein.ml.checkpoint import read_checkpoint
-from holstein.ml.resume import training_state_path
-from holstein.ml.train import train
+from holstein.ml.training.resume import training_state_path
+from holstein.ml.training.trainer import train
 
 PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
                bias_scheme="gated")
@@ -98,8 +99,8 @@ def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patien
         ("bond_current_x", "bond_current_y") if bonds else ())
     code = (
         "import time, numpy as np\n"
-        "from holstein.ml.parameters import TrainingParameters\n"
-        "from holstein.ml.train import train\n"
+        "from holstein.ml.training.parameters import TrainingParameters\n"
+        "from holstein.ml.training.trainer import train\n"
         f"data = {{k: np.load({str(tmp_path)!r} + '/' + k + '.npy') for k in {arrays!r}}}\n"
         f"data['meta'] = {data['meta']!r}\n"
         f"params = TrainingParameters(**{training_parameters(**hyper).as_dict()!r})\n"

@@ -33,9 +33,9 @@ from synthetic import mirror_np, synthetic_data, with_bonds
 from holstein.ml.checkpoint import read_checkpoint
 from holstein.ml.model import mirror_y
 from holstein.ml.provider import MLForceProvider, load
-from holstein.ml.train import train
+from holstein.ml.training.trainer import train
 from holstein.ml.transport import TransportArchitecture, TransportForceField
-from holstein.observables import kirchhoff_spread
+from holstein.physics.observables import kirchhoff_spread
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -219,8 +219,8 @@ def test_transport_with_bond_heads_needs_a_joint_weight():
 def test_older_checkpoints_read_as_the_local_default(tmp_path):
     from test_provenance import HYPER, write_shard
 
-    from holstein.ml.provenance import ProvenanceError, check_provenance, shard_records
-    from holstein.training import train_from_shards
+    from holstein.ml.training.provenance import ProvenanceError, check_provenance, shard_records
+    from holstein.stages.train import train_from_shards
 
     shards = [tmp_path / f"V{b:g}_s1.parquet" for b in (1.0, 2.0)]
     for k, s in enumerate(shards):

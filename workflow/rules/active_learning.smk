@@ -1,6 +1,6 @@
 # Active learning with the committee (DP-GEN's loop), iteration by iteration: explore with
 # ML dynamics, select frames by their committee deviation, label them with single NEGF
-# solves, retrain every member (holstein.active_learning).  Iteration 0 is the pipeline's
+# solves, retrain every member (holstein.ml.active_learning).  Iteration 0 is the pipeline's
 # committee; each iteration's files are its own, so a finished iteration never re-runs.
 
 
@@ -29,11 +29,9 @@ rule al_explore:
         runtime=120,
         gpu=gpus(),
     params:
-        provider="ml",
         lattice=lambda wc: {"Lx": int(wc.Lx), "Ly": int(wc.Ly)},
         physics=config["physics"],
         dynamics=config["dynamics"],
-        method=None,
         device=device_of(),
         bias=lambda wc: AL_BIASES[wc.bias],
         seed=lambda wc: int(wc.seed),
@@ -41,9 +39,9 @@ rule al_explore:
         stride=AL["explore"]["stride"],
         record=list(DEVIATION_SUMMARIES),
         predictor=PREDICTOR,
-        code=SIMULATE_CODE["ml"],
+        code=CODE["simulate_ml"],
     script:
-        "../scripts/simulate.py"
+        "../scripts/simulate_ml.py"
 
 
 rule al_select:
@@ -62,7 +60,7 @@ rule al_select:
         frames=AL["frames_per_iteration"],
         selection=AL["selection"],
         seed=lambda wc: int(wc.iteration),
-        code=AL_SELECT_CODE,
+        code=CODE["al_select"],
     script:
         "../scripts/al_select.py"
 
@@ -89,7 +87,7 @@ rule al_label:
         physics=config["physics"],
         method=config["negf"]["method"],
         device=device_of(NEGF_ON_GPU),
-        code=AL_LABEL_CODE,
+        code=CODE["al_label"],
     script:
         "../scripts/al_label.py"
 
@@ -116,7 +114,7 @@ rule al_train_member:
         hyper=lambda wc: member_section(config["model"], int(wc.member)),
         physics=config["physics"],
         device=device_of(),
-        code=TRAIN_CODE,
+        code=CODE["train"],
     script:
         "../scripts/train.py"
 
@@ -142,7 +140,7 @@ rule al_metrics:
     params:
         iteration=lambda wc: int(wc.iteration),
         predictor=PREDICTOR,
-        code=AL_METRICS_CODE,
+        code=CODE["al_metrics"],
     script:
         "../scripts/al_metrics.py"
 
@@ -166,6 +164,6 @@ rule al_report:
     conda:
         "../../envs/holstein.yaml"
     params:
-        code=AL_REPORT_CODE,
+        code=CODE["al_report"],
     script:
         "../scripts/al_report.py"

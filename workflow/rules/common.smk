@@ -19,9 +19,13 @@ if (CHECKOUT_SRC / "holstein").is_dir():
         )
     )
 
-from holstein.config import bias_label, canonical_config, check_config  # noqa: E402
-from holstein.provenance import code_fingerprint  # noqa: E402
-from holstein import resources  # noqa: E402
+from holstein.pipeline.config import (
+    bias_label,
+    canonical_config,
+    check_config,
+)  # noqa: E402
+from holstein.pipeline.fingerprint import code_fingerprint  # noqa: E402
+from holstein.pipeline import resources  # noqa: E402
 from holstein.device import (
     cuda_available,
     job_device,
@@ -29,7 +33,7 @@ from holstein.device import (
     plans_gpu,
 )  # noqa: E402
 from holstein.ml.members import committee_size, member_section  # noqa: E402
-from holstein.records import DEVIATION_FIELDS, DEVIATION_SUMMARIES  # noqa: E402
+from holstein.data.records import DEVIATION_FIELDS, DEVIATION_SUMMARIES  # noqa: E402
 
 SCHEMA = yaml.safe_load((WORKFLOW_DIR / "schemas" / "config.schema.yaml").read_text())
 # Job parameters are compared as text: one canonical form of the validated config.
@@ -39,36 +43,14 @@ config.update(_canonical)
 check_config(config)
 
 
-def code(script, exclude=()):
-    """Fingerprint of an adapter script and every package module it imports."""
-    return code_fingerprint(WORKFLOW_DIR / "scripts" / script, exclude=exclude)
-
-
-SIMULATE_CODE = {
-    "ml": code("simulate.py"),
-    # An NEGF run never loads a model (tests check each job's imports).
-    "negf": code("simulate.py", exclude=["holstein.ml"]),
+# The code fingerprint of every adapter: the script and every package module it imports.
+# An adapter imports one stage module (holstein.stages), which imports only what the job
+# runs, so the fingerprint follows from the imports alone (tests compare it with the
+# modules each job really loaded).
+CODE = {
+    script.stem: code_fingerprint(script)
+    for script in sorted((WORKFLOW_DIR / "scripts").glob("*.py"))
 }
-TRAIN_CODE = code("train.py")
-MODEL_FIGURES_CODE = code("model_figures.py")
-REFERENCE_ERRORS_CODE = code("reference_errors.py")
-INITIAL_CODE = code("relax.py", exclude=["holstein.ml"])
-ANALYSIS_CODE = code("analyse.py")
-VALIDATION_CODE = code("validate.py")
-LARGE_LATTICE_CODE = code("large_lattice.py")
-# Selection, labelling and the report never load a model: the model and its reference
-# errors are imported only by an iteration's metrics, the NEGF solver only by labelling
-# (tests check each job's imports).
-AL_WITHOUT_MODEL = ["holstein.ml", "holstein.reference_errors"]
-AL_SOLVER = ["holstein.simulation"]
-AL_WITHOUT_SOLVER = [*AL_WITHOUT_MODEL, *AL_SOLVER]
-AL_SELECT_CODE = code("al_select.py", exclude=AL_WITHOUT_SOLVER)
-AL_LABEL_CODE = code("al_label.py", exclude=AL_WITHOUT_MODEL)
-AL_METRICS_CODE = code("al_metrics.py", exclude=AL_SOLVER)
-AL_REPORT_CODE = code("al_report.py", exclude=AL_WITHOUT_SOLVER)
-# The floor is a property of the NEGF force alone: it never loads a model.
-LOCALITY_FLOOR_CODE = code("locality_floor.py", exclude=["holstein.ml"])
-LOCALITY_METRICS_CODE = code("locality_metrics.py")
 
 # The device of every job is decided where it is planned, and reaches the job as a
 # concrete 'cpu' or 'cuda' (the job claims one GPU of its own, holstein.device.gpu_slot).
@@ -212,7 +194,7 @@ VALID_BIASES = {bias_label(b): b for b in VALID["biases"]}
 TIME_STEP_BIASES = {bias_label(b): b for b in VALID["time_step_check"]["biases"]}
 # The two runs of the time-step check, as (steps per validation step, noise draws per
 # step): the validation's dt with two draws, and dt / 2 with one, so that both feel the
-# same Brownian path (holstein.langevin).
+# same Brownian path (holstein.physics.langevin).
 TIME_STEP_RESOLUTIONS = {"coarse": (1, 2), "fine": (2, 1)}
 
 

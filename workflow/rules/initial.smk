@@ -24,6 +24,6 @@ rule relax_initial_state:
         lattice=lambda wc: {"Lx": int(wc.Lx), "Ly": int(wc.Ly)},
         physics=config["physics"],
         method=config["negf"]["method"],
-        code=INITIAL_CODE,
+        code=CODE["relax"],
     script:
         "../scripts/relax.py"

@@ -27,11 +27,9 @@ rule large_lattice_run:
         runtime=240,
         gpu=gpus(),
     params:
-        provider="ml",
         lattice={"Lx": LARGE["Lx"], "Ly": LARGE["Ly"]},
         physics=config["physics"],
         dynamics={**config["dynamics"], "checkpoint_every": LARGE["checkpoint_every"]},
-        method=None,
         device=device_of(),
         bias=LARGE["bias"],
         seed=LARGE["seed"],
@@ -39,9 +37,9 @@ rule large_lattice_run:
         stride=LARGE["stride"],
         record=["current", *DEVIATION_FIELDS],
         predictor=PREDICTOR,
-        code=SIMULATE_CODE["ml"],
+        code=CODE["simulate_ml"],
     script:
-        "../scripts/simulate.py"
+        "../scripts/simulate_ml.py"
 
 
 rule analyse_large_lattice_run:
@@ -55,7 +53,7 @@ rule analyse_large_lattice_run:
     conda:
         "../../envs/holstein.yaml"
     params:
-        code=ANALYSIS_CODE,
+        code=CODE["analyse"],
     script:
         "../scripts/analyse.py"
 
@@ -105,6 +103,6 @@ rule large_lattice_report:
     params:
         trust_lo=config["active_learning"]["trust_lo"],
         trust_hi=config["active_learning"]["trust_hi"],
-        code=LARGE_LATTICE_CODE,
+        code=CODE["large_lattice"],
     script:
         "../scripts/large_lattice.py"

@@ -1,5 +1,5 @@
 # The locality floor: per NEGF trajectory, a splice estimate of the force error no model
-# of the configured cutoff can beat (holstein.locality; NEGF only, so a retrained model
+# of the configured cutoff can beat (holstein.physics.locality; NEGF only, so a retrained model
 # never recomputes it), then the committee's force error beside it on the same frames.
 
 
@@ -33,7 +33,7 @@ rule locality_floor:
         seed=LOCALITY["seed"],
         method=config["negf"]["method"],
         device=device_of(floor_uses_gpu),
-        code=LOCALITY_FLOOR_CODE,
+        code=CODE["locality_floor"],
     script:
         "../scripts/locality_floor.py"
 
@@ -62,6 +62,6 @@ rule locality_metrics:
     params:
         hyper=config["model"],
         predictor=PREDICTOR,
-        code=LOCALITY_METRICS_CODE,
+        code=CODE["locality_metrics"],
     script:
         "../scripts/locality_metrics.py"

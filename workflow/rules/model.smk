@@ -34,7 +34,7 @@ rule train_member:
         hyper=lambda wc: member_section(config["model"], int(wc.member)),
         physics=config["physics"],
         device=device_of(),
-        code=TRAIN_CODE,
+        code=CODE["train"],
     script:
         "../scripts/train.py"
 
@@ -66,6 +66,6 @@ rule model_figures:
     params:
         lattice=config["lattice"],
         physics=config["physics"],
-        code=MODEL_FIGURES_CODE,
+        code=CODE["model_figures"],
     script:
         "../scripts/model_figures.py"

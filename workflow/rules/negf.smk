@@ -24,7 +24,6 @@ rule negf_training_shard:
         runtime=NEGF_RUNTIME_MIN["training"],
         gpu=gpus(NEGF_ON_GPU),
     params:
-        provider="negf",
         lattice=config["lattice"],
         physics=config["physics"],
         dynamics=config["dynamics"],
@@ -34,6 +33,6 @@ rule negf_training_shard:
         seed=lambda wc: int(wc.seed),
         n_steps=TRAIN["n_steps"],
         stride=TRAIN["stride"],
-        code=SIMULATE_CODE["negf"],
+        code=CODE["simulate_negf"],
     script:
-        "../scripts/simulate.py"
+        "../scripts/simulate_negf.py"

@@ -35,9 +35,9 @@ rule brownian_run:
         n_steps=VALID["n_steps"],
         stride=VALID["stride"],
         predictor=lambda wc: PREDICTOR if wc.provider == "ml" else "",
-        code=lambda wc: SIMULATE_CODE[wc.provider],
+        code=lambda wc: CODE[f"simulate_{wc.provider}"],
     script:
-        "../scripts/simulate.py"
+        "../scripts/simulate_{params.provider}.py"
 
 
 rule analyse_run:
@@ -51,7 +51,7 @@ rule analyse_run:
     conda:
         "../../envs/holstein.yaml"
     params:
-        code=ANALYSIS_CODE,
+        code=CODE["analyse"],
     script:
         "../scripts/analyse.py"
 
@@ -86,7 +86,7 @@ use rule brownian_run as time_step_run with:
         n_steps=lambda wc: VALID["n_steps"] * TIME_STEP_RESOLUTIONS[wc.resolution][0],
         stride=lambda wc: VALID["stride"] * TIME_STEP_RESOLUTIONS[wc.resolution][0],
         predictor="",
-        code=SIMULATE_CODE["negf"],
+        code=CODE["simulate_negf"],
 
 
 use rule analyse_run as analyse_time_step_run with:

@@ -21,7 +21,7 @@ rule reference_errors:
     params:
         hyper=config["model"],
         predictor=PREDICTOR,
-        code=REFERENCE_ERRORS_CODE,
+        code=CODE["reference_errors"],
     script:
         "../scripts/reference_errors.py"
 
@@ -52,6 +52,6 @@ rule validate:
         # for the captions of the report
         biases=VALID["biases"],
         seeds=VALID["seeds"],
-        code=VALIDATION_CODE,
+        code=CODE["validate"],
     script:
         "../scripts/validate.py"

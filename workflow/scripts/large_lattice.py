@@ -2,10 +2,10 @@
 
 sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
-from holstein.jobs import setup_job
+from holstein.pipeline.jobs import setup_job
 
 setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the log
-from holstein.large_lattice import large_lattice_report
+from holstein.stages.large_lattice import large_lattice_report
 
 large_lattice_report(
     trajectory_path=sm.input.trajectory,

@@ -2,10 +2,10 @@
 
 sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
-from holstein.jobs import setup_job
+from holstein.pipeline.jobs import setup_job
 
 setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the log
-from holstein.model_figures import make_model_figures
+from holstein.stages.model_figures import make_model_figures
 
 make_model_figures(
     metrics_path=sm.input.metrics,

@@ -3,10 +3,10 @@ NEGF reference runs -> validation figures, tables and metrics.json."""
 
 sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
-from holstein.jobs import setup_job
+from holstein.pipeline.jobs import setup_job
 
 setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the log
-from holstein.validation import make_validation
+from holstein.stages.validate import make_validation
 
 make_validation(
     summaries=list(sm.input.summaries),

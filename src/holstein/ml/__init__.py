@@ -7,7 +7,7 @@ Inference (what an ML Brownian run imports; no training code):
   conductances, the Kirchhoff potential, a force stage that sees it).
 * ``kirchhoff``: the differentiable Kirchhoff solve on the lattice (dense and CG).
 * ``checkpoint``: the checkpoint file (format, atomic save, validated read, physics check).
-* ``provider``: ``MLForceProvider`` (the ``holstein.forces`` contract) and ``load``.
+* ``provider``: ``MLForceProvider`` (the ``holstein.physics.forces`` contract) and ``load``.
 * ``committee``: ``CommitteeProvider``, several members evaluated as one network, their
   force deviation and the predictor that drives a run; ``load_committee``.
 * ``members``: how many members, and each member's training parameters (no torch).

@@ -5,7 +5,7 @@ Entries: ``format``, ``format_version``, ``architecture`` (``Architecture.as_dic
 parameters), ``lattice_shape`` (the training lattice), ``physics`` (``PHYSICS_KEYS``),
 ``cutoff``, ``version`` (holstein), ``torch_version``, plus what the trainer adds
 (``loss_curve``, ``best_epoch``, the split, ``training_shards``: see
-``holstein.ml.provenance``).  Written atomically.
+``holstein.ml.training.provenance``).  Written atomically.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
-from ..atomic import atomic_path
-from ..lattice import PHYSICS_KEYS
-from .data import flat_meta
-from .model import LocalForceField
+from holstein import __version__
+from holstein.data.atomic import atomic_path
+from holstein.ml.model import LocalForceField
+from holstein.ml.training_set import flat_meta
+from holstein.physics.lattice import PHYSICS_KEYS
 
 CHECKPOINT_FORMAT = "holstein-mlff"
 CHECKPOINT_FORMAT_VERSION = 1

@@ -48,15 +48,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..forces import ElectronicResponse
-from ..observables import device_current
-from ..records import DEVIATION_SUMMARIES
-from .checkpoint import RETRAIN, check_expectation, read_checkpoint
-from .members import PREDICTORS
-from .model import IN_CHANNELS, Backbone, LocalForceField, SiteHead, _wrap_y, mirror_y
-from .provider import load, model_from_checkpoint
+from holstein.data.records import DEVIATION_SUMMARIES
+from holstein.ml.checkpoint import RETRAIN, check_expectation, read_checkpoint
+from holstein.ml.members import PREDICTORS
+from holstein.ml.model import IN_CHANNELS, Backbone, LocalForceField, SiteHead, _wrap_y, mirror_y
+from holstein.ml.provider import load, model_from_checkpoint
+from holstein.physics.forces import ElectronicResponse
+from holstein.physics.observables import device_current
 
-# The per-frame summaries of the deviation (holstein.records): max and mean over the sites.
+# The per-frame summaries of the deviation (holstein.data.records): max and mean over the sites.
 SUMMARY_REDUCTIONS = dict(zip(DEVIATION_SUMMARIES, (np.max, np.mean), strict=True))
 
 
@@ -195,7 +195,7 @@ class StackedForceField(nn.Module):
 
 
 class CommitteeProvider:
-    """Force provider (``holstein.forces`` contract) backed by a committee of force fields.
+    """Force provider (``holstein.physics.forces`` contract) backed by a committee of force fields.
 
     ``predictor``: 'mean' or 'first' (module docstring).  float32 models,
     ``torch.inference_mode``, any lattice size; ``device`` and ``threads`` as for

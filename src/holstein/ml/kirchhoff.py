@@ -11,7 +11,7 @@ is the linear system ``A phi = b`` with A the weighted graph Laplacian plus the 
 conductances on the diagonal (symmetric positive definite when every conductance is
 positive) and b the current injected by the electrodes.  Shapes (batch B):
 ``gx`` (B, Lx - 1, Ly), ``gy`` (B, Lx, Ly), ``gl``, ``gr`` (B, Ly), ``mu_l``, ``mu_r``
-(B,), ``phi`` (B, Lx, Ly); sites flatten as ``x * Ly + y`` (``holstein.lattice``).
+(B,), ``phi`` (B, Lx, Ly); sites flatten as ``x * Ly + y`` (``holstein.physics.lattice``).
 
 Three solvers, one answer:
 

@@ -5,7 +5,7 @@ The ``model`` section of the configuration describes the committee: ``committee`
 except the seed, and the predictor that drives a run (``model.committee_predictor``, see
 ``holstein.ml.committee``).  Member k is trained with seed ``model.seed + k``: the seed
 fixes its initial weights, its split of the training trajectories into fitted and
-held-out ones (``holstein.ml.data.split_trajectories``) and its batch order, so members
+held-out ones (``holstein.ml.training_set.split_trajectories``) and its batch order, so members
 differ in all three.  Member 0 is the single model a committee of one would train.
 
 Only the member count and the predictor are committee settings; every other key of the

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..observables import device_current, kirchhoff_spread
-from .checkpoint import read_checkpoint
-from .data import check_data, physics_from_meta
-from .model import BOND_OUTPUTS, LocalForceField
-from .provider import MLForceProvider, load
+from holstein.ml.checkpoint import read_checkpoint
+from holstein.ml.model import BOND_OUTPUTS, LocalForceField
+from holstein.ml.provider import MLForceProvider, load
+from holstein.ml.training_set import check_data, physics_from_meta
+from holstein.physics.observables import device_current, kirchhoff_spread
 
 
 def _as_provider(obj, data: Mapping[str, Any] | None = None):

@@ -14,7 +14,7 @@ currents on the same backbone, one output channel per bond direction per site:
 ``bond_current_x`` at (x, y) is the current on the bond (x, y) -> (x + 1, y)
 (the output of the last column, x = Lx - 1, is dropped: (B, Lx - 1, Ly)), and
 ``bond_current_y`` at (x, y) the current on (x, y) -> (x, y + 1 mod Ly).  How they are
-trained is ``holstein.ml.train``'s business; a model without bond heads reports no
+trained is ``holstein.ml.training.trainer``'s business; a model without bond heads reports no
 currents.
 
 Architecture and locality definition

@@ -13,17 +13,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..device import gpu_precision
-from ..forces import ElectronicResponse
-from ..observables import device_current
-from .checkpoint import RETRAIN, check_expectation, read_checkpoint
-from .model import Architecture, LocalForceField
-from .transport import KIND as TRANSPORT_KIND
-from .transport import TransportArchitecture, TransportForceField
+from holstein.device import gpu_precision
+from holstein.ml.checkpoint import RETRAIN, check_expectation, read_checkpoint
+from holstein.ml.model import Architecture, LocalForceField
+from holstein.ml.transport import KIND as TRANSPORT_KIND
+from holstein.ml.transport import TransportArchitecture, TransportForceField
+from holstein.physics.forces import ElectronicResponse
+from holstein.physics.observables import device_current
 
 
 class MLForceProvider:
-    """Force provider (``holstein.forces`` contract) backed by a LocalForceField or a
+    """Force provider (``holstein.physics.forces`` contract) backed by a LocalForceField or a
     TransportForceField.
 
     float32 (the model is converted in place), ``torch.inference_mode``; any lattice
@@ -157,7 +157,7 @@ def load(
     path, expect: Mapping[str, Any] | None = None, strict_shape: bool = False,
     threads: int | None = None, device="cpu",
 ) -> MLForceProvider:
-    """Load a checkpoint written by ``holstein.ml.train.train`` as an MLForceProvider.
+    """Load a checkpoint written by ``holstein.ml.training.trainer.train`` as an MLForceProvider.
 
     ``expect``: physics parameters (flat or under ``"physics"``; optionally the lattice
     shape as ``shape`` or ``Lx``/``Ly``); a mismatch in any of ``PHYSICS_KEYS`` present

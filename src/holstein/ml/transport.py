@@ -14,7 +14,7 @@ model computes it, every step, from the whole configuration, cheaply:
    conductance on every site of the lead columns (``gl`` at x = 0, ``gr`` at x = Lx - 1).
 2. **Kirchhoff.**  ``holstein.ml.kirchhoff`` solves current conservation on that
    resistor network for the node potential phi, with the electrodes at mu_L and mu_R
-   (``holstein.lattice.chemical_potentials``: the physics' bias scheme).
+   (``holstein.physics.lattice.chemical_potentials``: the physics' bias scheme).
 3. **Force stage.**  phi / bias_std and the local drop ``(phi(x - 1) - phi(x + 1)) / 2``
    (the electrodes' potentials beyond the ends), scaled by ``DROP_GAIN / bias_std``, join
    h1 as input channels of a second local stage (``cutoff - conductance_cutoff`` 3x3
@@ -60,9 +60,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..lattice import chemical_potentials
-from .kirchhoff import CGInfo, bond_currents, kirchhoff_solve
-from .model import (
+from holstein.ml.kirchhoff import CGInfo, bond_currents, kirchhoff_solve
+from holstein.ml.model import (
     ACTIVATION,
     BOND_NORMALISATION_KEYS,
     IN_CHANNELS,
@@ -74,6 +73,7 @@ from .model import (
     lead_indicators,
     mirror_y,
 )
+from holstein.physics.lattice import chemical_potentials
 
 KIND = "transport-field CNN"
 FIELD_CHANNELS = 2  # the potential and its local drop along x

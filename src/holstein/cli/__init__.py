@@ -1,0 +1,1 @@
+"""Command-line programs outside the pipeline, on top of every layer (``holstein-regimes``)."""

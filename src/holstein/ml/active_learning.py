@@ -1,0 +1,67 @@
+"""Active learning with the committee of force fields (DP-GEN's loop, one stage per job).
+
+Iteration i = 1, 2, ... (the pipeline's rules in workflow/rules/active_learning.smk):
+
+1. exploration: ML Brownian runs driven by the committee of iteration i - 1 (for i = 1
+   the pipeline's committee, trained on the NEGF training shards) at the configured
+   biases, seeds and lattices, recording q and the committee deviation on every
+   stride-th step (stage ``simulate_ml``);
+2. selection (stage ``al_select``): every recorded frame is *accurate* (its maximum force
+   deviation over the sites is below ``trust_lo``: the model knows it), a *candidate*
+   (between ``trust_lo`` and ``trust_hi``) or *failed* (from ``trust_hi`` on: taken as an
+   unphysical configuration the model ran into, not worth a label); up to
+   ``frames_per_iteration`` candidates are chosen at random (seeded by the iteration), or,
+   with ``selection: random``, as many frames at random among all (the baseline that the
+   deviation must beat);
+3. labelling (stage ``al_label``): one exact NEGF steady state per chosen frame, in jobs of
+   ``frames_per_label_job`` frames, written as NEGF training shards whose frames carry
+   their own bias and seed (``holstein.data.shards`` groups them into trajectories by both);
+4. training: every member retrained from scratch on the training shards and every label
+   of iterations 1 .. i.
+
+Stage ``al_metrics`` (one per iteration, i = 0 included): the labels, the NEGF solves
+used for training so far, the accurate / candidate / failed fractions of the iteration's
+exploration (DP-GEN's convergence measure) and the force RMSE of the iteration's
+committee on the held-out NEGF reference runs; stage ``al_report`` draws them
+against the iteration.
+
+This module holds what the stages share: the frame classes (``classify``), the label
+shards' source, and the NEGF solves behind a set of training shards (``negf_solves``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from holstein.data.io import read_metadata, read_trajectory
+
+SELECTIONS = ("deviation", "random")
+CLASSES = ("accurate", "candidate", "failed")
+# The metadata "source" of a label shard: one NEGF solve per frame.
+LABEL_SOURCE = "active-learning labels"
+LABELLED = ("force", "density", "bond_current_x", "bond_current_y", "current")
+
+
+def classify(max_deviation: np.ndarray, trust_lo: float, trust_hi: float) -> np.ndarray:
+    """Class index per frame (0 accurate, 1 candidate, 2 failed; ``CLASSES``) from its
+    maximum committee deviation: below ``trust_lo``, in [trust_lo, trust_hi), above."""
+    if not trust_lo < trust_hi:
+        raise ValueError(f"trust_lo = {trust_lo} must be below trust_hi = {trust_hi}")
+    d = np.asarray(max_deviation, dtype=float)
+    if not np.isfinite(d).all():
+        raise ValueError("a frame without a finite committee deviation: explore with a "
+                         "committee of two or more members")
+    return (d >= trust_lo).astype(int) + (d >= trust_hi).astype(int)
+
+
+def negf_solves(shard_paths) -> dict:
+    """NEGF solves behind a set of training shards: a trajectory shard took n_steps + 1
+    (every step, recorded or not), a label shard one per frame (its n_steps: the number
+    of frames); and the number of frames they hold."""
+    solves = frames = 0
+    for path in shard_paths:
+        meta = read_metadata(path)
+        table_rows = len(read_trajectory(path)[0]["step"])
+        frames += table_rows
+        solves += table_rows if meta.get("source") == LABEL_SOURCE else int(meta["n_steps"]) + 1
+    return {"negf_solves": solves, "frames": frames}
