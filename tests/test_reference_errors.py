@@ -255,10 +255,7 @@ def test_committee_deviation_against_the_true_error_of_every_frame(model, refere
     assert committee["spearman_max_deviation_max_error"] == pytest.approx(rho, abs=1e-9)
     assert committee["n_frames"] == 24 and set(committee["per_bias"]) == {"2", "2.5"}
     assert len(committee["per_bias"]["2"]["member_relative_rmse"]) == 2
-    cost = committee["cost"]
-    assert cost["lattice"] == list(SHAPE) and cost["stride"] == 1
-    assert set(cost["added_fraction"]) == {"mean", "first"}
-    assert all(v > 0 for v in cost["seconds_per_step"].values())
+    assert "cost" not in committee  # a timing is benchmarks/committee_cost.py's job
     written = json.loads(out.read_text())
     assert written["committee"]["frames"]["max_deviation"] == pytest.approx(largest, rel=1e-4)
 

@@ -273,7 +273,9 @@ def test_member_sections_differ_in_the_seed_only():
 @pytest.fixture(scope="module")
 def two_members(tmp_path_factory):
     """Two members trained on the same synthetic data (6 trajectories), a few epochs, with
-    three stand-in files recorded as their training shards."""
+    three one-frame trajectories recorded as their training shards."""
+    from holstein.data.io import write_trajectory
+    from holstein.data.records import Trajectory
     from holstein.ml.training.provenance import shard_records
     from holstein.ml.training.trainer import train
 
@@ -284,7 +286,9 @@ def two_members(tmp_path_factory):
     files = []
     for k in range(3):
         files.append(tmp / f"shard_{k}.parquet")
-        files[-1].write_bytes(f"shard {k}".encode())
+        write_trajectory(files[-1], Trajectory(steps=np.array([0]), times=np.array([0.0]),
+                                               q=np.full((1, 3, 2), float(k)), force=None),
+                         {"bias": 0.0, "seed": k})
     data = synthetic_data()
     out = []
     for k in range(2):

@@ -16,7 +16,8 @@ rule al_explore:
         model=lambda wc: committee_checkpoints(int(wc.iteration) - 1),
         initial=lambda wc: start_input({"Lx": int(wc.Lx), "Ly": int(wc.Ly)}),
     output:
-        "results/active_learning/iter_{iteration}/explore/{Lx}x{Ly}_V{bias}_s{seed}.parquet",
+        trajectory="results/active_learning/iter_{iteration}/explore/{Lx}x{Ly}_V{bias}_s{seed}.parquet",
+        cost="results/cost/active_learning/iter_{iteration}/explore/{Lx}x{Ly}_V{bias}_s{seed}.json",
     log:
         "logs/active_learning/explore/iter_{iteration}/{Lx}x{Ly}_V{bias}_s{seed}.log",
     benchmark:
@@ -99,6 +100,7 @@ rule al_train_member:
         checkpoint="results/active_learning/iter_{iteration}/model/member_{member}/mlff.pt",
         metrics="results/active_learning/iter_{iteration}/model/member_{member}/metrics.json",
         parity="results/active_learning/iter_{iteration}/model/member_{member}/parity.parquet",
+        cost="results/cost/active_learning/iter_{iteration}/model/member_{member}.json",
     log:
         "logs/active_learning/train_member/iter_{iteration}_member_{member}.log",
     benchmark:

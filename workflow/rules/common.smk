@@ -433,12 +433,21 @@ def validation_inputs(stage, biases, seeds):
             f"results/benchmarks/{stage}runs/{{provider}}/V{{bias}}_s{{seed}}.tsv",
             **runs,
         ),
+        "run_costs": expand(
+            f"results/cost/{stage}runs/{{provider}}/V{{bias}}_s{{seed}}.json", **runs
+        ),
         "model_metrics": COMMITTEE_METRICS,
         "reference_errors": f"results/{stage}validation/reference_errors.json",
     }
 
 
-# Figure output -> (file name, caption, label).
+# Report output -> (file name, caption, label): the validation's under results/, the
+# cost's (what the machine measured, which a re-run does not reproduce) under
+# results/cost/.
+VALIDATION_COST = {
+    "cost": ("cost.png", "cost", "cost per step"),
+    "cost_tables": ("cost.html", "cost_tables", "table of the cost"),
+}
 VALIDATION_FIGURES = {
     "tables": ("metrics.html", "metrics", "tables of every number"),
     "velocity": ("wall_velocity.png", "wall_velocity", "wall velocity against bias"),
@@ -451,7 +460,6 @@ VALIDATION_FIGURES = {
         "paired_differences",
         "paired ML - NEGF differences",
     ),
-    "cost": ("cost.png", "cost", "cost per step"),
     "committee": (
         "committee_deviation.png",
         "committee_deviation",
@@ -464,14 +472,19 @@ def validation_outputs(stage, category, labels, runs_category):
     """Outputs of validate: metrics.json, the figures and one figure per run, in the
     report under ``category`` (the runs' under ``runs_category``)."""
     folder = f"results/{stage}validation"
+    cost_folder = f"results/cost/{stage}validation"
     figures = {
         name: report(
-            f"{folder}/{file}",
+            f"{where}/{file}",
             caption=f"../report/{caption}.rst",
             category=category,
             labels=labels | {"figure": label},
         )
-        for name, (file, caption, label) in VALIDATION_FIGURES.items()
+        for where, outputs in (
+            (folder, VALIDATION_FIGURES),
+            (cost_folder, VALIDATION_COST),
+        )
+        for name, (file, caption, label) in outputs.items()
     }
     runs = report(
         directory(f"{folder}/runs"),
@@ -485,4 +498,9 @@ def validation_outputs(stage, category, labels, runs_category):
             "seed": "{seed}",
         },
     )
-    return {"metrics": f"{folder}/metrics.json", **figures, "runs": runs}
+    return {
+        "metrics": f"{folder}/metrics.json",
+        "cost_metrics": f"{cost_folder}/cost.json",
+        **figures,
+        "runs": runs,
+    }

@@ -14,7 +14,8 @@ rule large_lattice_run:
         model=COMMITTEE_CHECKPOINTS,
         initial=start_input(LARGE),
     output:
-        f"results/large_lattice/ml_{LARGE_TAG}.parquet",
+        trajectory=f"results/large_lattice/ml_{LARGE_TAG}.parquet",
+        cost=f"results/cost/large_lattice/ml_{LARGE_TAG}.json",
     log:
         f"logs/large_lattice/ml_{LARGE_TAG}.log",
     benchmark:
@@ -63,6 +64,7 @@ rule large_lattice_report:
         trajectory=f"results/large_lattice/ml_{LARGE_TAG}.parquet",
         series=f"results/large_lattice/ml_{LARGE_TAG}.csv",
         summary=f"results/large_lattice/ml_{LARGE_TAG}.json",
+        cost=f"results/cost/large_lattice/ml_{LARGE_TAG}.json",
         benchmark=f"results/benchmarks/large_lattice/ml_{LARGE_TAG}.tsv",
         reference_summaries=expand(
             "results/analysis/{provider}/V{bias}_s{seed}.json",
@@ -76,8 +78,20 @@ rule large_lattice_report:
             bias=bias_label(LARGE["bias"]),
             seed=VALID["seeds"],
         ),
+        reference_costs=expand(
+            "results/cost/runs/negf/V{bias}_s{seed}.json",
+            bias=bias_label(LARGE["bias"]),
+            seed=VALID["seeds"],
+        ),
     output:
         metrics="results/large_lattice/metrics.json",
+        cost_metrics="results/cost/large_lattice/cost.json",
+        cost_tables=report(
+            "results/cost/large_lattice/cost.html",
+            caption="../report/large_lattice_cost.rst",
+            category="Large lattice",
+            labels=LARGE_LABELS | {"result": "table of the cost"},
+        ),
         figure=report(
             "results/large_lattice/large_lattice.png",
             caption="../report/large_lattice.rst",

@@ -19,6 +19,7 @@ rule train_member:
         checkpoint="results/model/member_{member}/mlff.pt",
         metrics="results/model/member_{member}/metrics.json",
         parity="results/model/member_{member}/parity.parquet",
+        cost="results/cost/model/member_{member}.json",
     log:
         "logs/train_member/member_{member}.log",
     benchmark:

@@ -11,7 +11,8 @@ rule negf_training_shard:
     input:
         initial=start_input(config["lattice"]),
     output:
-        "results/negf_training/V{bias}_s{seed}.parquet",
+        trajectory="results/negf_training/V{bias}_s{seed}.parquet",
+        cost="results/cost/negf_training/V{bias}_s{seed}.json",
     log:
         "logs/negf_training/V{bias}_s{seed}.log",
     benchmark:

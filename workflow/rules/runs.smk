@@ -7,7 +7,8 @@ rule brownian_run:
         model=lambda wc: COMMITTEE_CHECKPOINTS if wc.provider == "ml" else [],
         initial=start_input(config["lattice"]),
     output:
-        "results/runs/{provider}/V{bias}_s{seed}.parquet",
+        trajectory="results/runs/{provider}/V{bias}_s{seed}.parquet",
+        cost="results/cost/runs/{provider}/V{bias}_s{seed}.json",
     log:
         "logs/runs/{provider}/V{bias}_s{seed}.log",
     benchmark:
@@ -65,7 +66,8 @@ use rule brownian_run as time_step_run with:
         model=[],
         initial=start_input(config["lattice"]),
     output:
-        "results/time_step/{resolution}/V{bias}_s{seed}.parquet",
+        trajectory="results/time_step/{resolution}/V{bias}_s{seed}.parquet",
+        cost="results/cost/time_step/{resolution}/V{bias}_s{seed}.json",
     log:
         "logs/time_step/{resolution}/V{bias}_s{seed}.log",
     benchmark:

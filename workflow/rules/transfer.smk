@@ -10,7 +10,8 @@ use rule brownian_run as transfer_run with:
         model=lambda wc: COMMITTEE_CHECKPOINTS if wc.provider == "ml" else [],
         initial=start_input(TRANSFER_LATTICE),
     output:
-        "results/transfer/runs/{provider}/V{bias}_s{seed}.parquet",
+        trajectory="results/transfer/runs/{provider}/V{bias}_s{seed}.parquet",
+        cost="results/cost/transfer/runs/{provider}/V{bias}_s{seed}.json",
     log:
         "logs/transfer/runs/{provider}/V{bias}_s{seed}.log",
     benchmark:

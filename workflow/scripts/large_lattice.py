@@ -1,4 +1,4 @@
-"""Adapter: large-lattice ML run + validation analyses -> figure and metrics.json."""
+"""Adapter: large-lattice ML run + validation analyses -> figures, metrics.json, cost.json."""
 
 sm = snakemake  # noqa: F821 (injected by Snakemake); the workflow puts src/ on PYTHONPATH
 
@@ -11,9 +11,11 @@ large_lattice_report(
     trajectory_path=sm.input.trajectory,
     series_path=sm.input.series,
     summary_path=sm.input.summary,
+    cost_path=sm.input.cost,
     benchmark_path=sm.input.benchmark,
     reference_summaries=list(sm.input.reference_summaries),
     reference_series=list(sm.input.reference_series),
+    reference_costs=list(sm.input.reference_costs),
     outputs=dict(sm.output.items()),
     trust_lo=sm.params.trust_lo,
     trust_hi=sm.params.trust_hi,

@@ -21,5 +21,6 @@ ml_run(
     predictor=p.predictor,
     device=p.device,
     relaxed_path=getattr(sm.input, "initial", None) or None,
+    cost_path=sm.output.cost,
     **({"record": tuple(p.record)} if hasattr(p, "record") else {}),
 )

@@ -20,5 +20,6 @@ negf_run(
     method=p.method,
     device=p.device,
     relaxed_path=getattr(sm.input, "initial", None) or None,
+    cost_path=sm.output.cost,
     **({"record": tuple(p.record)} if hasattr(p, "record") else {}),
 )

@@ -13,5 +13,6 @@ train_from_shards(
     checkpoint_path=sm.output.checkpoint,
     metrics_path=sm.output.metrics,
     parity_path=sm.output.parity,
+    cost_path=sm.output.cost,
     device=sm.params.device,
 )

@@ -12,6 +12,7 @@ make_validation(
     summaries=list(sm.input.summaries),
     series=list(sm.input.series),
     benchmarks=list(sm.input.benchmarks),
+    run_costs=list(sm.input.run_costs),
     model_metrics=sm.input.model_metrics,
     reference_errors=sm.input.reference_errors,
     n_steps=sm.params.n_steps,

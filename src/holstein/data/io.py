@@ -17,6 +17,7 @@ when complete: a killed job never leaves a partial file at the final path.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -121,3 +122,16 @@ def read_trajectory(path) -> tuple[dict[str, np.ndarray], dict]:
         else:
             arrays[name] = col.to_numpy(zero_copy_only=False)
     return arrays, meta
+
+
+def trajectory_digest(path) -> str:
+    """sha256 of what a trajectory file holds (its metadata and every column's values),
+    not of its bytes: the same data written again, by another pyarrow or on another
+    machine, has the same digest, and a changed value never does."""
+    arrays, meta = read_trajectory(path)
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+    for name in sorted(arrays):
+        values = np.ascontiguousarray(arrays[name])
+        h.update(f"{name} {values.dtype.str} {values.shape}".encode())
+        h.update(values.tobytes())
+    return h.hexdigest()

@@ -10,6 +10,7 @@ parameters), ``lattice_shape`` (the training lattice), ``physics`` (``PHYSICS_KE
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,8 +70,12 @@ def save_checkpoint(
         "torch_version": str(torch.__version__),
         **plain(extra),
     }
+    # Serialised in memory: torch names the archive's records after the file it writes,
+    # and the atomic write's temporary name would make every copy's bytes differ.
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
     with atomic_path(Path(path)) as tmp:
-        torch.save(checkpoint, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def _unreadable(path, why: str) -> ValueError:

@@ -8,10 +8,12 @@ differs, and it is built by the stage, so that an NEGF job never imports the for
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from pathlib import Path
 
+from holstein.data.atomic import write_text_atomic
 from holstein.data.io import write_trajectory
 from holstein.data.records import OPTIONAL_FIELDS
 from holstein.device import device_model
@@ -38,6 +40,7 @@ def simulate(
     checkpoint: CheckpointPolicy | None = None,
     record: tuple[str, ...] = OPTIONAL_FIELDS,
     relaxed_path=None,
+    cost_path=None,
 ) -> None:
     """Run from the configured start and write the trajectory to ``out_path``.
 
@@ -45,7 +48,9 @@ def simulate(
     (``checkerboard``, the default, or ``relaxed``: read from ``relaxed_path``, see
     holstein.physics.initial).  With ``checkpoint`` the run resumes from a matching
     checkpoint; the checkpoint is removed once the trajectory is written.  ``record``: the
-    fields besides q kept per frame (``dynamics.run_brownian``).
+    fields besides q kept per frame (``dynamics.run_brownian``).  ``cost_path``: where the
+    run's measurements of the machine go (JSON: seconds per step of the integration loop,
+    peak memory), kept out of the trajectory so that a re-run writes the same file.
     """
     initial = dynamics.get("initial", DEFAULT_INITIAL)
     q0 = initial_configuration(lattice, physics, initial, relaxed_path)
@@ -68,10 +73,12 @@ def simulate(
         "dynamics": dict(dynamics),
         "n_steps": int(n_steps),
         "stride": int(stride),
-        "seconds_per_step": traj.seconds_per_step,
-        "peak_memory_mb": peak_memory_mb(),
     }
     write_trajectory(out_path, traj, meta)
+    if cost_path is not None:
+        cost = {"seconds_per_step": traj.seconds_per_step, "peak_memory_mb": peak_memory_mb(),
+                "n_steps": int(n_steps), "lattice": [lattice["Lx"], lattice["Ly"]]}
+        write_text_atomic(cost_path, json.dumps(cost, indent=2))
     if checkpoint is not None:
         Path(checkpoint.path).unlink(missing_ok=True)
 
@@ -93,7 +100,7 @@ def file_sha256(path) -> str | None:
 
 def run_job(out_path, provider: ForceProvider, provider_name: str, lattice, physics, dynamics,
             bias, seed, n_steps, stride, device: str, record=OPTIONAL_FIELDS,
-            relaxed_path=None, identity: dict | None = None) -> None:
+            relaxed_path=None, identity: dict | None = None, cost_path=None) -> None:
     """``simulate`` with checkpoints, for a provider built on the resolved ``device``.
 
     ``dynamics["checkpoint_every"]`` (steps; 0 or absent: off) sets the interval.  The
@@ -101,7 +108,7 @@ def run_job(out_path, provider: ForceProvider, provider_name: str, lattice, phys
     provider, start file, lattice, physics, dynamics, bias, seed, length, device model, and
     ``identity`` (what else defines the provider: the NEGF method, the model files).
     ``relaxed_path``: the relaxed start (stage ``relax``) when ``dynamics["initial"]`` is
-    ``relaxed``.
+    ``relaxed``.  ``cost_path``: see ``simulate``.
     """
     every = int(dynamics.get("checkpoint_every") or 0)
     checkpoint = None
@@ -119,4 +126,4 @@ def run_job(out_path, provider: ForceProvider, provider_name: str, lattice, phys
         }
         checkpoint = CheckpointPolicy(checkpoint_path(out_path), every, fingerprint)
     simulate(out_path, provider, provider_name, lattice, physics, dynamics, bias, seed,
-             n_steps, stride, checkpoint, record, relaxed_path)
+             n_steps, stride, checkpoint, record, relaxed_path, cost_path)

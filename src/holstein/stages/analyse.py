@@ -144,8 +144,6 @@ def summarise(series: pd.DataFrame, meta: dict) -> dict:
         # frames of the frame mean (NaN for a run without a committee)
         "max_force_deviation": float(series["force_deviation_max"].max()),
         "mean_force_deviation": float(series["force_deviation_mean"].mean()),
-        "seconds_per_step": meta.get("seconds_per_step", math.nan),
-        "peak_memory_mb": meta.get("peak_memory_mb", math.nan),
     }
 
 

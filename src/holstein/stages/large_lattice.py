@@ -6,8 +6,9 @@ any larger one.  ``large_lattice_report`` takes the analysis of one such run
 validation runs at the same bias on the pipeline's own lattice, and writes a figure
 (kymograph, a snapshot of the staggered order with the wall in the sample, the wall
 position against time beside the small-lattice runs) and ``metrics.json``: the wall
-velocity on both lattices, time and memory per step, and the NEGF cost at the large size
-extrapolated from the NEGF cost measured on the small one.
+velocity on both lattices and the committee deviation; apart from them, as the
+machine's measurements (``cost.json``), time and memory per step and the NEGF cost at the
+large size extrapolated from the NEGF cost measured on the small one.
 
 Committee deviation: with a committee of force fields the run records, per frame, the
 force deviation on every site and its maximum and mean (``holstein.ml.committee``).
@@ -267,10 +268,6 @@ def metrics_html(metrics: dict) -> str:
         ("half-decay time (ħ/t)", number(metrics["half_decay_time"])),
         ("late current (e t/ħ; qualitative, see below)", number(metrics["late_current"])),
         ("switching time (ħ/t)", number(metrics["switching_time"])),
-        ("ML seconds per step (integration loop)", number(metrics["ml_seconds_per_step"])),
-        ("ML site-steps per second", number(metrics["ml_site_steps_per_second"])),
-        ("ML job wall time (s)", number(metrics["job_seconds"])),
-        ("ML job peak memory (MB)", number(metrics["job_max_rss_mb"])),
     ]
     deviation = metrics.get("committee_deviation")
     if deviation:
@@ -298,28 +295,46 @@ def metrics_html(metrics: dict) -> str:
                          "ahead in the CDW), median [10 %, 90 %]",
                          f"{number(offset['median'])} [{number(offset['quantile_10'])}, "
                          f"{number(offset['quantile_90'])}] over {offset['n_frames']} frames"))
-    estimate = metrics.get("negf_estimate")
-    if estimate:
-        rows += [
-            ("NEGF seconds per step, estimated (" + estimate["scaling"] + ")",
-             number(estimate["seconds_per_step"])),
-            ("NEGF memory (GB), estimated", number(estimate["memory_gb"])),
-            ("estimated speed-up ML over NEGF", number(metrics["estimated_speedup_ml_over_negf"])),
-        ]
     table = pd.DataFrame(rows, columns=["quantity", "value"])
     return html_page("Large-lattice ML run", f"{metrics['current_caveat']}. {pl.UNITS_NOTE}.",
                      {"The large run and the small-lattice runs at its bias": table})
 
 
-def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_path,
-                         reference_summaries, reference_series, outputs,
-                         trust_lo: float, trust_hi: float) -> dict:
+def cost_html(cost: dict) -> str:
+    """The large run's cost, and NEGF's estimated at its size, as a stand-alone page."""
+    rows = [
+        ("ML seconds per step (integration loop)", number(cost["ml_seconds_per_step"])),
+        ("ML site-steps per second", number(cost["ml_site_steps_per_second"])),
+        ("ML peak memory of the run (MB)", number(cost["peak_memory_mb"])),
+        ("ML job wall time (s)", number(cost["job_seconds"])),
+        ("ML job peak memory (MB)", number(cost["job_max_rss_mb"])),
+    ]
+    estimate = cost.get("negf_estimate")
+    if estimate:
+        rows += [
+            ("NEGF seconds per step, estimated (" + estimate["scaling"] + ")",
+             number(estimate["seconds_per_step"])),
+            ("NEGF memory (GB), estimated", number(estimate["memory_gb"])),
+            ("estimated speed-up ML over NEGF", number(cost["estimated_speedup_ml_over_negf"])),
+        ]
+    table = pd.DataFrame(rows, columns=["quantity", "value"])
+    return html_page("Cost of the large-lattice ML run",
+                     "Wall-clock seconds and memory on the machine that ran it.",
+                     {"ML on the large lattice, NEGF extrapolated to it": table})
+
+
+def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
+                         benchmark_path, reference_summaries, reference_series,
+                         reference_costs, outputs, trust_lo: float, trust_hi: float) -> dict:
     """Figures and metrics.json of the large run against the validation runs at its bias.
 
     ``reference_summaries``/``reference_series``: the analyses (JSON, CSV) of the ML and
-    NEGF validation runs at the large run's bias.  ``outputs``: ``figure``, ``deviation``
-    (figure), ``metrics``, ``tables`` (HTML).  ``trust_lo``, ``trust_hi``: the trust levels
-    of the committee deviation (``deviation_metrics``).
+    NEGF validation runs at the large run's bias; ``reference_costs``: the NEGF ones' cost
+    files, ``cost_path`` the large run's, ``benchmark_path`` its Snakemake benchmark.
+    ``outputs``: ``figure``, ``deviation`` (figure), ``metrics``, ``tables`` (HTML), and
+    the machine's measurements apart (a re-run does not reproduce them): ``cost_metrics``
+    (JSON), ``cost_tables`` (HTML).  ``trust_lo``, ``trust_hi``: the trust levels of the
+    committee deviation (``deviation_metrics``).
     """
     summary = json.loads(Path(summary_path).read_text())
     series = pd.read_csv(series_path)
@@ -336,7 +351,6 @@ def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_p
     small = {p: seed_statistics([s["wall_velocity"] for s, _ in runs])
              for p, runs in references.items()}
     velocity = summary["wall_velocity"]
-    negf_runs = [s for s, _ in references["negf"]]
     metrics = {
         "lattice": {"Lx": lx, "Ly": ly},
         "bias": summary["bias"],
@@ -356,17 +370,21 @@ def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_p
         "velocity_ratio_large_over_small": {
             p: velocity / s["mean"] if s["n"] and s["mean"] else math.nan
             for p, s in small.items()},
-        "ml_seconds_per_step": summary["seconds_per_step"],
-        "ml_site_steps_per_second": lx * ly / summary["seconds_per_step"],
-        "peak_memory_mb": summary.get("peak_memory_mb", math.nan),
+    }
+    run_cost = json.loads(Path(cost_path).read_text())
+    ml_step = run_cost["seconds_per_step"]
+    cost = {
+        "ml_seconds_per_step": ml_step,
+        "ml_site_steps_per_second": lx * ly / ml_step,
+        "peak_memory_mb": run_cost["peak_memory_mb"],
         **_read_benchmark(benchmark_path),
     }
-    if negf_runs:
-        small_sites = negf_runs[0]["Lx"] * negf_runs[0]["Ly"]
-        cost = float(np.median([s["seconds_per_step"] for s in negf_runs]))
-        metrics["negf_estimate"] = negf_estimate(cost, small_sites, lx * ly)
-        metrics["estimated_speedup_ml_over_negf"] = (
-            metrics["negf_estimate"]["seconds_per_step"] / summary["seconds_per_step"])
+    negf_costs = [json.loads(Path(p).read_text()) for p in reference_costs]
+    if negf_costs:
+        small_sites = int(np.prod(negf_costs[0]["lattice"]))
+        negf_step = float(np.median([c["seconds_per_step"] for c in negf_costs]))
+        cost["negf_estimate"] = negf_estimate(negf_step, small_sites, lx * ly)
+        cost["estimated_speedup_ml_over_negf"] = cost["negf_estimate"]["seconds_per_step"] / ml_step
     trajectory = read_trajectory(trajectory_path)
     metrics["committee_deviation"] = deviation_metrics(trajectory[0], series, trust_lo,
                                                        trust_hi)
@@ -375,4 +393,6 @@ def large_lattice_report(trajectory_path, series_path, summary_path, benchmark_p
                    outputs["deviation"])
     write_text_atomic(outputs["tables"], metrics_html(metrics))
     write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
+    write_text_atomic(outputs["cost_tables"], cost_html(cost))
+    write_text_atomic(outputs["cost_metrics"], json.dumps(cost, indent=2, default=float))
     return metrics

@@ -21,7 +21,7 @@ def model_paths(model_path) -> list[str]:
 
 
 def ml_run(out_path, model_path, lattice, physics, dynamics, bias, seed, n_steps, stride,
-           predictor="mean", record=OPTIONAL_FIELDS, relaxed_path=None,
+           predictor="mean", record=OPTIONAL_FIELDS, relaxed_path=None, cost_path=None,
            device="cpu") -> None:
     """The ML run of ``pipeline.runs.run_job``: the committee of the member checkpoints
     ``model_path`` (checked against ``physics``), driven by its ``predictor``
@@ -35,4 +35,5 @@ def ml_run(out_path, model_path, lattice, physics, dynamics, bias, seed, n_steps
         run_job(out_path, provider, "ml", lattice, physics, dynamics, bias, seed, n_steps,
                 stride, device, record, relaxed_path,
                 identity={"model_sha256": [file_sha256(p) for p in paths],
-                          "predictor": predictor})
+                          "predictor": predictor},
+                cost_path=cost_path)

@@ -17,7 +17,7 @@ from holstein.ml.provider import load
 from holstein.ml.training.parameters import TrainingParameters
 from holstein.ml.training.provenance import shard_records
 from holstein.ml.training.resume import training_state_path
-from holstein.ml.training.trainer import train
+from holstein.ml.training.trainer import timings, train
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,14 @@ def parity_table(checkpoint_path, data: dict) -> pd.DataFrame:
 
 
 def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_path,
-                      device="cpu") -> dict:
+                      cost_path=None, device="cpu") -> dict:
     """Train on the NEGF shards; ``hyper`` is the validated ``model`` config section;
     ``device``: the device the job was planned on ('cpu' or 'cuda'; 'auto' resolves here).
 
     Writes the checkpoint, the metrics (JSON, with the loss history) and the parity
-    table (``parity_table``, Parquet); ``holstein.stages.model_figures`` draws them.
+    table (``parity_table``, Parquet); ``holstein.stages.model_figures`` draws them.  The
+    wall times (of the training, of every epoch) go to ``cost_path`` (JSON; None: not
+    written) instead: a re-run reproduces every other output byte for byte.
     """
     params = TrainingParameters.from_mapping(hyper)
     shards = shard_records(shard_paths)  # before reading: the record is of what is read
@@ -73,6 +75,7 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
     evaluation = held_out_evaluation(checkpoint_path, data)
     with atomic_path(parity_path) as tmp:
         parity_table(checkpoint_path, data).to_parquet(tmp, index=False)
+    metrics, cost = timings(metrics)
     summary = {
         **{k: v for k, v in metrics.items() if k != "history"},
         "held_out_force_rmse": {
@@ -82,5 +85,7 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
         "history": metrics["history"],
     }
     write_text_atomic(metrics_path, json.dumps(summary, indent=2, default=float))
+    if cost_path is not None:
+        write_text_atomic(cost_path, json.dumps(cost, indent=2, default=float))
     training_state_path(checkpoint_path).unlink(missing_ok=True)
     return summary

@@ -1,18 +1,19 @@
 """Validation of the ML force field against NEGF: agreement numbers, tables and figures.
 
 Inputs are results of earlier steps only: the per-run analyses (``holstein.stages.analyse``:
-a JSON summary and a CSV time series per run), the Snakemake benchmark files of the runs
-(wall time per job, hence cost per step), the training metrics, and the model's errors on
-the NEGF reference runs (``holstein.stages.reference_errors``).  No trajectory is read and no
-model is loaded here.  Outputs: ``metrics.json``, the same numbers as HTML tables for the
-report, and the figures: wall velocity against bias, order-parameter decay, kymographs,
-device current against time, the I-V curve before and after the resistance switch, the
-paired ML - NEGF differences with their intervals, the cost per step, and the committee
-deviation of the reference frames against their error.
+a JSON summary and a CSV time series per run), the training metrics, the model's errors on
+the NEGF reference runs (``holstein.stages.reference_errors``), and what the runs cost (the
+Snakemake benchmark files and the runs' cost files).  No trajectory is read and no model is
+loaded here.  Outputs: ``metrics.json``, the same numbers as HTML tables for the report,
+and the figures: wall velocity against bias, order-parameter decay, kymographs, device
+current against time, the I-V curve before and after the resistance switch, the paired
+ML - NEGF differences with their intervals, and the committee deviation of the reference
+frames against their error.  The cost per step goes to outputs of its own
+(``validation_cost``): a re-run reproduces every other output byte for byte.
 
-Verdict (``holstein.report.comparison.paired_difference``): per bias and quantity, the seed-by-
-seed difference ML_s - NEGF_s relative to the NEGF mean, its 90 % t interval over the
-seeds, and ``equivalent`` / ``differs`` / ``unresolved`` against +-``margin``.
+Verdict (``holstein.report.comparison.paired_difference``): per bias and quantity, the
+seed-by-seed difference ML_s - NEGF_s relative to the NEGF mean, its 90 % t interval over
+the seeds, and ``equivalent`` / ``differs`` / ``unresolved`` against +-``margin``.
 """
 
 from __future__ import annotations
@@ -101,10 +102,13 @@ def job_seconds_per_step(benchmarks, n_steps) -> dict[str, list[float]]:
     return dict(per)
 
 
-def loop_seconds_per_step(runs) -> dict[str, list[float]]:
-    """Seconds per step of the integration loop alone (recorded by the integrator)."""
-    return {p: [s["seconds_per_step"] for (q, _), by_seed in runs.items() if q == p
-                for s, _ in by_seed.values()] for p in PROVIDER_ORDER}
+def loop_seconds_per_step(run_costs) -> dict[str, list[float]]:
+    """Seconds per step of the integration loop alone, per provider (the runs' cost files,
+    ``holstein.pipeline.runs.simulate``)."""
+    per = defaultdict(list)
+    for path in run_costs:
+        per[Path(path).parent.name].append(json.loads(Path(path).read_text())["seconds_per_step"])
+    return dict(per)
 
 
 def _medians(per: dict) -> dict[str, float]:
@@ -211,15 +215,6 @@ def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
               "within the margin": _verdict(paired)}
              for bias, entry in steps.items() for quantity, paired in entry.items()])
 
-    costs = metrics["cost_per_step_seconds"]
-    loops = metrics["loop_cost_per_step_seconds"]
-    tables["Cost per Brownian step (wall-clock seconds, median over runs)"] = pd.DataFrame(
-        [{"provider": pl.PROVIDERS[p].name, "job wall time / steps": number(costs.get(p)),
-          "integration loop": number(loops.get(p))} for p in PROVIDER_ORDER]
-        + [{"provider": "NEGF / ML",
-            "job wall time / steps": number(metrics["speedup_negf_over_ml"]),
-            "integration loop": number(metrics["loop_speedup_negf_over_ml"])}])
-
     force = metrics.get("reference_force_rmse") or {}
     tables["ML force error on the NEGF reference runs (held-out seeds, pooled per bias)"] = (
         pd.DataFrame([{"bias V (t/e)": b, "RMSE (t)": number(r["rmse"]),
@@ -261,16 +256,6 @@ def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
                 "Spearman, max deviation vs max error":
                     number(committee.get("spearman_max_deviation_max_error")),
                 "frames": number(committee["n_frames"])}])
-        cost = committee["cost"]
-        tables[f"Cost of the committee per Brownian step ({cost['lattice'][0]} × "
-               f"{cost['lattice'][1]}, deviation on every {cost['stride']}th step; "
-               "median over repeats, measured in the reference_errors job)"] = pd.DataFrame(
-            [{"driven by": what, "seconds per step": number(cost["seconds_per_step"][key]),
-              "added to one member's step": "–" if key == "single"
-              else f"{100 * cost['added_fraction'][key]:.0f} %"}
-             for key, what in (("single", "member 0 alone (no committee)"),
-                               ("first", "member 0, deviation on recorded frames"),
-                               ("mean", "the committee mean"))])
 
     members = metrics["model"]
     tables["Training of the force field, per member of the committee"] = pd.DataFrame(
@@ -289,6 +274,44 @@ def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
              for k, model in enumerate(members)
              for b, r in (model.get("held_out_force_rmse") or {}).items()]))
     return tables
+
+
+def cost_tables(cost: dict) -> dict[str, pd.DataFrame]:
+    """The cost per Brownian step as a table (``validation_cost``)."""
+    jobs, loops = cost["cost_per_step_seconds"], cost["loop_cost_per_step_seconds"]
+    return {"Cost per Brownian step (wall-clock seconds, median over runs)": pd.DataFrame(
+        [{"provider": pl.PROVIDERS[p].name, "job wall time / steps": number(jobs.get(p)),
+          "integration loop": number(loops.get(p))} for p in PROVIDER_ORDER]
+        + [{"provider": "NEGF / ML",
+            "job wall time / steps": number(cost["speedup_negf_over_ml"]),
+            "integration loop": number(cost["loop_speedup_negf_over_ml"])}])}
+
+
+def _ratio(medians: dict) -> float:
+    return medians["negf"] / medians["ml"] if {"negf", "ml"} <= set(medians) else math.nan
+
+
+def validation_cost(benchmarks, run_costs, n_steps, outputs) -> dict:
+    """What the runs cost on this machine, kept apart from the validation's numbers (a
+    re-run on another machine reproduces those, not these): the job wall time per step
+    (``benchmarks``, Snakemake's files) and the integration loop's (``run_costs``), per
+    provider, their medians and the NEGF / ML ratios.  ``outputs``: ``cost_metrics``
+    (JSON), ``cost_tables`` (HTML) and ``cost`` (figure)."""
+    job, loop = job_seconds_per_step(benchmarks, n_steps), loop_seconds_per_step(run_costs)
+    costs, loop_costs = _medians(job), _medians(loop)
+    cost = {
+        # The job wall time includes start-up (imports, model loading); the loop time not.
+        "cost_per_step_seconds": costs,
+        "speedup_negf_over_ml": _ratio(costs),
+        "loop_cost_per_step_seconds": loop_costs,
+        "loop_speedup_negf_over_ml": _ratio(loop_costs),
+    }
+    plot_cost(job, loop, outputs["cost"])
+    write_text_atomic(outputs["cost_tables"], html_page(
+        "Cost of the validation runs", "Wall-clock seconds on the machine that ran them.",
+        cost_tables(cost)))
+    write_text_atomic(outputs["cost_metrics"], json.dumps(cost, indent=2, default=float))
+    return cost
 
 
 def metrics_html(metrics: dict, setting: str) -> str:
@@ -608,9 +631,9 @@ def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
     pl.finish(fig, path, dpi=100)
 
 
-def make_validation(summaries, series, benchmarks, model_metrics, reference_errors, n_steps,
-                    training_biases, outputs, lattice, physics, dynamics, margin: float,
-                    trust: tuple[float, float] = (math.nan, math.nan),
+def make_validation(summaries, series, benchmarks, run_costs, model_metrics, reference_errors,
+                    n_steps, training_biases, outputs, lattice, physics, dynamics,
+                    margin: float, trust: tuple[float, float] = (math.nan, math.nan),
                     time_step_summaries=()) -> dict:
     """Verdicts, tables and figures from the analyses (see the module docstring).
 
@@ -621,19 +644,18 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
     ``model_metrics``: the training metrics of every member of the committee, member k
     at index k (``metrics["model"]``, without the loss histories).
 
+    ``benchmarks``, ``run_costs``: what the runs cost (``validation_cost``).
+
     ``outputs``: paths ``metrics`` (JSON), ``tables`` (HTML), the figures ``velocity``,
-    ``decay``, ``kymographs``, ``current``, ``iv_curve``, ``paired``, ``cost``, ``committee``
+    ``decay``, ``kymographs``, ``current``, ``iv_curve``, ``paired``, ``committee``
     (``plot_committee``, with the trust levels ``trust``: trust_lo, trust_hi), and
     ``runs``, a directory for one figure per run (``plot_run``, named by
-    ``run_figure_name``).
+    ``run_figure_name``); and the cost outputs of ``validation_cost``.
     """
     runs = read_runs(summaries, series)
     biases = sorted({b for _, b in runs})
     trained = {float(b) for b in training_biases}
     per_bias, table = compare(runs, biases, trained, margin)
-    job = job_seconds_per_step(benchmarks, n_steps)
-    loop = loop_seconds_per_step(runs)
-    costs, loop_costs = _medians(job), _medians(loop)
     members = [json.loads(Path(p).read_text()) for p in model_metrics]
     reference = json.loads(Path(reference_errors).read_text())
     committee = reference.get("committee")
@@ -649,12 +671,6 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
         # NEGF(dt) - NEGF(dt / 2) on the same Brownian paths, where it was measured
         "time_step_error": time_step_error(time_step_summaries, margin),
         "per_bias": per_bias,
-        # The job wall time includes start-up (imports, model loading); the loop time not.
-        "cost_per_step_seconds": costs,
-        "speedup_negf_over_ml": costs["negf"] / costs["ml"] if {"negf", "ml"} <= set(costs)
-        else math.nan,
-        "loop_cost_per_step_seconds": loop_costs,
-        "loop_speedup_negf_over_ml": loop_costs["negf"] / loop_costs["ml"],
         "model": [{k: v for k, v in model.items() if k != "history"} for model in members],
         **{k: reference[k] for k in REFERENCE_KEYS},
     }
@@ -671,7 +687,7 @@ def make_validation(summaries, series, benchmarks, model_metrics, reference_erro
                      extra_curves=(("ml", "series_current", "ML, in series", ":"),))
     plot_iv(table, n_seeds, sorted(trained), setting, outputs["iv_curve"])
     plot_paired(per_bias, margin, setting, outputs["paired"], metrics["time_step_error"])
-    plot_cost(job, loop, outputs["cost"])
+    validation_cost(benchmarks, run_costs, n_steps, outputs)
     plot_committee(committee, *trust, setting, outputs["committee"])
     for (provider, bias), by_seed in sorted(runs.items()):
         for seed, (summary, frame) in sorted(by_seed.items()):

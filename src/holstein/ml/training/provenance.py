@@ -2,20 +2,21 @@
 
 A checkpoint written by ``holstein.stages.train.train_from_shards`` records, besides the
 physics, the training parameters (``hyper``) and every training shard by file name and
-sha256 (``training_shards``).  ``check_provenance`` compares those records with the
-shards and the ``model`` configuration of the run that is about to use the checkpoint:
-a checkpoint copied in from another run, or left over from other data or parameters,
-is refused with the file or key that differs and the command that fixes it, instead of
-being used (and its training history reported) silently.
+the sha256 of its data (``training_shards``; ``holstein.data.io.trajectory_digest``).
+``check_provenance`` compares those records with the shards and the ``model``
+configuration of the run that is about to use the checkpoint: a checkpoint copied in from
+another run, or left over from other data or parameters, is refused with the file or key
+that differs and the command that fixes it, instead of being used (and its training
+history reported) silently.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from holstein.data.io import trajectory_digest
 from holstein.ml.checkpoint import RETRAIN, read_checkpoint
 from holstein.ml.members import committee_size, member_section
 from holstein.ml.training.parameters import INTERNAL_DEFAULTS, RESULT_NEUTRAL, TrainingParameters
@@ -27,18 +28,10 @@ class ProvenanceError(ValueError):
     """A checkpoint that was not trained on this run's data and parameters."""
 
 
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def shard_records(paths: Iterable) -> list[dict[str, str]]:
-    """``[{"name": file name, "sha256": hex digest}, ...]`` sorted by name: what a
+    """``[{"name": file name, "sha256": digest of its data}, ...]`` sorted by name: what a
     checkpoint records of its training shards.  Names must be unique."""
-    records = sorted(({"name": Path(p).name, "sha256": sha256_file(p)} for p in paths),
+    records = sorted(({"name": Path(p).name, "sha256": trajectory_digest(p)} for p in paths),
                      key=lambda r: r["name"])
     names = [r["name"] for r in records]
     duplicates = sorted({n for n in names if names.count(n) > 1})

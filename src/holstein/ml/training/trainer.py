@@ -139,6 +139,25 @@ def _fit_bond_heads(model: LocalForceField, train_set: TensorSet, val_set: Tenso
             "epochs_run": len(progress.history["train_loss"]), "history": progress.history}
 
 
+# What training measures of the machine, not of the model (``timings``).
+TIMING_KEYS = ("epoch_seconds", "seconds")
+
+
+def timings(metrics: dict) -> tuple[dict, dict]:
+    """``metrics`` of ``train`` split into what a re-run reproduces and what it does not
+    (the wall time of the training and of each epoch, per stage)."""
+    kept, cost = {}, {}
+    for key, value in metrics.items():
+        if key in TIMING_KEYS:
+            cost[key] = value
+        elif key in ("history", "bond_history") and value is not None:
+            kept[key] = {k: v for k, v in value.items() if k not in TIMING_KEYS}
+            cost[f"{key}_epoch_seconds"] = value.get("epoch_seconds")
+        else:
+            kept[key] = value
+    return kept, cost
+
+
 def train(
     data: Mapping[str, Any],
     params: TrainingParameters,
@@ -252,8 +271,10 @@ def train(
     model = model.cpu()
     checkpoint_path = Path(checkpoint_path)
     shards = None if training_shards is None else [dict(r) for r in training_shards]
+    # the checkpoint is a result: its loss curve leaves out the wall time per epoch
     save_checkpoint(checkpoint_path, model, physics, (lx, ly), params.as_dict(),
-                    loss_curve=curve, best_epoch=progress.best_epoch, **split,
+                    loss_curve={k: v for k, v in curve.items() if k not in TIMING_KEYS},
+                    best_epoch=progress.best_epoch, **split,
                     **{SHARDS_ENTRY: shards})
 
     provider = MLForceProvider(model, physics, (lx, ly))
