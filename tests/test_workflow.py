@@ -4,6 +4,7 @@ config, and re-run semantics after a config change."""
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -729,7 +730,6 @@ RULES = sorted((ROOT / "workflow" / "rules").glob("*.smk"))
 def test_every_rule_that_declares_a_gpu_hands_its_device_to_the_stage():
     """A rule with a gpu resource has a device param from the same decision, and its
     adapter passes it on: no job holds a GPU it does not use."""
-    import re
 
     for path in RULES:
         text = path.read_text()
@@ -959,6 +959,21 @@ def test_raising_iterations_runs_only_the_new_iteration(tiny_al_run, tmp_path):
         "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
         "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML})
     assert planned_jobs(TINY, al_config(tmp_path, 1), cwd=workdir, root=workdir) == {}
+
+
+@pytest.mark.parametrize(("args", "threads"), [
+    (("--cores", "4"), 2),                                   # two members side by side
+    (("--workflow-profile", str(ROOT / "profiles" / "slurm")), 8),     # its share of 16
+    (("--workflow-profile", str(ROOT / "profiles" / "slurm-ci")), 1),  # its share of 2
+])
+def test_a_committee_member_trains_on_its_share_of_the_cores(tmp_path, args, threads):
+    """The threads follow from the cores alone: no profile repeats them."""
+    out = snakemake("--dry-run", *args, "results/model/member_0/mlff.pt", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    block = out.stdout[out.stdout.index("rule train_member:"):]
+    block = block[:block.index("resources:")]
+    shown = re.search(r"threads: (\d+)", block)  # Snakemake shows no thread count of 1
+    assert (int(shown.group(1)) if shown else 1) == threads
 
 
 @pytest.mark.parametrize("profile", ["slurm", "slurm-ci"])

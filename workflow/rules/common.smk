@@ -170,21 +170,24 @@ COMMITTEE_METRICS = committee_checkpoints(AL["iterations"], "metrics.json")
 # Threads: NEGF jobs are one small dense problem each (one thread, many jobs side by
 # side); training and the large-lattice run parallelise, so they take the cores --cores
 # grants, up to a cap beyond which torch gains little.  The members of the committee
-# train side by side: each takes its share of the cores.
+# train side by side, each on its share of the cores (on a cluster: of the profile's
+# cores, the most one job asks for).
 TRAIN_MAX_THREADS = 8
 
 
-def _granted_cores(default=8):
-    """--cores N, or a default where no core count is given (--report, cluster runs)."""
+def _granted_cores():
+    """--cores N, or None where no core count is given (--report, cluster runs)."""
     try:
         cores = workflow.cores
     except WorkflowError:
-        return default
-    return cores if isinstance(cores, int) and cores < 4096 else default
+        return None
+    return cores if isinstance(cores, int) and cores < 4096 else None
 
 
 _CORES = _granted_cores()
-TRAIN_THREADS = max(1, min(_CORES // len(MEMBERS), TRAIN_MAX_THREADS))
+TRAIN_THREADS = (
+    TRAIN_MAX_THREADS if _CORES is None else max(1, min(_CORES // len(MEMBERS), TRAIN_MAX_THREADS))
+)
 
 LATTICE = config["lattice"]
 TRAIN = config["training_data"]
@@ -226,7 +229,7 @@ def start_input(lattice):
 
 
 LARGE_TAG = f"{LARGE['Lx']}x{LARGE['Ly']}_V{bias_label(LARGE['bias'])}_s{LARGE['seed']}"
-LARGE_THREADS = max(1, min(_CORES, LARGE["threads"]))
+LARGE_THREADS = LARGE["threads"] if _CORES is None else max(1, min(_CORES, LARGE["threads"]))
 
 # Every product of the pipeline for this config.  The default target asks for all of
 # them: Snakemake does not rebuild a missing intermediate whose dependants exist, so a

@@ -12,6 +12,7 @@ from holstein.ml.members import member_section
 from holstein.ml.training.parameters import TrainingParameters
 from holstein.physics.langevin import brownian_parameters
 from holstein.physics.lattice import cdw_amplitude
+from holstein.physics.locality import late_slice
 
 # Largest lattice the relaxed start is computed for: about 100 + 6 Lx dense NEGF solves
 # of O(sites^3) each (40 x 30: ~0.3 h on 2 cores; twice the sites: ~8x that).
@@ -257,7 +258,7 @@ def _check_transfer(config: dict) -> None:
 def late_frames(n_steps: int, stride: int, skip_fraction: float) -> int:
     """Frames of a trajectory after its leading ``skip_fraction`` (the locality floor's)."""
     n_frames = n_steps // stride + 1
-    return n_frames - int(skip_fraction * n_frames)
+    return len(range(n_frames)[late_slice(n_frames, skip_fraction)])
 
 
 def _check_locality(config: dict) -> None:
