@@ -186,7 +186,9 @@ def _granted_cores():
 
 _CORES = _granted_cores()
 TRAIN_THREADS = (
-    TRAIN_MAX_THREADS if _CORES is None else max(1, min(_CORES // len(MEMBERS), TRAIN_MAX_THREADS))
+    TRAIN_MAX_THREADS
+    if _CORES is None
+    else max(1, min(_CORES // len(MEMBERS), TRAIN_MAX_THREADS))
 )
 
 LATTICE = config["lattice"]
@@ -229,7 +231,9 @@ def start_input(lattice):
 
 
 LARGE_TAG = f"{LARGE['Lx']}x{LARGE['Ly']}_V{bias_label(LARGE['bias'])}_s{LARGE['seed']}"
-LARGE_THREADS = LARGE["threads"] if _CORES is None else max(1, min(_CORES, LARGE["threads"]))
+LARGE_THREADS = (
+    LARGE["threads"] if _CORES is None else max(1, min(_CORES, LARGE["threads"]))
+)
 
 # Every product of the pipeline for this config.  The default target asks for all of
 # them: Snakemake does not rebuild a missing intermediate whose dependants exist, so a
