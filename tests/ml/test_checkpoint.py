@@ -14,9 +14,10 @@ import torch
 from synthetic import PHYSICS, random_model
 
 from holstein.ml.checkpoint import read_checkpoint, save_checkpoint
-from holstein.ml.metrics import evaluate_rmse, held_out_evaluation, predict
+from holstein.ml.metrics import evaluate_rmse, predict
 from holstein.ml.provider import MLForceProvider, load
 from holstein.physics.lattice import PHYSICS_KEYS
+from holstein.stages.train import held_out_force_rmse
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -45,12 +46,17 @@ def test_checkpoint_round_trip(trained, tmp_path):
     assert ckpt["hyper"] == trained["params"].as_dict()
     # predict() accepts a path or a provider alike
     np.testing.assert_array_equal(predict(trained["path"], val_data), predict(provider, val_data))
-    # the pipeline's held-out evaluation: same numbers, keyed by bias label, parity arrays
-    held = held_out_evaluation(trained["path"], data)
-    assert sorted(held["per_bias"]) == ["0", "1", "2"]
-    for row, entry in zip(m["validation"]["per_bias"], held["per_bias"].values(), strict=True):
-        assert entry["relative_rmse"] == row["relative_rmse"]
-        assert entry["true"].shape == entry["pred"].shape == (entry["n_values"],)
+    # the pipeline's held-out force error: the trainer's numbers, keyed by bias label,
+    # and the checkpoint reproduces them on its own validation trajectories
+    held = held_out_force_rmse(m["validation"], 8 * 6)
+    assert sorted(held) == ["0", "1", "2"]
+    val_ids = torch.load(trained["path"], weights_only=True)["val_trajectories"]
+    sel = np.isin(np.asarray(data["trajectory"]), val_ids)
+    again = evaluate_rmse(trained["path"], {k: np.asarray(data[k])[sel]
+                                            for k in ("q", "force", "bias")})
+    for row, entry in zip(again["per_bias"], held.values(), strict=True):
+        assert entry["relative_rmse"] == pytest.approx(row["relative_rmse"], rel=1e-12)
+        assert entry["n_values"] == row["n_snapshots"] * 8 * 6
 
 
 def test_wrong_physics_checkpoint_rejected(trained):

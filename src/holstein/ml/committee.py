@@ -45,13 +45,21 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from holstein.data.records import DEVIATION_SUMMARIES
 from holstein.ml.checkpoint import RETRAIN, check_expectation, read_checkpoint
 from holstein.ml.members import PREDICTORS
-from holstein.ml.model import IN_CHANNELS, Backbone, LocalForceField, SiteHead, _wrap_y, mirror_y
+from holstein.ml.model import (
+    IN_CHANNELS,
+    Backbone,
+    LeadColumns,
+    LocalForceField,
+    SiteHead,
+    mirror_y,
+    residual_trunk,
+    symmetrised,
+)
 from holstein.ml.provider import load, model_from_checkpoint
 from holstein.physics.forces import ElectronicResponse
 from holstein.physics.observables import device_current
@@ -149,6 +157,7 @@ class StackedForceField(nn.Module):
         for key in first.normalisation():
             self.register_buffer(key, torch.stack([getattr(m, key).detach().clone()
                                                    for m in members]))
+        self.lead_columns = LeadColumns()
 
     def features(self, q: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """(B, N * 4, Lx, Ly): each member's input channels (``LocalForceField.features``:
@@ -157,9 +166,7 @@ class StackedForceField(nn.Module):
         n = self.n_members
         qn = (q[:, None] - self.q_mean[:, None, None]) / self.q_std[:, None, None]
         vn = ((bias[:, None] - self.bias_mean) / self.bias_std).to(q.dtype)
-        leads = torch.zeros(2, lx, 1, dtype=q.dtype, device=q.device)
-        leads[0, 0] = 1.0
-        leads[1, lx - 1] = 1.0
+        leads = self.lead_columns(lx, q)
         x = torch.cat([qn[:, :, None], vn[:, :, None, None, None].expand(b, n, 1, lx, ly),
                        leads[None, None].expand(b, n, 2, lx, ly)], dim=2)
         return x.reshape(b, n * IN_CHANNELS, lx, ly)
@@ -169,11 +176,7 @@ class StackedForceField(nn.Module):
         b = q.shape[0]
         x = self.features(q, bias)
         h = torch.cat([x, mirror_y(x)], dim=0).contiguous(memory_format=torch.channels_last)
-        for k, conv in enumerate(self.layers):
-            out = F.silu(conv(_wrap_y(h)))
-            if self.mlps:
-                out = self.mlps[k](out)
-            h = out if k == 0 else h + out
+        h = residual_trunk(h, self.layers, self.mlps)
         result = {}
         for name, head in self.heads.items():
             if heads is not None and name not in heads:
@@ -181,8 +184,7 @@ class StackedForceField(nn.Module):
             y = head(h)
             y = y.reshape(2 * b, self.n_members, -1, *y.shape[-2:])
             for k, (output, kind, sign) in enumerate(self.head_outputs[name]):
-                m = mirror_y(y[b:, :, k], kind)
-                value = 0.5 * (y[:b, :, k] + m if sign > 0 else y[:b, :, k] - m)
+                value = symmetrised(y[:, :, k], kind, sign)
                 if output == "bond_current_x":
                     value = value[:, :, :-1]  # no bond beyond x = Lx - 1
                 std = getattr(self, f"{output}_std")[:, None, None]

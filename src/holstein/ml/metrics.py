@@ -1,8 +1,7 @@
 """Predictions over many snapshots and their errors against a reference (NEGF).
 
 ``evaluate_rmse`` (force error per bias), ``bond_current_metrics`` (bond and device
-currents), ``held_out_evaluation`` (the force error on a checkpoint's own validation
-trajectories, with the values of a parity plot); ``error_row`` is the one error summary.
+currents); ``error_row`` is the one error summary.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from holstein.ml.checkpoint import read_checkpoint
 from holstein.ml.model import BOND_OUTPUTS, LocalForceField
 from holstein.ml.provider import MLForceProvider, load
 from holstein.ml.training_set import check_data, physics_from_meta
@@ -120,37 +118,3 @@ def bond_current_metrics(provider, data: Mapping[str, Any], batch_size: int = 64
     out = {k: error_row(pred[k], ref[k]) for k in ref}
     out["mean_kirchhoff_spread"] = float(np.mean(kirchhoff_spread(pred["bond_current_x"])))
     return out
-
-
-def held_out_evaluation(checkpoint_path, data: Mapping[str, Any], batch_size: int = 64) -> dict:
-    """Force RMSE per bias on the validation trajectories recorded in the checkpoint.
-
-    ``data`` is the training set passed to ``train`` (same ``trajectory`` ids).  Returns
-    ``{"per_bias": {label: {"bias", "rmse", "force_std", "relative_rmse",
-    "max_abs_error", "n_snapshots", "n_values", "true", "pred"}}, "overall": {...},
-    "max_relative_rmse", "val_trajectories"}``; ``true``/``pred`` are flat arrays of
-    every force value for a parity plot (drop them before writing JSON).
-    """
-    ckpt = read_checkpoint(checkpoint_path)
-    val_ids = ckpt.get("val_trajectories")
-    if not val_ids:
-        raise ValueError(f"{checkpoint_path}: the checkpoint records no validation trajectories")
-    sel = np.isin(np.asarray(data["trajectory"]), val_ids)
-    if not sel.any():
-        raise ValueError(
-            f"{checkpoint_path}: none of its validation trajectories {val_ids} is in the data; "
-            "pass the data set the model was trained on"
-        )
-    held = {k: np.asarray(data[k])[sel] for k in ("q", "force", "bias")}
-    result = evaluate_rmse(load(checkpoint_path), held, True, batch_size)
-    pred = result.pop("predictions")
-    per_bias = {}
-    for row in result["per_bias"]:
-        rows = held["bias"] == row["bias"]
-        per_bias[f"{row['bias']:g}"] = {
-            **row,
-            "n_values": int(rows.sum() * held["force"][0].size),
-            "true": held["force"][rows].ravel(),
-            "pred": pred[rows].ravel(),
-        }
-    return {**result, "per_bias": per_bias, "val_trajectories": list(val_ids)}

@@ -214,12 +214,27 @@ class Backbone(nn.Module):
         )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        for k, conv in enumerate(self.layers):
-            out = F.silu(conv(_wrap_y(h)))
-            if self.mlps:
-                out = self.mlps[k](out)
-            h = out if k == 0 else h + out
-        return h
+        return residual_trunk(h, self.layers, self.mlps)
+
+
+def residual_trunk(h: torch.Tensor, layers: nn.ModuleList, mlps: nn.ModuleList) -> torch.Tensor:
+    """The blocks of ``Backbone`` on ``h``: ``layers`` (3x3 convolutions) and ``mlps``
+    (per-site MLPs, one per layer, or none), whether of one network or of a stack of
+    them as grouped convolutions (``holstein.ml.committee.StackedForceField``)."""
+    for k, conv in enumerate(layers):
+        out = F.silu(conv(_wrap_y(h)))
+        if mlps:
+            out = mlps[k](out)
+        h = out if k == 0 else h + out
+    return h
+
+
+def symmetrised(y: torch.Tensor, kind: str, sign: int = 1) -> torch.Tensor:
+    """(first half + sign x mirror of the second half) / 2 of a two-pass output: the
+    first dimension holds the batch and then its y-mirror image (``mirror_y``)."""
+    b = y.shape[0] // 2
+    m = mirror_y(y[b:], kind)
+    return 0.5 * (y[:b] + m if sign > 0 else y[:b] - m)
 
 
 class SiteHead(nn.Module):
@@ -243,6 +258,21 @@ def lead_indicators(lx: int, like: torch.Tensor) -> torch.Tensor:
     return d
 
 
+class LeadColumns:
+    """``lead_indicators`` built once per lattice length, dtype and device (every force
+    evaluation of a run asks for the same ones)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, torch.Tensor] = {}
+
+    def __call__(self, lx: int, like: torch.Tensor) -> torch.Tensor:
+        key = (lx, like.dtype, like.device)
+        d = self._cache.get(key)
+        if d is None:
+            d = self._cache[key] = lead_indicators(lx, like)
+        return d
+
+
 def input_features(q: torch.Tensor, bias: torch.Tensor, leads: torch.Tensor,
                    norm: nn.Module) -> torch.Tensor:
     """Input channels (B, 4, Lx, Ly): Q and V normalised by the buffers of ``norm``
@@ -259,39 +289,24 @@ def identity_normalisation(bond_heads: bool) -> dict[str, float]:
     return {k: (1.0 if k.endswith("std") else 0.0) for k in keys}
 
 
-class LocalForceField(nn.Module):
-    """Shared local backbone + heads, exactly y-translation and y-mirror equivariant.
+class ForceField(nn.Module):
+    """What every force field shares: its architecture, the normalisation of its inputs
+    and outputs in buffers (identity where absent; ``bond_current_y`` keeps mean 0, an
+    odd quantity whose mean would break the mirror), the lead indicators, and
+    ``forward``: the physical outputs of the subclass's ``forward_normalised``."""
 
-    Built from an ``Architecture`` and the normalisation of inputs and outputs (from the
-    training split; identity where absent), which lives in buffers, so that the module is
-    self-contained.  ``forward(q, bias)`` takes physical Q (B, Lx, Ly) and V (B,) and
-    returns a dict of physical head outputs: ``{"onsite": n - 1/2}`` (B, Lx, Ly), and with
-    bond heads also ``"bond_current_x"`` (B, Lx - 1, Ly) and ``"bond_current_y"``
-    (B, Lx, Ly).
-    """
-
-    def __init__(self, architecture: Architecture,
-                 normalisation: Mapping[str, float] | None = None) -> None:
+    def __init__(self, architecture, normalisation: Mapping[str, float] | None) -> None:
         super().__init__()
         self.architecture = architecture
         self.cutoff = architecture.cutoff
         self.channels = architecture.channels
-        self.backbone = Backbone(IN_CHANNELS, architecture.channels, architecture.cutoff,
-                                 architecture.expansion)
-        names = architecture.heads
-        self.head_outputs = {name: HEAD_OUTPUTS[name] for name in names}
-        hidden = {"onsite": architecture.head_channels, "bond": architecture.bond_head_channels}
-        self.heads = nn.ModuleDict({
-            name: SiteHead(self.channels, hidden[name], len(HEAD_OUTPUTS[name]))
-            for name in names
-        })
         norm = identity_normalisation(architecture.bond_heads)
         norm.update(normalisation or {})
         if architecture.bond_heads:
-            norm["bond_current_y_mean"] = 0.0  # an odd quantity: a mean would break the mirror
+            norm["bond_current_y_mean"] = 0.0
         for key in self._normalisation_keys:
             self.register_buffer(key, torch.tensor(float(norm[key])))
-        self._lead_cache: dict[tuple, torch.Tensor] = {}
+        self.lead_columns = LeadColumns()
 
     @property
     def bond_heads(self) -> bool:
@@ -304,17 +319,46 @@ class LocalForceField(nn.Module):
     def normalisation(self) -> dict[str, float]:
         return {k: float(getattr(self, k)) for k in self._normalisation_keys}
 
-    def _lead_columns(self, lx: int, like: torch.Tensor) -> torch.Tensor:
-        """(2, Lx, 1): indicators of the left (x = 0) and right (x = Lx - 1) lead columns."""
-        key = (lx, like.dtype, like.device)
-        d = self._lead_cache.get(key)
-        if d is None:
-            d = self._lead_cache[key] = lead_indicators(lx, like)
-        return d
-
     def features(self, q: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """Input channels (B, 4, Lx, Ly): normalised Q, normalised V, two lead indicators."""
-        return input_features(q, bias, self._lead_columns(q.shape[1], q), self)
+        return input_features(q, bias, self.lead_columns(q.shape[1], q), self)
+
+    def forward_normalised(self, q: torch.Tensor, bias: torch.Tensor,
+                           heads: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, q: torch.Tensor, bias: torch.Tensor,
+                heads: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+        """Outputs of ``heads`` (default all) in physical units (buffers ``<head>_mean``,
+        ``<head>_std``)."""
+        out = self.forward_normalised(q, bias, heads)
+        return {k: v * getattr(self, f"{k}_std") + getattr(self, f"{k}_mean")
+                for k, v in out.items()}
+
+
+class LocalForceField(ForceField):
+    """Shared local backbone + heads, exactly y-translation and y-mirror equivariant.
+
+    Built from an ``Architecture`` and the normalisation of inputs and outputs (from the
+    training split; identity where absent), which lives in buffers, so that the module is
+    self-contained.  ``forward(q, bias)`` takes physical Q (B, Lx, Ly) and V (B,) and
+    returns a dict of physical head outputs: ``{"onsite": n - 1/2}`` (B, Lx, Ly), and with
+    bond heads also ``"bond_current_x"`` (B, Lx - 1, Ly) and ``"bond_current_y"``
+    (B, Lx, Ly).
+    """
+
+    def __init__(self, architecture: Architecture,
+                 normalisation: Mapping[str, float] | None = None) -> None:
+        super().__init__(architecture, normalisation)
+        self.backbone = Backbone(IN_CHANNELS, architecture.channels, architecture.cutoff,
+                                 architecture.expansion)
+        names = architecture.heads
+        self.head_outputs = {name: HEAD_OUTPUTS[name] for name in names}
+        hidden = {"onsite": architecture.head_channels, "bond": architecture.bond_head_channels}
+        self.heads = nn.ModuleDict({
+            name: SiteHead(self.channels, hidden[name], len(HEAD_OUTPUTS[name]))
+            for name in names
+        })
 
     def backbone_features(self, q: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """Shared backbone output (2B, C, Lx, Ly) for the batch and its y-mirror image
@@ -333,23 +377,13 @@ class LocalForceField(nn.Module):
     def heads_normalised(self, h: torch.Tensor,
                          names: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
         """Outputs of the heads ``names`` (default all) from ``backbone_features``."""
-        b = h.shape[0] // 2
         out = {}
         for name, head in self.heads.items():
             if names is not None and name not in names:
                 continue
             y = head(h)
             for k, (output, kind, sign) in enumerate(self.head_outputs[name]):
-                m = mirror_y(y[b:, k], kind)
-                out[output] = 0.5 * (y[:b, k] + m if sign > 0 else y[:b, k] - m)
+                out[output] = symmetrised(y[:, k], kind, sign)
         if "bond_current_x" in out:
             out["bond_current_x"] = out["bond_current_x"][:, :-1]  # no bond beyond x = Lx-1
         return out
-
-    def forward(self, q: torch.Tensor, bias: torch.Tensor,
-                heads: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
-        """Outputs of ``heads`` (default all) in physical units (buffers ``<head>_mean``,
-        ``<head>_std``)."""
-        out = self.forward_normalised(q, bias, heads)
-        return {k: v * getattr(self, f"{k}_std") + getattr(self, f"{k}_mean")
-                for k, v in out.items()}

@@ -58,20 +58,16 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from holstein.ml.kirchhoff import CGInfo, bond_currents, kirchhoff_solve
 from holstein.ml.model import (
     ACTIVATION,
-    BOND_NORMALISATION_KEYS,
     IN_CHANNELS,
-    NORMALISATION_KEYS,
     Backbone,
+    ForceField,
     SiteHead,
-    identity_normalisation,
-    input_features,
-    lead_indicators,
     mirror_y,
+    symmetrised,
 )
 from holstein.physics.lattice import chemical_potentials
 
@@ -155,14 +151,7 @@ class TransportArchitecture:
                    expansion=int(entry["expansion"]), bond_heads="bond" in entry["heads"])
 
 
-def _symmetrised(y: torch.Tensor, kind: str, sign: int = 1) -> torch.Tensor:
-    """(first half + sign x mirror of the second half) / 2 of a (2B, ...) two-pass output."""
-    b = y.shape[0] // 2
-    m = mirror_y(y[b:], kind)
-    return 0.5 * (y[:b] + m if sign > 0 else y[:b] - m)
-
-
-class TransportForceField(nn.Module):
+class TransportForceField(ForceField):
     """Conductance stage, Kirchhoff solve, force stage (module docstring).
 
     Same interface as ``LocalForceField``: ``forward(q, bias, heads)`` gives physical
@@ -175,10 +164,7 @@ class TransportForceField(nn.Module):
     def __init__(self, architecture: TransportArchitecture,
                  normalisation: Mapping[str, float] | None = None,
                  bias_scheme: str = "gated", solver: str = "auto", rtol: float = 1e-5) -> None:
-        super().__init__()
-        self.architecture = architecture
-        self.cutoff = architecture.cutoff
-        self.channels = architecture.channels
+        super().__init__(architecture, normalisation)
         self.bias_scheme = bias_scheme
         # mu_L, mu_R are linear in V in every scheme: their coefficients
         self._mu_coefficients = chemical_potentials(1.0, bias_scheme)
@@ -191,29 +177,11 @@ class TransportForceField(nn.Module):
                                        architecture.cutoff - architecture.conductance_cutoff,
                                        architecture.expansion)
         self.onsite_head = SiteHead(c, architecture.head_channels, 1)
-        norm = identity_normalisation(architecture.bond_heads)
-        norm.update(normalisation or {})
-        if architecture.bond_heads:
-            norm["bond_current_y_mean"] = 0.0
-        for key in self._normalisation_keys:
-            self.register_buffer(key, torch.tensor(float(norm[key])))
         self.set_solver(solver, rtol)
-        self._lead_cache: dict[tuple, torch.Tensor] = {}
         self._warm: dict[tuple, torch.Tensor] = {}
         self.last_solve = CGInfo(strict=False)
 
     # ------------------------------------------------------------------ bookkeeping
-
-    @property
-    def bond_heads(self) -> bool:
-        return self.architecture.bond_heads
-
-    @property
-    def _normalisation_keys(self) -> tuple[str, ...]:
-        return NORMALISATION_KEYS + (BOND_NORMALISATION_KEYS if self.bond_heads else ())
-
-    def normalisation(self) -> dict[str, float]:
-        return {k: float(getattr(self, k)) for k in self._normalisation_keys}
 
     def set_solver(self, solver: str = "auto", rtol: float = 1e-5) -> None:
         """``auto``, ``dense``, ``columns`` or ``cg`` (``rtol``: the conjugate-gradient
@@ -223,13 +191,6 @@ class TransportForceField(nn.Module):
         if not 0 < rtol < 1:
             raise ValueError(f"rtol={rtol}: need 0 < rtol < 1")
         self.solver, self.rtol = solver, float(rtol)
-
-    def _leads(self, lx: int, like: torch.Tensor) -> torch.Tensor:
-        key = (lx, like.dtype, like.device)
-        d = self._lead_cache.get(key)
-        if d is None:
-            d = self._lead_cache[key] = lead_indicators(lx, like)
-        return d
 
     @property
     def conductance_scale(self) -> torch.Tensor:
@@ -243,7 +204,7 @@ class TransportForceField(nn.Module):
     def conductances(self, h1: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(gx, gy, gl, gr) from the two-pass conductance features (2B, C, Lx, Ly)."""
         raw = self.conductance_head(h1)
-        g = [F.softplus(_symmetrised(raw[:, k], kind)) + CONDUCTANCE_FLOOR
+        g = [F.softplus(symmetrised(raw[:, k], kind)) + CONDUCTANCE_FLOOR
              for k, kind in enumerate(CONDUCTANCE_KINDS)]
         scale = self.conductance_scale.to(h1.dtype)
         gx, gy, gc = (scale * t for t in g)
@@ -293,7 +254,7 @@ class TransportForceField(nn.Module):
     def transport(self, q: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
         """The network and its solution: ``h1`` (two-pass features), ``gx``, ``gy``,
         ``gl``, ``gr``, ``mu_l``, ``mu_r``, ``phi`` (physical units)."""
-        x = input_features(q, bias, self._leads(q.shape[1], q), self)
+        x = self.features(q, bias)
         x = torch.cat([x, mirror_y(x)], dim=0)
         h1 = self.conductance_backbone(x.contiguous(memory_format=torch.channels_last))
         gx, gy, gl, gr = self.conductances(h1)
@@ -312,16 +273,9 @@ class TransportForceField(nn.Module):
         fields = torch.cat([fields, mirror_y(fields)], dim=0)
         h1 = t["h1"]
         h2 = h1 + self.force_backbone(torch.cat([h1, fields.to(h1.dtype)], dim=1))
-        out = {"onsite": _symmetrised(self.onsite_head(h2)[:, 0], "site")}
+        out = {"onsite": symmetrised(self.onsite_head(h2)[:, 0], "site")}
         if self.bond_heads and (heads is None or "bond" in heads):
             ix, iy = bond_currents(t["phi"], t["gx"], t["gy"])
             out["bond_current_x"] = (ix - self.bond_current_x_mean) / self.bond_current_x_std
             out["bond_current_y"] = iy / self.bond_current_y_std
         return out
-
-    def forward(self, q: torch.Tensor, bias: torch.Tensor,
-                heads: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
-        """Physical outputs (see the class docstring)."""
-        out = self.forward_normalised(q, bias, heads)
-        return {k: v * getattr(self, f"{k}_std") + getattr(self, f"{k}_mean")
-                for k, v in out.items()}
