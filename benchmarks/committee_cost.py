@@ -35,16 +35,14 @@ from pathlib import Path
 import blas_threads  # noqa: E402, F401  (before numpy: BLAS threads from --threads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from schema_defaults import DEFAULTS
 
 from holstein.ml.committee import CommitteeProvider  # noqa: E402
 from holstein.ml.model import Architecture, LocalForceField  # noqa: E402
 from holstein.ml.provider import MLForceProvider  # noqa: E402
 from holstein.physics.dynamics import run_brownian  # noqa: E402
-from holstein.physics.langevin import BrownianParameters  # noqa: E402
-from holstein.physics.lattice import checkerboard  # noqa: E402
 
-PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
-               bias_scheme="gated")
+PHYSICS = DEFAULTS.physics
 BIAS, NOISE = 2.2, 0.05
 VARIANTS = ("single", "first", "mean")
 
@@ -76,12 +74,12 @@ def bench(n: int, lx: int, ly: int, stride: int, steps: int, repeats: int, chann
                  "first": CommitteeProvider(committee, PHYSICS, predictor="first"),
                  "mean": CommitteeProvider(committee, PHYSICS, predictor="mean")}
     rng = np.random.default_rng(1)
-    q0 = checkerboard(lx, ly) + NOISE * rng.standard_normal((lx, ly))
+    q0 = DEFAULTS.checkerboard(lx, ly) + NOISE * rng.standard_normal((lx, ly))
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for round_ in range(repeats + 1):  # round 0 warms up
         for name in VARIANTS:
             t0 = time.perf_counter()
-            run_brownian(q0, providers[name], BIAS, BrownianParameters(), steps, seed=1,
+            run_brownian(q0, providers[name], BIAS, DEFAULTS.brownian(), steps, seed=1,
                          stride=stride)
             if round_:
                 times[name].append((time.perf_counter() - t0) / (steps + 1))
@@ -105,8 +103,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=120,
                     help="steps per timed run (at 256 x 256 and above: a quarter)")
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--channels", type=int, default=16)
-    ap.add_argument("--cutoff", type=int, default=6)
+    ap.add_argument("--channels", type=int, default=DEFAULTS.config["model"]["channels"])
+    ap.add_argument("--cutoff", type=int, default=DEFAULTS.config["model"]["cutoff"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/out/committee_cost.json")
     args = ap.parse_args(argv)

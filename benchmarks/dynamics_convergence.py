@@ -43,6 +43,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from schema_defaults import DEFAULTS  # noqa: E402
 
 from holstein.data.atomic import write_text_atomic  # noqa: E402
 from holstein.physics.dynamics import BrownianIntegrator  # noqa: E402
@@ -241,7 +242,7 @@ def main(argv=None):
     ap.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     ap.add_argument("--biases", type=float, nargs="+", default=[2.0, 2.2])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--dt", type=float, default=0.1)
+    ap.add_argument("--dt", type=float, default=DEFAULTS.dynamics["dt"])
     ap.add_argument("--dt-fine", type=float, default=0.025)
     ap.add_argument("--dt-between", type=float, nargs="*", default=[0.05],
                     help="integrator study: further time steps between --dt and --dt-fine, "

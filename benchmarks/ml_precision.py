@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from schema_defaults import DEFAULTS
 
 from holstein.ml.model import Architecture, LocalForceField
 from holstein.ml.provider import MLForceProvider
-from holstein.physics.lattice import checkerboard
 
-PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
-               bias_scheme="gated")
+PHYSICS = DEFAULTS.physics
 
 
 def relative_difference(model, q, device, tf32: bool) -> float:
@@ -42,7 +41,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = LocalForceField(Architecture(cutoff=6, channels=16, head_channels=16, expansion=0,
                                          bond_heads=False, bond_head_channels=16))
-    q = checkerboard(64, 64) + 0.05 * np.random.default_rng(1).standard_normal((64, 64))
+    q = DEFAULTS.checkerboard(64, 64) + 0.05 * np.random.default_rng(1).standard_normal((64, 64))
     row = {"device": args.device,
            "name": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
            "tf32_off": relative_difference(model, q, args.device, False),

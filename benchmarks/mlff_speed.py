@@ -54,16 +54,13 @@ from pathlib import Path
 import blas_threads  # noqa: E402, F401  (before numpy: BLAS threads from --threads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from schema_defaults import DEFAULTS
 
 from holstein.ml.model import Architecture, LocalForceField  # noqa: E402
 from holstein.ml.provider import MLForceProvider  # noqa: E402
 from holstein.physics.dynamics import BrownianIntegrator, run_brownian  # noqa: E402
-from holstein.physics.langevin import BrownianParameters  # noqa: E402
-from holstein.physics.lattice import checkerboard  # noqa: E402
-from holstein.physics.negf import steady_state  # noqa: E402
 
-PHYSICS = dict(t=1.0, g=1.5, K=1.0, kappa=0.18, gamma=1.0, temperature=0.1,
-               bias_scheme="gated")
+PHYSICS = DEFAULTS.physics
 BIAS, NOISE, SEED = 4.0, 0.05, 20260121
 BIAS_TRANSPORT = 2.2  # a training bias in the wall regime: the potential drops at the wall
 TARGET_SPEEDUP, TARGET_THROUGHPUT = 300.0, 1e6
@@ -78,7 +75,7 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 def configuration(lx: int, ly: int) -> np.ndarray:
     rng = np.random.default_rng(SEED)
-    return checkerboard(lx, ly) + NOISE * rng.standard_normal((lx, ly))
+    return DEFAULTS.checkerboard(lx, ly) + NOISE * rng.standard_normal((lx, ly))
 
 
 def _sync() -> None:
@@ -112,11 +109,11 @@ def bench_ml(channels: int, cutoff: int, sizes, repeats: int, expansion: int = 0
         q = configuration(lx, ly)
         reps = repeats if lx * ly <= 20000 else max(5, repeats // 2)
         force = timed(lambda q=q: provider.electronic_force(q, BIAS), reps)
-        integ = BrownianIntegrator(q, provider, BIAS, BrownianParameters(), seed=1)
+        integ = BrownianIntegrator(q, provider, BIAS, DEFAULTS.brownian(), seed=1)
         # A step between recorded frames: force, elastic force, noise and update, all on
         # the provider's device (no host round trip).
         step = timed(lambda integ=integ: integ.advance(integ.electronic_force()), reps)
-        run = timed(lambda q=q: run_brownian(q, provider, BIAS, BrownianParameters(), RUN_STEPS,
+        run = timed(lambda q=q: run_brownian(q, provider, BIAS, DEFAULTS.brownian(), RUN_STEPS,
                                              seed=1, stride=RUN_STRIDE), max(3, reps // 4), 1)
         rows.append({
             "Lx": lx, "Ly": ly, "channels": channels, "cutoff": cutoff, "expansion": expansion,
@@ -157,7 +154,7 @@ def bench_transport(checkpoint: str, sizes, repeats: int) -> list[dict]:
         force_cold = timed(cold, reps)
         cold_iterations = model.last_solve.iterations
         force_warm = timed(lambda q=q: provider.electronic_force(q, BIAS_TRANSPORT), reps)
-        integ = BrownianIntegrator(q, provider, BIAS_TRANSPORT, BrownianParameters(), seed=1)
+        integ = BrownianIntegrator(q, provider, BIAS_TRANSPORT, DEFAULTS.brownian(), seed=1)
         iterations = []
 
         def step(integ=integ, iterations=iterations):
@@ -165,7 +162,7 @@ def bench_transport(checkpoint: str, sizes, repeats: int) -> list[dict]:
             iterations.append(model.last_solve.iterations)
 
         step_t = timed(step, reps)
-        run = timed(lambda q=q: run_brownian(q, provider, BIAS_TRANSPORT, BrownianParameters(),
+        run = timed(lambda q=q: run_brownian(q, provider, BIAS_TRANSPORT, DEFAULTS.brownian(),
                                              RUN_STEPS, seed=1, stride=RUN_STRIDE),
                     max(3, reps // 4), 1)
         rows.append({
@@ -190,8 +187,7 @@ def bench_negf(sizes, repeats: int) -> list[dict]:
     rows = []
     for lx, ly in sizes:
         q = configuration(lx, ly)
-        kw = {k: PHYSICS[k] for k in ("t", "g", "gamma", "temperature", "bias_scheme")}
-        r = timed(lambda q=q, kw=kw: steady_state(q, BIAS, method="fast", **kw), repeats, 1)
+        r = timed(lambda q=q: DEFAULTS.steady_state(q, BIAS, method="fast"), repeats, 1)
         rows.append({"Lx": lx, "Ly": ly, "negf_fast": r})
         print(f"  NEGF fast {lx:4d}x{ly:<4d} median {r['median_s']:.3f} s "
               f"(min {r['min_s']:.3f})", flush=True)
@@ -219,10 +215,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="40x30,120x120,256x256")
     ap.add_argument("--negf-sizes", default="40x30")
-    ap.add_argument("--channels", default="16", help="comma-separated backbone widths")
+    ap.add_argument("--channels", default=str(DEFAULTS.config["model"]["channels"]),
+                    help="comma-separated backbone widths")
     ap.add_argument("--expansion", default="0",
                     help="comma-separated widths of the per-site MLP in each block (0: none)")
-    ap.add_argument("--cutoff", type=int, default=6)
+    ap.add_argument("--cutoff", type=int, default=DEFAULTS.config["model"]["cutoff"])
     ap.add_argument("--bond-heads", default="0,1",
                     help="0: force head only, 1: with the bond-current heads (they "
                     "may cost at most 20 %% of the step); both: the ratio in the same run")

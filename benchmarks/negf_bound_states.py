@@ -25,9 +25,11 @@ import scipy.linalg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from negf_reference_errors import load_module  # noqa: E402
+from schema_defaults import DEFAULTS
+
+SOLVER = DEFAULTS.solver_keywords  # the default physics and method
 
 from holstein.physics import negf  # noqa: E402
-from holstein.physics.lattice import checkerboard  # noqa: E402
 
 
 class VersionProvider:
@@ -39,7 +41,7 @@ class VersionProvider:
     def evaluate(self, q, bias, observables=True):
         from holstein.physics.forces import ElectronicResponse
 
-        ss = self.module.steady_state(q, bias)
+        ss = self.module.steady_state(q, bias, **SOLVER)
         return ElectronicResponse(force=ss.electronic_force(1.5), density=ss.density,
                                   current=ss.current)
 
@@ -49,10 +51,9 @@ class VersionProvider:
 
 def compare_runs(other, n_steps: int) -> None:
     from holstein.physics.dynamics import run_brownian
-    from holstein.physics.langevin import BrownianParameters
 
-    runs = [run_brownian(checkerboard(16, 14), VersionProvider(module), 2.2,
-                         BrownianParameters(), n_steps, seed=1, stride=1, record=("density",))
+    runs = [run_brownian(DEFAULTS.checkerboard(16, 14), VersionProvider(module), 2.2,
+                         DEFAULTS.brownian(), n_steps, seed=1, stride=1, record=("density",))
             for module in (negf, other)]
     dq = float(np.abs(runs[0].q - runs[1].q).max())
     dn = float(np.abs(runs[0].density - runs[1].density).max())
@@ -73,19 +74,19 @@ def main() -> None:
     rng = np.random.default_rng(0)
     changes = []
     for _ in range(10):
-        q = checkerboard(16, 14) + 0.15 * rng.standard_normal((16, 14))
+        q = DEFAULTS.checkerboard(16, 14) + 0.15 * rng.standard_normal((16, 14))
         bias = float(rng.uniform(1.5, 3.0))
-        changes.append(np.abs(negf.steady_state(q, bias).density
-                              - other.steady_state(q, bias).density).max())
+        changes.append(np.abs(negf.steady_state(q, bias, **SOLVER).density
+                              - other.steady_state(q, bias, **SOLVER).density).max())
     print(f"16 x 14, 10 thermal configurations: largest density difference "
           f"{max(changes):.2e}", flush=True)
-    q = checkerboard(40, 30) + 0.15 * rng.standard_normal((40, 30))
+    q = DEFAULTS.checkerboard(40, 30) + 0.15 * rng.standard_normal((40, 30))
     heff = negf.effective_hamiltonian(q, 1.0, 1.5, 1.0)
     times = {"eig": [], "this": [], "compared": []}
     for _ in range(args.repeats):
         for name, call in (("eig", lambda: scipy.linalg.eig(heff, check_finite=False)),
-                           ("this", lambda: negf.steady_state(q, 2.2)),
-                           ("compared", lambda: other.steady_state(q, 2.2))):
+                           ("this", lambda: negf.steady_state(q, 2.2, **SOLVER)),
+                           ("compared", lambda: other.steady_state(q, 2.2, **SOLVER))):
             t0 = time.perf_counter()
             call()
             times[name].append(time.perf_counter() - t0)

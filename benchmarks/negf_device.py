@@ -3,9 +3,9 @@
 For each size in --sizes (a CDW configuration with noise, bias 2.2, default physics):
 
 * ``scipy.linalg.eig`` of the same H_eff alone: the method's floor on the CPU;
-* ``steady_state(method='fast')`` on the CPU, and its ratio to the eig, timed back to back
+* ``DEFAULTS.steady_state(method='fast')`` on the CPU, and its ratio to the eig, timed back to back
   in the same run (target: <= 1.25 at 40 x 30 with 2 BLAS threads);
-* with a CUDA GPU: ``steady_state(device='cuda')`` (eig, inverse and products in torch on
+* with a CUDA GPU: ``DEFAULTS.steady_state(device='cuda')`` (eig, inverse and products in torch on
   the GPU, the N digammas on the host) and its largest deviation from the CPU result
   (targets: <= 0.4 s at 40 x 30, <= 4 s at 80 x 60, agreement to 1e-8).
 
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import scipy.linalg
 import torch
+from schema_defaults import DEFAULTS
 
-from holstein.physics.lattice import checkerboard
-from holstein.physics.negf import effective_hamiltonian, steady_state
+from holstein.physics.negf import effective_hamiltonian
 
 BIAS = 2.2
 
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     rows = []
     for size in args.sizes.split(","):
         lx, ly = (int(v) for v in size.split("x"))
-        q = checkerboard(lx, ly) + 0.2 * np.random.default_rng(0).standard_normal((lx, ly))
+        q = DEFAULTS.checkerboard(lx, ly) + 0.2 * np.random.default_rng(0).standard_normal((lx, ly))
         heff = effective_hamiltonian(q, 1.0, 1.5, 1.0)
         # Above --cpu-max-sites the CPU result is computed once (minutes at 80 x 60), as the
         # reference of the GPU's, and its single time is reported.
@@ -74,13 +74,14 @@ def main(argv=None) -> int:
         cpu_repeats = 1 if big else args.repeats
         eig_s, _ = timed(lambda h=heff: scipy.linalg.eig(h, check_finite=False), cpu_repeats,
                          warmup=not big)
-        cpu_s, cpu = timed(lambda q=q: steady_state(q, BIAS), cpu_repeats, warmup=not big)
+        cpu_s, cpu = timed(lambda q=q: DEFAULTS.steady_state(q, BIAS), cpu_repeats, warmup=not big)
         row = {"Lx": lx, "Ly": ly, "eig_s": eig_s, "cpu_steady_state_s": cpu_s,
                "ratio_to_eig": cpu_s / eig_s, "cpu_repeats": cpu_repeats}
         line = (f"{lx}x{ly}: eig {eig_s:.3f} s, steady state {cpu_s:.3f} s "
                 f"({row['ratio_to_eig']:.2f}x the eig)")
         if torch.cuda.is_available():
-            gpu_s, gpu = timed(lambda q=q: steady_state(q, BIAS, device="cuda"), args.repeats)
+            gpu_s, gpu = timed(lambda q=q: DEFAULTS.steady_state(q, BIAS, device="cuda"),
+                               args.repeats)
             row.update(gpu_steady_state_s=gpu_s, gpu_max_deviation=max_deviation(gpu, cpu),
                        gpu_name=torch.cuda.get_device_name())
             line += f"; GPU {gpu_s:.3f} s, max deviation {row['gpu_max_deviation']:.2g}"

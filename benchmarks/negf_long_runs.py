@@ -37,7 +37,7 @@ def main() -> None:
         for bias in args.biases:
             for seed in args.seeds:
                 q0 = checkerboard(lx, ly, physics["g"], physics["K"], physics["kappa"])
-                integ = BrownianIntegrator(q0, negf_provider(physics), bias,
+                integ = BrownianIntegrator(q0, negf_provider(physics, cfg["negf"]["method"]), bias,
                                            brownian_parameters(physics, dynamics), seed)
                 low, high, t0 = np.inf, -np.inf, time.perf_counter()
                 for _ in range(args.steps):

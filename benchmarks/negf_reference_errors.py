@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from negf_reference import reference_density  # noqa: E402
+from schema_defaults import DEFAULTS
 
-from holstein.physics.lattice import checkerboard  # noqa: E402
-from holstein.physics.negf import steady_state  # noqa: E402
+SOLVER = DEFAULTS.solver_keywords  # the default physics and method
 
 
 def bound_state_cases(seed: int, count: int):
@@ -33,7 +33,7 @@ def bound_state_cases(seed: int, count: int):
     rng = np.random.default_rng(seed)
     for _ in range(count):
         lx, ly = int(rng.integers(30, 45)), 3
-        q = checkerboard(lx, ly) + 0.15 * rng.standard_normal((lx, ly))
+        q = DEFAULTS.checkerboard(lx, ly) + 0.15 * rng.standard_normal((lx, ly))
         x = int(rng.integers(lx // 3, 2 * lx // 3))
         q[x, int(rng.integers(ly))] *= rng.uniform(0.3, 0.6)
         yield q, float(rng.uniform(0, 4))
@@ -62,11 +62,11 @@ def main() -> None:
         t0 = time.perf_counter()
         ref = reference_density(q, bias)
         seconds = time.perf_counter() - t0
-        new_errors.append(float(np.abs(steady_state(q, bias).density - ref).max()))
+        new_errors.append(float(np.abs(DEFAULTS.steady_state(q, bias).density - ref).max()))
         line = f"{k:2d} {q.shape[0]}x{q.shape[1]} V={bias:.2f} error {new_errors[-1]:.2e}"
         if other is not None:
             try:
-                old_errors.append(float(np.abs(other.steady_state(q, bias).density
+                old_errors.append(float(np.abs(other.steady_state(q, bias, **SOLVER).density
                                                - ref).max()))
             except Exception as error:  # noqa: BLE001 - report, do not stop the survey
                 old_errors.append(float("nan"))

@@ -9,7 +9,7 @@ medians over --repeats; all ratios are formed from numbers measured in the same 
   molten (amplitude ramped linearly from 0 to 1; 6 columns at 40 x 30), plus seeded
   Gaussian noise (sigma 0.05) so the spectrum is generic; bias 4.0, gated scheme
   (mu_L = 4, mu_R = 0), gamma = 1, kT = 0.1.
-* At the main size (40 x 30, 1200 sites): steady_state(method="fast") and (method="exact"),
+* At the main size (40 x 30, 1200 sites): DEFAULTS.steady_state(method="fast") and (method="exact"),
   one dense 1200 x 1200 complex inverse (numpy.linalg.inv of e*I - H_eff), and a "naive dense
   energy-grid method": n_i = sum_a sum_e de/2pi f_a(e) [G^r Gamma_a G^a]_ii on a uniform
   midpoint grid over the spectrum with one dense inverse per energy.  The naive method cannot
@@ -55,14 +55,18 @@ from pathlib import Path
 import numpy as np
 import scipy
 import scipy.linalg
+from schema_defaults import DEFAULTS
 from scipy.special import expit
 
 from holstein.physics.lattice import Lattice, checkerboard, chemical_potentials
 from holstein.physics.negf import effective_hamiltonian, steady_state
 
-# Physical parameters of the benchmark configuration.
-T_HOP, G, K, KAPPA = 1.0, 1.5, 1.0, 0.18
-BIAS, GAMMA, KT, SCHEME = 4.0, 1.0, 0.1, "gated"
+# Physical parameters of the benchmark configuration: the default physics at a bias in
+# the collapse regime.
+PHYSICS = DEFAULTS.physics
+T_HOP, G, K, KAPPA = PHYSICS["t"], PHYSICS["g"], PHYSICS["K"], PHYSICS["kappa"]
+BIAS = 4.0
+GAMMA, KT, SCHEME = PHYSICS["gamma"], PHYSICS["temperature"], PHYSICS["bias_scheme"]
 MOLTEN_FRACTION, NOISE_SIGMA, SEED = 0.15, 0.05, 20260121
 
 TARGET_RATIO = 1.5  # fast steady_state <= 1.5 dense inverses at the main size
@@ -173,7 +177,7 @@ def naive_study(size, counts) -> dict:
     q, _ = molten_layer_config(*size)
     lat = Lattice.of(q)
     heff = effective_hamiltonian(q, T_HOP, G, GAMMA)
-    exact = steady_state(q, method="exact", **STEADY_KW).density.ravel()
+    exact = DEFAULTS.steady_state(q, method="exact", **STEADY_KW).density.ravel()
     lo, hi = naive_window(q)
 
     t0 = time.perf_counter()
@@ -247,7 +251,7 @@ def time_size(size, repeats: int) -> dict:
     t_inv, _ = timed(functools.partial(np.linalg.inv, a), reps, warm)
     times, states = {}, {}
     for method in ("fast", "exact"):
-        progress(f"{size_name(size)}: steady_state(method={method!r})")
+        progress(f"{size_name(size)}: DEFAULTS.steady_state(method={method!r})")
         fn = functools.partial(steady_state, q, method=method, **STEADY_KW)
         times[method], states[method] = timed(fn, reps, warm)
     med = {k: statistics.median(v) for k, v in times.items()}

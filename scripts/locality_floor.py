@@ -27,7 +27,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from holstein.data.atomic import write_text_atomic  # noqa: E402
 from holstein.data.io import read_trajectory  # noqa: E402
+from holstein.pipeline.defaults import ConfigDefaults  # noqa: E402
 from holstein.stages.locality_floor import trajectory_floor  # noqa: E402
+
+DEFAULTS = ConfigDefaults.read(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 
 def main() -> None:
@@ -35,9 +38,11 @@ def main() -> None:
     parser.add_argument("trajectories", type=Path, nargs="+", help="NEGF Parquet files")
     parser.add_argument("--radii", type=int, nargs="+", default=[4, 6])
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--skip-fraction", type=float, default=0.4)
-    parser.add_argument("--min-separation", type=int, default=30, help="frames")
-    parser.add_argument("--method", default="fast")
+    locality = DEFAULTS.config["locality"]
+    parser.add_argument("--skip-fraction", type=float, default=locality["skip_fraction"])
+    parser.add_argument("--min-separation", type=int, default=locality["min_separation"],
+                        help="frames")
+    parser.add_argument("--method", default=DEFAULTS.negf_method)
     parser.add_argument("--model", type=Path, default=None, help="checkpoint to compare")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="JSON with every row")

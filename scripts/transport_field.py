@@ -53,14 +53,13 @@ sys.path.insert(0, str(ROOT / "src"))
 from holstein.data.atomic import write_text_atomic  # noqa: E402
 from holstein.data.io import read_trajectory  # noqa: E402
 from holstein.ml.members import member_section  # noqa: E402
+from holstein.pipeline.defaults import ConfigDefaults  # noqa: E402
 
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULTS = ConfigDefaults.read(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 
 def model_section(overrides: list[str]) -> dict:
-    schema = yaml.safe_load(SCHEMA.read_text())
-    hyper = {k: v["default"] for k, v in schema["properties"]["model"]["properties"].items()
-             if "default" in v}
+    hyper = dict(DEFAULTS.config["model"])
     hyper.update(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["model"])
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -249,9 +248,11 @@ def main() -> None:
     ev.add_argument("--trajectories", type=Path, nargs="+", required=True)
     ev.add_argument("--radii", type=int, nargs="+", default=[6])
     ev.add_argument("--samples", type=int, default=200)
-    ev.add_argument("--skip-fraction", type=float, default=0.4)
-    ev.add_argument("--min-separation", type=int, default=30, help="frames")
-    ev.add_argument("--method", default="fast")
+    locality = DEFAULTS.config["locality"]
+    ev.add_argument("--skip-fraction", type=float, default=locality["skip_fraction"])
+    ev.add_argument("--min-separation", type=int, default=locality["min_separation"],
+                    help="frames")
+    ev.add_argument("--method", default=DEFAULTS.negf_method)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--threads", type=int, default=1)
     ev.add_argument("--floors", type=Path, default=None, help="JSON cache of the floors")

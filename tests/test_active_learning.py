@@ -13,13 +13,12 @@ import json
 
 import numpy as np
 import pytest
+from schema_defaults import DEFAULTS
 
 from holstein.data.io import read_trajectory, write_trajectory
 from holstein.data.records import Trajectory
 from holstein.data.shards import load_shards
 from holstein.ml.active_learning import CLASSES, classify, negf_solves
-from holstein.physics.forces import NEGFForceProvider
-from holstein.physics.lattice import checkerboard
 from holstein.stages.al_label import label_frames
 from holstein.stages.al_metrics import iteration_metrics
 from holstein.stages.al_report import active_learning_report
@@ -37,7 +36,7 @@ DEVIATIONS = {(2.0, 31): [0.01, 0.06, 0.2, 0.7, 0.04, 0.3],
 def exploration(path, bias, seed, deviations):
     n = len(deviations)
     rng = np.random.default_rng(seed + int(10 * bias))
-    q = checkerboard(*SHAPE) + 0.2 * rng.normal(size=(n, *SHAPE))
+    q = DEFAULTS.checkerboard(*SHAPE) + 0.2 * rng.normal(size=(n, *SHAPE))
     traj = Trajectory(steps=2 * np.arange(n), times=0.2 * np.arange(n), q=q, force=None,
                       force_deviation_max=np.asarray(deviations, dtype=float),
                       force_deviation_mean=np.asarray(deviations) / 3)
@@ -110,7 +109,7 @@ def test_labels_are_the_negf_steady_states_and_shards_partition_the_selection(ex
     counts = [label_frames(tmp_path / "selected.parquet", s, 3, PHYSICS, "fast", p)
               for s, p in enumerate(paths)]
     assert counts == [2, 2, 1]
-    negf = NEGFForceProvider(**{k: PHYSICS[k] for k in ("t", "g", "gamma", "temperature",
+    negf = DEFAULTS.negf_provider(**{k: PHYSICS[k] for k in ("t", "g", "gamma", "temperature",
                                                          "bias_scheme")})
     seen = []
     for path in paths:
@@ -163,7 +162,7 @@ def test_iteration_metrics_and_the_report(explorations, tmp_path):
     references = []
     for seed in (101, 102):
         rng = np.random.default_rng(seed)
-        q = checkerboard(*SHAPE) + 0.1 * rng.normal(size=(3, *SHAPE))
+        q = DEFAULTS.checkerboard(*SHAPE) + 0.1 * rng.normal(size=(3, *SHAPE))
         references.append(tmp_path / f"V2_s{seed}.parquet")
         write_trajectory(references[-1], Trajectory(steps=np.arange(3), times=np.zeros(3),
                                                     q=q, force=np.tanh(q)),

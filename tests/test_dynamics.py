@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from schema_defaults import DEFAULTS
 
 from holstein.physics.dynamics import BrownianIntegrator, run_brownian
-from holstein.physics.forces import ElectronicResponse, NEGFForceProvider, elastic_force
-from holstein.physics.langevin import INTEGRATORS, BrownianParameters
-from holstein.physics.lattice import Lattice, checkerboard
+from holstein.physics.forces import ElectronicResponse, elastic_force
+from holstein.physics.langevin import INTEGRATORS
+from holstein.physics.lattice import Lattice
 
 
 class ZeroForce:
@@ -32,7 +33,7 @@ def test_elastic_force_matches_dense_stiffness_matrix():
 
 def test_zero_temperature_step_is_the_deterministic_euler_update():
     q0 = np.random.default_rng(1).normal(size=(4, 4))
-    params = BrownianParameters(K=1.0, kappa=0.18, temperature=0.0, damping=0.2, dt=0.1)
+    params = DEFAULTS.brownian(K=1.0, kappa=0.18, temperature=0.0, damping=0.2, dt=0.1)
     integ = BrownianIntegrator(q0, ZeroForce(), 0.0, params, seed=3)
     integ.advance(integ.electronic())
     expected = q0 + 0.5 * elastic_force(q0, 1.0, 0.18)
@@ -40,9 +41,9 @@ def test_zero_temperature_step_is_the_deterministic_euler_update():
 
 
 def test_same_seed_same_trajectory_and_different_seed_differs():
-    q0 = checkerboard(6, 4)
-    provider = NEGFForceProvider(gamma=1.0, temperature=0.1)
-    params = BrownianParameters()
+    q0 = DEFAULTS.checkerboard(6, 4)
+    provider = DEFAULTS.negf_provider(gamma=1.0, temperature=0.1)
+    params = DEFAULTS.brownian()
     a = run_brownian(q0, provider, 1.0, params, n_steps=6, seed=11, stride=2)
     b = run_brownian(q0, provider, 1.0, params, n_steps=6, seed=11, stride=2)
     c = run_brownian(q0, provider, 1.0, params, n_steps=6, seed=12, stride=2)
@@ -61,7 +62,7 @@ def test_same_seed_same_trajectory_and_different_seed_differs():
 def test_leimkuhler_matthews_steps_reuse_the_previous_noise():
     """Q_{n+1} = Q_n + (dt/damping) F(Q_n) + sqrt(kT dt / (2 damping)) (xi_n + xi_{n+1})."""
     q0 = np.random.default_rng(1).normal(size=(4, 3))
-    params = BrownianParameters(temperature=0.3, integrator="leimkuhler-matthews")
+    params = DEFAULTS.brownian(temperature=0.3, integrator="leimkuhler-matthews")
     integ = BrownianIntegrator(q0, ZeroForce(), 0.0, params, seed=8)
     gen = torch.Generator().manual_seed(8)  # the integrator's stream on the CPU
     xi = [torch.randn((4, 3), generator=gen, dtype=torch.float64).numpy() for _ in range(3)]
@@ -78,7 +79,7 @@ def test_leimkuhler_matthews_steps_reuse_the_previous_noise():
 @pytest.mark.parametrize("integrator", INTEGRATORS)
 def test_state_round_trip_continues_the_same_random_stream(integrator):
     q0 = np.random.default_rng(2).normal(size=(4, 3))
-    params = BrownianParameters(integrator=integrator)
+    params = DEFAULTS.brownian(integrator=integrator)
     ref = BrownianIntegrator(q0, ZeroForce(), 0.0, params, seed=5)
     for _ in range(10):
         ref.advance(ref.electronic())
@@ -96,9 +97,9 @@ def test_state_round_trip_continues_the_same_random_stream(integrator):
 def test_state_of_the_other_scheme_is_refused():
     q0 = np.zeros((4, 3))
     euler = BrownianIntegrator(q0, ZeroForce(), 0.0,
-                               BrownianParameters(integrator="euler-maruyama"), seed=1)
+                               DEFAULTS.brownian(integrator="euler-maruyama"), seed=1)
     lm = BrownianIntegrator(q0, ZeroForce(), 0.0,
-                            BrownianParameters(integrator="leimkuhler-matthews"), seed=1)
+                            DEFAULTS.brownian(integrator="leimkuhler-matthews"), seed=1)
     with pytest.raises(ValueError, match="other scheme"):
         euler.set_state(lm.get_state())
     with pytest.raises(ValueError, match="other scheme"):
@@ -138,7 +139,7 @@ def test_normal_mode_variances_match_the_schemes_closed_forms(integrator):
     scheme's value excluded for the stiff modes.
     """
     kT = 0.1
-    params = BrownianParameters(K=1.0, kappa=0.18, temperature=kT, damping=0.2, dt=0.1,
+    params = DEFAULTS.brownian(K=1.0, kappa=0.18, temperature=kT, damping=0.2, dt=0.1,
                                 integrator=integrator)
     stiffness, var, err = _mode_variances(params, (4, 3), n_steps=60_000, seed=2024)
     equipartition = kT / stiffness
@@ -161,7 +162,7 @@ def test_noise_substeps_couple_a_run_to_one_at_half_the_time_step():
     common = dict(K=1.0, kappa=0.0, temperature=0.1, damping=0.2, integrator="euler-maruyama")
 
     def normals(dt, substeps, n_steps):
-        params = BrownianParameters(dt=dt, noise_substeps=substeps, **common)
+        params = DEFAULTS.brownian(dt=dt, noise_substeps=substeps, **common)
         q = run_brownian(q0, ZeroForce(), 0.0, params, n_steps=n_steps, seed=4).q
         return (q[1:] - (1 - dt / 0.2) * q[:-1]) / params.noise_amplitude
 
@@ -171,4 +172,4 @@ def test_noise_substeps_couple_a_run_to_one_at_half_the_time_step():
     uncoupled = normals(0.1, 1, 10)
     assert np.abs(uncoupled - coarse).max() > 0.1
     with pytest.raises(ValueError, match="noise_substeps"):
-        BrownianParameters(noise_substeps=0)
+        DEFAULTS.brownian(noise_substeps=0)

@@ -3,6 +3,7 @@ mean-field bulk amplitude; its file round trip and the start selection."""
 
 import numpy as np
 import pytest
+from schema_defaults import DEFAULTS
 from scipy.optimize import brentq
 
 from holstein.physics.dynamics import run_brownian
@@ -14,9 +15,7 @@ from holstein.physics.initial import (
     relaxed_state,
     save_relaxed_state,
 )
-from holstein.physics.langevin import BrownianParameters
-from holstein.physics.lattice import Lattice, cdw_amplitude, checkerboard
-from holstein.physics.negf import steady_state
+from holstein.physics.lattice import Lattice, cdw_amplitude
 
 PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
            "bias_scheme": "gated"}
@@ -31,8 +30,9 @@ def relaxed():
 
 def total_force(q, bias=0.0):
     """Independent of holstein.physics.initial: the NEGF force plus the elastic force."""
-    electronic = steady_state(q, bias, t=PHYSICS["t"], g=PHYSICS["g"], gamma=PHYSICS["gamma"],
-                              temperature=PHYSICS["temperature"], method="exact")
+    electronic = DEFAULTS.steady_state(q, bias, t=PHYSICS["t"], g=PHYSICS["g"],
+                                       gamma=PHYSICS["gamma"],
+                                       temperature=PHYSICS["temperature"], method="exact")
     return electronic.electronic_force(PHYSICS["g"]) + elastic_force(q, PHYSICS["K"],
                                                                      PHYSICS["kappa"])
 
@@ -43,13 +43,13 @@ def test_relaxed_state_has_no_force_left_on_any_site(relaxed, shape):
     residual = np.max(np.abs(total_force(state.q)))
     assert residual <= RESIDUAL_TOLERANCE and state.residual <= RESIDUAL_TOLERANCE
     # ... where the checkerboard start has a force of order 0.1-1
-    assert np.max(np.abs(total_force(checkerboard(*shape)))) > 0.1
+    assert np.max(np.abs(total_force(DEFAULTS.checkerboard(*shape)))) > 0.1
     assert np.all(state.stiffness > 0)  # a minimum along the symmetric modes
 
 
 def test_relaxed_state_is_a_stable_fixed_point_of_the_zero_temperature_dynamics(relaxed):
     state = relaxed[(8, 6)]
-    params = BrownianParameters(temperature=0.0)
+    params = DEFAULTS.brownian(temperature=0.0)
     provider = negf_provider(PHYSICS, "exact")
     still = run_brownian(state.q, provider, 0.0, params, n_steps=20, seed=0, stride=20)
     assert np.max(np.abs(still.q[-1] - state.q)) < 1e-8
@@ -114,10 +114,10 @@ def test_relaxed_file_round_trip_and_a_file_of_other_physics_is_refused(relaxed,
 def test_start_selection():
     lattice = {"Lx": 6, "Ly": 4}
     np.testing.assert_array_equal(initial_configuration(lattice, PHYSICS, "checkerboard"),
-                                  checkerboard(6, 4))
+                                  DEFAULTS.checkerboard(6, 4))
     with pytest.raises(ValueError, match="relaxed state file"):
         initial_configuration(lattice, PHYSICS, "relaxed")
     with pytest.raises(ValueError, match="choose one of"):
         initial_configuration(lattice, PHYSICS, "random")
     with pytest.raises(ValueError, match="even Ly"):
-        relaxed_state(6, 5, PHYSICS, negf_provider(PHYSICS))
+        relaxed_state(6, 5, PHYSICS, negf_provider(PHYSICS, "fast"))

@@ -2,20 +2,18 @@
 
 import numpy as np
 import pytest
+from schema_defaults import DEFAULTS
 
 from holstein import __version__
 from holstein.data.atomic import atomic_path
 from holstein.data.io import read_metadata, read_trajectory, write_trajectory
 from holstein.physics.dynamics import run_brownian
-from holstein.physics.forces import NEGFForceProvider
-from holstein.physics.langevin import BrownianParameters
-from holstein.physics.lattice import checkerboard
 
 
 @pytest.fixture(scope="module")
 def trajectory():
-    return run_brownian(checkerboard(5, 4), NEGFForceProvider(), 2.0, BrownianParameters(),
-                        n_steps=4, seed=3, stride=2)
+    return run_brownian(DEFAULTS.checkerboard(5, 4), DEFAULTS.negf_provider(), 2.0,
+                        DEFAULTS.brownian(), n_steps=4, seed=3, stride=2)
 
 
 def test_round_trip_keeps_every_array_and_the_metadata(tmp_path, trajectory):

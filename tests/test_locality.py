@@ -3,6 +3,7 @@ providers whose locality is known exactly."""
 
 import numpy as np
 import pytest
+from schema_defaults import DEFAULTS
 
 from holstein.data.io import read_trajectory
 from holstein.physics.forces import negf_provider
@@ -82,15 +83,14 @@ def test_several_forces_at_once_share_the_splices():
     np.testing.assert_array_equal(both[:, 0], single)
     np.testing.assert_allclose(both[:, 1], -2 * single, atol=1e-15)
 
-PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
-           "bias_scheme": "gated"}
+PHYSICS = DEFAULTS.physics
 
 
 @pytest.fixture(scope="module")
 def negf_run(tmp_path_factory):
     """A short NEGF trajectory on a 6 x 4 lattice: 21 frames."""
     path = tmp_path_factory.mktemp("floor") / "V2.2_s7.parquet"
-    run_negf(path, {"Lx": 6, "Ly": 4}, PHYSICS, {"damping": 0.2, "dt": 0.1},
+    run_negf(path, {"Lx": 6, "Ly": 4}, PHYSICS, DEFAULTS.dynamics,
             bias=2.2, seed=7, n_steps=40, stride=2)
     return path
 
@@ -102,7 +102,7 @@ def test_trajectory_floor_is_the_floor_of_the_late_frames_of_the_file(negf_run):
     assert (row["first_late_frame"], row["n_late_frames"]) == (8, 13)  # int(0.4 * 21)
     assert row["lattice"] == {"Lx": 6, "Ly": 4} and (row["bias"], row["seed"]) == (2.2, 7)
     # the same draws on the late frames, computed here from the arrays: equal to the bit
-    negf = negf_provider(PHYSICS)
+    negf = negf_provider(PHYSICS, "fast")
     direct = locality_floor(lambda c: negf.electronic_force(c, 2.2), arrays["q"][8:], [1, 2],
                             n_samples=6, seed=5, min_separation=3)
     std = float(np.std(arrays["force"]))
@@ -120,7 +120,7 @@ def test_late_slice_refuses_a_fraction_that_leaves_nothing():
 
 def test_trajectory_without_forces_is_refused(negf_run, tmp_path):
     path = tmp_path / "q_only.parquet"
-    run_negf(path, {"Lx": 6, "Ly": 4}, PHYSICS, {"damping": 0.2, "dt": 0.1}, bias=2.2,
+    run_negf(path, {"Lx": 6, "Ly": 4}, PHYSICS, DEFAULTS.dynamics, bias=2.2,
             seed=7, n_steps=4, stride=2, record=("current",))
     with pytest.raises(ValueError, match="no stored force"):
         trajectory_floor(path, [1], n_samples=2, skip_fraction=0.0, min_separation=1)

@@ -34,6 +34,7 @@ import logging
 import numpy as np
 import pytest
 import scipy.linalg
+from schema_defaults import DEFAULTS
 from scipy.integrate import quad_vec
 
 from holstein.physics import negf
@@ -44,7 +45,6 @@ from holstein.physics.negf import (
     degenerate_clusters,
     effective_hamiltonian,
     eigenvalue_condition,
-    steady_state,
 )
 
 T_HOP, G_COUPLING, K_STIFF, KAPPA = 1.0, 1.5, 1.0, 0.18
@@ -57,7 +57,7 @@ def random_q(shape: tuple[int, int], seed: int, scale: float = 0.8) -> np.ndarra
 
 
 def solve(q, bias=0.0, gamma=1.0, temperature=0.1, scheme="gated", method="exact"):
-    return steady_state(
+    return DEFAULTS.steady_state(
         q,
         bias,
         t=T_HOP,
@@ -561,7 +561,7 @@ def _nan_q():
 def test_bad_input_raises_value_error(kwargs, match):
     args = {"q": np.zeros((4, 3)), "bias": 0.5, **kwargs}
     with pytest.raises(ValueError, match=match):
-        steady_state(**args)
+        DEFAULTS.steady_state(**args)
 
 
 # --------------------------------------------------------------------------------------
@@ -585,7 +585,7 @@ TORCH_CASES = {
 def weakened_site(lx, ly, seed):
     """A thermal CDW with one site at mid-length weakened: it binds an in-gap state whose
     lead components (below 1e-10) eig does not resolve, so the refined tails are used."""
-    q = checkerboard(lx, ly) + random_q((lx, ly), seed, 0.15)
+    q = DEFAULTS.checkerboard(lx, ly) + random_q((lx, ly), seed, 0.15)
     q[lx // 2, 1] *= 0.4
     return q
 
@@ -594,7 +594,7 @@ def _torch_matches_numpy(name, device):
     make_q, bias, gamma, tolerance = TORCH_CASES[name]
     q = make_q()
     ref = solve(q, bias, gamma, 0.1, "gated", method="exact")
-    got = steady_state(q, bias, t=T_HOP, g=G_COUPLING, gamma=gamma, temperature=0.1,
+    got = DEFAULTS.steady_state(q, bias, t=T_HOP, g=G_COUPLING, gamma=gamma, temperature=0.1,
                        device=device)
     assert max_diff(ref, got) < tolerance  # absolute, every observable
 
@@ -615,7 +615,7 @@ def test_torch_path_matches_numpy_on_the_gpu(name):
 
 @pytest.mark.gpu
 def test_gpu_steady_state_at_40x30_matches_numpy():
-    q = checkerboard(40, 30) + random_q((40, 30), 23, 0.2)
+    q = DEFAULTS.checkerboard(40, 30) + random_q((40, 30), 23, 0.2)
     ref = solve(q, 2.2, 1.0, 0.1, "gated", method="exact")
-    got = steady_state(q, 2.2, device="cuda")
+    got = DEFAULTS.steady_state(q, 2.2, device="cuda")
     assert max_diff(ref, got) < 1e-8

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from holstein.physics.lattice import checkerboard
-from holstein.physics.negf import steady_state
+from schema_defaults import DEFAULTS
 
 # Rounding of a density: the closed form sums N terms of size about 1.
 DENSITY_ROUNDING = 1e-9
@@ -28,7 +26,7 @@ DENSITY_ROUNDING = 1e-9
 
 def defect_configuration(rng, lx, ly):
     """A thermal CDW (noise 0.15) with one weakened site or one weakened column."""
-    q = checkerboard(lx, ly) + 0.15 * rng.standard_normal((lx, ly))
+    q = DEFAULTS.checkerboard(lx, ly) + 0.15 * rng.standard_normal((lx, ly))
     x = int(rng.integers(lx // 3, 2 * lx // 3))
     if rng.random() < 0.5:
         q[x, int(rng.integers(ly))] *= rng.uniform(0.3, 0.6)
@@ -45,7 +43,7 @@ def sweep_case(rng):
 
 def check_physical(q, bias):
     """Every density finite and in [0, 1]; every x cross-section carries Landauer's I."""
-    ss = steady_state(q, bias)
+    ss = DEFAULTS.steady_state(q, bias)
     n = ss.density
     where = (q.shape, bias)
     assert np.all(np.isfinite(n)), where
@@ -68,7 +66,7 @@ def test_property_sweep_densities_stay_physical_and_current_is_conserved():
     pytest.param(40, 30, 2.2, marks=pytest.mark.slow),  # NaN densities before
 ])
 def test_checkerboard_with_a_weak_column_stays_physical(lx, ly, bias):
-    q = checkerboard(lx, ly)
+    q = DEFAULTS.checkerboard(lx, ly)
     q[lx // 2 - 1:lx // 2 + 1] *= 0.3
     check_physical(q, bias)
 
@@ -84,11 +82,11 @@ def test_agrees_with_extended_precision_reference_on_bound_states():
     errors = []
     for _ in range(24):
         lx, ly = int(rng.integers(30, 45)), 3
-        q = checkerboard(lx, ly) + 0.15 * rng.standard_normal((lx, ly))
+        q = DEFAULTS.checkerboard(lx, ly) + 0.15 * rng.standard_normal((lx, ly))
         x = int(rng.integers(lx // 3, 2 * lx // 3))
         q[x, int(rng.integers(ly))] *= rng.uniform(0.3, 0.6)
         bias = float(rng.uniform(0, 4))
-        errors.append(float(np.abs(steady_state(q, bias).density
+        errors.append(float(np.abs(DEFAULTS.steady_state(q, bias).density
                                    - reference_density(q, bias)).max()))
     assert np.all(np.array(errors) < 1e-9), errors
 
@@ -96,12 +94,10 @@ def test_agrees_with_extended_precision_reference_on_bound_states():
 @pytest.mark.slow
 def test_negf_run_on_40_columns_stays_in_range():
     from holstein.physics.dynamics import BrownianIntegrator
-    from holstein.physics.forces import NEGFForceProvider
-    from holstein.physics.langevin import BrownianParameters
 
-    q0 = checkerboard(40, 14)
-    params = BrownianParameters(K=1.0, kappa=0.18, temperature=0.1, damping=0.2, dt=0.1)
-    integ = BrownianIntegrator(q0, NEGFForceProvider(), 2.25, params, 778)
+    q0 = DEFAULTS.checkerboard(40, 14)
+    params = DEFAULTS.brownian(K=1.0, kappa=0.18, temperature=0.1, damping=0.2, dt=0.1)
+    integ = BrownianIntegrator(q0, DEFAULTS.negf_provider(), 2.25, params, 778)
     for _ in range(12):
         response = integ.electronic(observables=True)
         n = response.density
@@ -114,11 +110,10 @@ def test_the_paper_lattice_run_that_left_the_range_stays_in_it():
     """config/paper.yaml's 40 x 30 validation run at V = 2.2, seed 101: density 3.44 at
     step 4 before."""
     from holstein.physics.dynamics import BrownianIntegrator
-    from holstein.physics.forces import NEGFForceProvider
-    from holstein.physics.langevin import BrownianParameters
 
-    params = BrownianParameters(K=1.0, kappa=0.18, temperature=0.1, damping=0.2, dt=0.1)
-    integ = BrownianIntegrator(checkerboard(40, 30), NEGFForceProvider(), 2.2, params, 101)
+    params = DEFAULTS.brownian(K=1.0, kappa=0.18, temperature=0.1, damping=0.2, dt=0.1)
+    integ = BrownianIntegrator(DEFAULTS.checkerboard(40, 30), DEFAULTS.negf_provider(), 2.2,
+                               params, 101)
     for _ in range(6):
         response = integ.electronic(observables=True)
         n = response.density

@@ -8,19 +8,17 @@ import time
 
 import numpy as np
 import pytest
+from schema_defaults import DEFAULTS
 from threadpoolctl import threadpool_limits
 
 from holstein.data.io import read_trajectory
 from holstein.physics.dynamics import CheckpointPolicy, NumericalError, run_brownian
 from holstein.physics.forces import ElectronicResponse
-from holstein.physics.langevin import BrownianParameters
-from holstein.physics.lattice import checkerboard
 from holstein.pipeline.runs import checkpoint_path
 from holstein.stages.simulate_negf import negf_run
 
-PHYSICS = {"t": 1.0, "g": 1.5, "K": 1.0, "kappa": 0.18, "gamma": 1.0, "temperature": 0.1,
-           "bias_scheme": "gated"}
-DYNAMICS = {"damping": 0.2, "dt": 0.1, "q_bound": 20.0, "checkpoint_every": 25}
+PHYSICS = DEFAULTS.physics
+DYNAMICS = {**DEFAULTS.dynamics, "checkpoint_every": 25}
 RUN = {"lattice": {"Lx": 10, "Ly": 8}, "physics": PHYSICS,
        "dynamics": DYNAMICS, "bias": 2.2, "seed": 7, "n_steps": 600, "stride": 5}
 
@@ -73,8 +71,8 @@ def test_killed_job_resumes_and_reproduces_the_uninterrupted_run_bit_for_bit(tmp
 
 
 def test_checkpoint_of_another_run_is_not_resumed(tmp_path):
-    q0 = checkerboard(6, 6)
-    params = BrownianParameters()
+    q0 = DEFAULTS.checkerboard(6, 6)
+    params = DEFAULTS.brownian()
     zero = ZeroAfter(10**9)
     policy = CheckpointPolicy(tmp_path / "c.npz", 5, {"seed": 1})
     run_brownian(q0, zero, 0.0, params, 12, seed=1, checkpoint=policy)
@@ -104,7 +102,7 @@ class ZeroAfter:
 def test_nan_force_stops_the_run_naming_step_site_and_checkpoint(tmp_path):
     policy = CheckpointPolicy(tmp_path / "run.npz", 10, {"run": "nan"})
     with pytest.raises(NumericalError) as err:
-        run_brownian(checkerboard(6, 6), ZeroAfter(23), 0.0, BrownianParameters(), 100,
+        run_brownian(DEFAULTS.checkerboard(6, 6), ZeroAfter(23), 0.0, DEFAULTS.brownian(), 100,
                      seed=0, checkpoint=policy)
     message = str(err.value)
     assert "step 23" in message and "(2, 3)" in message
@@ -112,7 +110,7 @@ def test_nan_force_stops_the_run_naming_step_site_and_checkpoint(tmp_path):
 
 
 def test_coordinate_beyond_bound_stops_the_run():
-    q0 = checkerboard(6, 6)
+    q0 = DEFAULTS.checkerboard(6, 6)
     with pytest.raises(NumericalError, match=r"\|Q\| = .* > q_bound = 2"):
-        run_brownian(q0, ZeroAfter(10**9), 0.0, BrownianParameters(temperature=5.0), 50,
+        run_brownian(q0, ZeroAfter(10**9), 0.0, DEFAULTS.brownian(temperature=5.0), 50,
                      seed=0, q_bound=2.0)

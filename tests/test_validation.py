@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
+from schema_defaults import DEFAULTS
 
 from holstein.data.series import profile_columns
 from holstein.report import plotting as pl
@@ -277,9 +278,8 @@ class ScaledNEGF:
     force field, 0.9 a wrong one."""
 
     def __init__(self, factor: float):
-        from holstein.physics.forces import NEGFForceProvider
 
-        self.inner, self.factor = NEGFForceProvider(), factor
+        self.inner, self.factor = DEFAULTS.negf_provider(), factor
 
     def evaluate(self, q, bias, observables=True):
         import dataclasses
@@ -298,17 +298,14 @@ def test_a_wrong_force_field_differs_and_the_exact_one_is_equivalent(tmp_path):
     the pipeline does."""
     from holstein.data.io import write_trajectory
     from holstein.physics.dynamics import run_brownian
-    from holstein.physics.forces import NEGFForceProvider
-    from holstein.physics.langevin import BrownianParameters
-    from holstein.physics.lattice import checkerboard
     from holstein.stages.analyse import analyse_run
 
     bias, seeds = 2.5, (1, 2, 3)
     files = {}
-    for name, provider in (("negf", NEGFForceProvider()), ("exact", ScaledNEGF(1.0)),
+    for name, provider in (("negf", DEFAULTS.negf_provider()), ("exact", ScaledNEGF(1.0)),
                            ("weak", ScaledNEGF(0.9))):
         for seed in seeds:
-            traj = run_brownian(checkerboard(7, 6), provider, bias, BrownianParameters(),
+            traj = run_brownian(DEFAULTS.checkerboard(7, 6), provider, bias, DEFAULTS.brownian(),
                                 n_steps=200, seed=seed, stride=4)
             stem = tmp_path / name / f"V{bias:g}_s{seed}"
             stem.parent.mkdir(exist_ok=True)

@@ -22,7 +22,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from schema_defaults import model_defaults, training_parameters
+from schema_defaults import DEFAULTS, model_defaults, training_parameters
 from synthetic import PHYSICS, random_model, synthetic_data
 
 from holstein.data.io import read_trajectory, write_trajectory
@@ -42,7 +42,6 @@ from holstein.ml.training.parameters import TrainingParameters
 from holstein.ml.training.provenance import ProvenanceError, check_provenance
 from holstein.physics.dynamics import run_brownian
 from holstein.physics.forces import ElectronicResponse
-from holstein.physics.langevin import BrownianParameters
 from holstein.physics.lattice import checkerboard
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -207,7 +206,7 @@ def test_a_committee_run_records_the_deviation_on_every_frame(tmp_path):
     members = [random_model(cutoff=2, seed=s) for s in range(3)]
     committee = CommitteeProvider(members, PHYSICS)
     q0 = checkerboard(8, 6, PHYSICS["g"], PHYSICS["K"], PHYSICS["kappa"])
-    traj = run_brownian(q0, committee, 2.0, BrownianParameters(), n_steps=12, seed=5,
+    traj = run_brownian(q0, committee, 2.0, DEFAULTS.brownian(), n_steps=12, seed=5,
                         stride=4)
     assert traj.n_frames == 4
     assert traj.force_deviation.shape == (4, 8, 6)
@@ -222,7 +221,7 @@ def test_a_committee_run_records_the_deviation_on_every_frame(tmp_path):
         np.testing.assert_array_equal(arrays[name], getattr(traj, name))
     # a single model records no deviation
     single = run_brownian(q0, MLForceProvider(members[0], PHYSICS), 2.0,
-                          BrownianParameters(), n_steps=4, seed=5, stride=4)
+                          DEFAULTS.brownian(), n_steps=4, seed=5, stride=4)
     assert all(getattr(single, name) is None for name in DEVIATION_FIELDS)
 
 
@@ -230,9 +229,9 @@ def test_a_run_driven_by_the_first_member_is_that_members_run():
     members = [random_model(cutoff=2, seed=s) for s in range(2)]
     q0 = checkerboard(8, 6, PHYSICS["g"], PHYSICS["K"], PHYSICS["kappa"])
     first = run_brownian(q0, CommitteeProvider(members, PHYSICS, predictor="first"), 2.0,
-                         BrownianParameters(), n_steps=20, seed=7, stride=5)
+                         DEFAULTS.brownian(), n_steps=20, seed=7, stride=5)
     alone = run_brownian(q0, MLForceProvider(copies(members[0], 1)[0], PHYSICS), 2.0,
-                         BrownianParameters(), n_steps=20, seed=7, stride=5)
+                         DEFAULTS.brownian(), n_steps=20, seed=7, stride=5)
     np.testing.assert_allclose(first.q, alone.q, atol=1e-5)
 
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from schema_defaults import DEFAULTS
 from synthetic import PHYSICS
 
 from holstein.ml.metrics import evaluate_rmse
-from holstein.physics.forces import NEGFForceProvider
-from holstein.physics.negf import steady_state
 from holstein.physics.observables import device_current, kirchhoff_spread
 
 
 def test_evaluate_rmse_is_zero_for_the_reference_itself():
-    negf = NEGFForceProvider(**{k: PHYSICS[k] for k in ("t", "g", "gamma", "temperature",
+    negf = DEFAULTS.negf_provider(**{k: PHYSICS[k] for k in ("t", "g", "gamma", "temperature",
                                                         "bias_scheme")})
     rng = np.random.default_rng(9)
     q = rng.standard_normal((3, 4, 3))
@@ -32,7 +31,7 @@ def test_evaluate_rmse_is_zero_for_the_reference_itself():
 
 def test_kirchhoff_spread_of_negf_bond_currents():
     q = 0.8 * np.random.default_rng(12).standard_normal((6, 4))
-    ss = steady_state(q, 1.5, method="exact")
+    ss = DEFAULTS.steady_state(q, 1.5, method="exact")
     assert abs(ss.current) > 1e-2
     assert kirchhoff_spread(ss.bond_current_x) < 1e-10 * abs(ss.current)
     assert device_current(ss.bond_current_x) == pytest.approx(ss.current, rel=1e-10)

@@ -23,11 +23,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from schema_defaults import DEFAULTS
 from synthetic import architecture, mirror_np, random_model, run, run_all
 
 from holstein.ml.model import Architecture
-from holstein.physics.lattice import checkerboard
-from holstein.physics.negf import steady_state
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -37,8 +36,8 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 def test_mirror_convention_is_a_symmetry_of_the_negf():
     q = 0.8 * np.random.default_rng(0).standard_normal((5, 4))
-    a = steady_state(q, 1.5, method="exact")
-    b = steady_state(mirror_np(q), 1.5, method="exact")
+    a = DEFAULTS.steady_state(q, 1.5, method="exact")
+    b = DEFAULTS.steady_state(mirror_np(q), 1.5, method="exact")
     np.testing.assert_allclose(mirror_np(a.density), b.density, atol=1e-12)
     np.testing.assert_allclose(mirror_np(a.bond_current_x), b.bond_current_x, atol=1e-12)
     # y bonds: (y, y+1) -> (-y-1, -y), and the current changes sign
@@ -58,7 +57,7 @@ def test_y_translation_equivariance(shape):
         shifted = run(model, np.roll(q, shift, axis=1))
         np.testing.assert_allclose(shifted, np.roll(out, shift, axis=1), atol=1e-12)
     # the two CDW domains (one-site y shift of each other) get shifted predictions
-    cdw = checkerboard(*shape)
+    cdw = DEFAULTS.checkerboard(*shape)
     np.testing.assert_allclose(run(model, np.roll(cdw, 1, axis=1)),
                                np.roll(run(model, cdw), 1, axis=1), atol=1e-12)
 

@@ -19,12 +19,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+from schema_defaults import DEFAULTS
 from synthetic import PHYSICS, random_model
 
 from holstein.ml.provider import MLForceProvider, load
 from holstein.physics.dynamics import run_brownian
-from holstein.physics.langevin import BrownianParameters
-from holstein.physics.lattice import checkerboard
 from holstein.physics.observables import device_current
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -69,23 +68,23 @@ def test_provider_reports_bond_currents_and_device_current():
     batch = provider.predict_batch(q[None].repeat(2, axis=0), [1.2, 0.3])
     np.testing.assert_allclose(batch["bond_current_x"][0], r.bond_current_x, atol=1e-6)
     assert batch["current"].shape == (2,) and batch["current"][0] == pytest.approx(r.current)
-    traj = run_brownian(q, provider, 1.2, BrownianParameters(), n_steps=2, seed=0, stride=1)
+    traj = run_brownian(q, provider, 1.2, DEFAULTS.brownian(), n_steps=2, seed=0, stride=1)
     assert traj.bond_current_x.shape == (3, 6, 5) and np.all(np.isfinite(traj.current))
     # Between recorded frames the dynamics asks for the force only: same force, no heads.
     lean = provider.evaluate(q, 1.2, observables=False)
     np.testing.assert_array_equal(lean.force, r.force)
     assert lean.current is None and lean.bond_current_x is None
     # A run recording every 3rd step has the currents of exactly those frames.
-    traj3 = run_brownian(q, provider, 1.2, BrownianParameters(), n_steps=6, seed=0, stride=3)
-    full = run_brownian(q, provider, 1.2, BrownianParameters(), n_steps=6, seed=0, stride=1)
+    traj3 = run_brownian(q, provider, 1.2, DEFAULTS.brownian(), n_steps=6, seed=0, stride=3)
+    full = run_brownian(q, provider, 1.2, DEFAULTS.brownian(), n_steps=6, seed=0, stride=1)
     np.testing.assert_array_equal(traj3.q, full.q[::3])
     np.testing.assert_array_equal(traj3.current, full.current[::3])
 
 
 def test_provider_drives_brownian_dynamics(trained):
     provider = load(trained["path"], expect=PHYSICS, threads=1)
-    q0 = checkerboard(12, 10)  # larger than the training lattice
-    traj = run_brownian(q0, provider, 1.5, BrownianParameters(), n_steps=4, seed=3, stride=2)
+    q0 = DEFAULTS.checkerboard(12, 10)  # larger than the training lattice
+    traj = run_brownian(q0, provider, 1.5, DEFAULTS.brownian(), n_steps=4, seed=3, stride=2)
     assert traj.force.shape == (3, 12, 10) and traj.density.shape == (3, 12, 10)
     np.testing.assert_allclose(traj.force, -PHYSICS["g"] * (traj.density - 0.5), atol=1e-12)
     assert traj.bond_current_x is None and np.all(np.isfinite(traj.q))
@@ -131,8 +130,8 @@ def test_on_device_steps_equal_host_steps_bit_for_bit(trained):
     """Unrecorded steps use force_tensor (no host round trip): the trajectory is the one
     of the host path, bit for bit."""
     provider = load(trained["path"])
-    q0 = checkerboard(8, 6)
-    params = BrownianParameters()
+    q0 = DEFAULTS.checkerboard(8, 6)
+    params = DEFAULTS.brownian()
     a = run_brownian(q0, provider, 1.0, params, n_steps=12, seed=3, stride=4)
     b = run_brownian(q0, HostOnly(provider), 1.0, params, n_steps=12, seed=3, stride=4)
     np.testing.assert_array_equal(a.q, b.q)
@@ -144,8 +143,8 @@ def test_ml_dynamics_on_the_gpu_is_seeded_and_resumes_bit_for_bit(trained, tmp_p
     from holstein.physics.dynamics import CheckpointPolicy
 
     provider = load(trained["path"], device="cuda")
-    q0 = checkerboard(8, 6)
-    params = BrownianParameters()
+    q0 = DEFAULTS.checkerboard(8, 6)
+    params = DEFAULTS.brownian()
     a = run_brownian(q0, provider, 1.0, params, n_steps=40, seed=3, stride=4)
     b = run_brownian(q0, provider, 1.0, params, n_steps=40, seed=3, stride=4)
     np.testing.assert_array_equal(a.q, b.q)

@@ -32,15 +32,15 @@ log = logging.getLogger(__name__)
 REGIME_NAMES = ("CDW survives", "propagating domain wall", "abrupt collapse")
 
 
-def simulate_regime(lattice, physics, dynamics, bias, n_steps, stride, seed):
+def simulate_regime(lattice, physics, dynamics, method, bias, n_steps, stride, seed):
     """One NEGF Brownian run from the checkerboard, analysed like a pipeline run.
 
     Returns the summary (holstein.stages.analyse.summarise) and the time series with the
     column profile phi(x)/phi_0 for the kymograph.
     """
     q0 = checkerboard(lattice["Lx"], lattice["Ly"], physics["g"], physics["K"], physics["kappa"])
-    traj = run_brownian(q0, negf_provider(physics), bias, brownian_parameters(physics, dynamics),
-                        n_steps, seed, stride=stride)
+    traj = run_brownian(q0, negf_provider(physics, method), bias,
+                        brownian_parameters(physics, dynamics), n_steps, seed, stride=stride)
     meta = {**lattice, "physics": physics, "bias": bias, "seed": seed, "provider": "negf",
             "seconds_per_step": traj.seconds_per_step}
     series = run_time_series({"time": traj.times, "q": traj.q, "current": traj.current}, meta)
@@ -98,8 +98,8 @@ def main(argv=None):
     runs = []
     for name, bias in zip(REGIME_NAMES, biases, strict=True):
         log.info("regime %r: bias %g", name, bias)
-        summary, series = simulate_regime(lattice, physics, dynamics, bias, args.steps,
-                                          args.stride, args.seed)
+        summary, series = simulate_regime(lattice, physics, dynamics, config["negf"]["method"],
+                                          bias, args.steps, args.stride, args.seed)
         log.info("  %s", summary)
         runs.append((name, summary, series))
     title = (

@@ -55,12 +55,12 @@ def elastic_force(q, K: float, kappa: float):
 class NEGFForceProvider:
     """Exact steady-state NEGF electronic forces (see holstein.physics.negf.steady_state)."""
 
-    t: float = 1.0
-    g: float = 1.5
-    gamma: float = 1.0
-    temperature: float = 0.1
-    bias_scheme: str = "gated"
-    method: str = "fast"
+    t: float
+    g: float
+    gamma: float
+    temperature: float
+    bias_scheme: str
+    method: str
     # The resolved pipeline device ('cpu' or 'cuda'): a GPU solves the lattices where it
     # pays (holstein.device.negf_device), the CPU the others.
     device: str = "cpu"
@@ -95,7 +95,7 @@ class NEGFForceProvider:
         return self.evaluate(q, bias).force
 
 
-def negf_provider(physics: dict, method: str = "fast", device: str = "cpu") -> NEGFForceProvider:
+def negf_provider(physics: dict, method: str, device: str = "cpu") -> NEGFForceProvider:
     """The exact NEGF provider of a ``physics`` section (``PHYSICS_KEYS``), solved with
     ``method`` on the resolved ``device``."""
     return NEGFForceProvider(

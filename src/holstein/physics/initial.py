@@ -37,7 +37,6 @@ from holstein.physics.lattice import PHYSICS_KEYS, Lattice, checkerboard
 log = logging.getLogger(__name__)
 
 INITIAL_STATES = ("checkerboard", "relaxed")
-DEFAULT_INITIAL = "checkerboard"  # the published start
 RESIDUAL_TOLERANCE = 1e-8  # max |total force| of the relaxed state on any site
 FLOW_TOLERANCE = 1e-3  # gradient flow hands over to Newton below this residual
 NEWTON_TARGET = 1e-11  # Newton stops once the residual is this small (or stalls)

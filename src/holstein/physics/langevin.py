@@ -27,12 +27,12 @@ class BrownianParameters:
     coupling of a time-step check).
     """
 
-    K: float = 1.0
-    kappa: float = 0.18
-    temperature: float = 0.1
-    damping: float = 0.2
-    dt: float = 0.1
-    integrator: str = "leimkuhler-matthews"
+    K: float
+    kappa: float
+    temperature: float
+    damping: float
+    dt: float
+    integrator: str
     noise_substeps: int = 1
 
     def __post_init__(self) -> None:
@@ -68,15 +68,14 @@ class BrownianParameters:
 
 
 def brownian_parameters(physics: dict, dynamics: dict) -> BrownianParameters:
-    """The Langevin parameters of config sections ``physics`` and ``dynamics`` (a dynamics
-    dict without ``integrator`` gets the library's default scheme)."""
+    """The Langevin parameters of config sections ``physics`` and ``dynamics``."""
     return BrownianParameters(
         K=physics["K"],
         kappa=physics["kappa"],
         temperature=physics["temperature"],
         damping=dynamics["damping"],
         dt=dynamics["dt"],
-        **({"integrator": dynamics["integrator"]} if "integrator" in dynamics else {}),
+        integrator=dynamics["integrator"],
         **({"noise_substeps": int(dynamics["noise_substeps"])}
            if "noise_substeps" in dynamics else {}),
     )

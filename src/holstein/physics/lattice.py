@@ -115,7 +115,7 @@ def cdw_amplitude(g: float, K: float, kappa: float) -> float:
     return g / (2.0 * stiffness)
 
 
-def checkerboard(Lx: int, Ly: int, g: float = 1.5, K: float = 1.0, kappa: float = 0.18):
+def checkerboard(Lx: int, Ly: int, g: float, K: float, kappa: float):
     """Perfect CDW start Q = +-g / (2 (K - 4 kappa)) with sign (-1)^(x+y)."""
     return cdw_amplitude(g, K, kappa) * Lattice(Lx, Ly).staggered_sign()
 

@@ -225,13 +225,14 @@ def is_host(device) -> bool:
 
 def steady_state(
     q: np.ndarray,
-    bias: float = 0.0,
-    t: float = 1.0,
-    g: float = 1.5,
-    gamma: float = 1.0,
-    temperature: float = 0.1,
-    bias_scheme: str = "gated",
-    method: str = "fast",
+    bias: float,
+    *,
+    t: float,
+    g: float,
+    gamma: float,
+    temperature: float,
+    bias_scheme: str,
+    method: str,
     device="cpu",
 ) -> SteadyState:
     """Exact steady state of the electrons for the frozen lattice configuration q.
@@ -239,7 +240,7 @@ def steady_state(
     q: (Lx, Ly) lattice coordinates; bias: V; t, g: hopping and coupling; gamma:
     wide-band lead coupling of the end columns; temperature: electron kT (0
     allowed); bias_scheme: 'gated' (mu_L = V, mu_R = 0) or 'symmetric' (+-V/2);
-    method: 'fast' (default), 'exact' or 'quadrature' (see module docstring);
+    method: 'fast', 'exact' or 'quadrature' (see module docstring);
     device: 'cpu' (numpy and scipy), or a torch device ('cuda', 'cuda:1', or
     ``torch.device('cpu')`` for torch on the CPU): the same closed form evaluated by
     torch, with W from the LU inverse whatever the method.

@@ -19,7 +19,7 @@ from holstein.data.records import OPTIONAL_FIELDS
 from holstein.device import device_model
 from holstein.physics.dynamics import CheckpointPolicy, run_brownian
 from holstein.physics.forces import ForceProvider
-from holstein.physics.initial import DEFAULT_INITIAL, initial_configuration
+from holstein.physics.initial import initial_configuration
 from holstein.physics.langevin import brownian_parameters
 from holstein.physics.lattice import PHYSICS_KEYS
 
@@ -52,7 +52,7 @@ def simulate(
     run's measurements of the machine go (JSON: seconds per step of the integration loop,
     peak memory), kept out of the trajectory so that a re-run writes the same file.
     """
-    initial = dynamics.get("initial", DEFAULT_INITIAL)
+    initial = dynamics["initial"]
     q0 = initial_configuration(lattice, physics, initial, relaxed_path)
     params = brownian_parameters(physics, dynamics)
     log.info(

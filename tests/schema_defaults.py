@@ -1,26 +1,25 @@
-"""Training parameters for tests: the pipeline schema's ``model`` defaults, then overrides.
+"""The pipeline schema's defaults for tests (``holstein.pipeline.defaults``), then overrides.
 
 The package takes no defaults for the configured keys (the schema is their one place);
-tests read them from the schema as the pipeline does.
+tests read them from the schema as the pipeline does.  ``DEFAULTS`` builds the NEGF
+provider, the Langevin parameters, the checkerboard and the steady state of the default
+physics; ``training_parameters`` the model's.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
-
-import yaml
 
 from holstein.ml.members import member_section
 from holstein.ml.training.parameters import TrainingParameters
+from holstein.pipeline.defaults import ConfigDefaults
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULTS = ConfigDefaults.read(SCHEMA)
 
 
-@cache
 def model_defaults() -> dict:
-    schema = yaml.safe_load(SCHEMA.read_text())
-    return {k: v["default"] for k, v in schema["properties"]["model"]["properties"].items()}
+    return dict(DEFAULTS.config["model"])
 
 
 def training_parameters(**overrides) -> TrainingParameters:
