@@ -291,22 +291,19 @@ class ScaledNEGF:
         return self.evaluate(q, bias).force
 
 
-@pytest.mark.slow
-def test_a_wrong_force_field_differs_and_the_exact_one_is_equivalent(tmp_path):
-    """Brownian runs on the tiny config's lattice (7 x 6, V = 2.5, three seeds): NEGF, an
-    'ML' that is NEGF itself, and one whose force is 10 % weak, analysed and compared as
-    the pipeline does."""
+def paired_verdicts(tmp_path, providers: dict, bias: float, seeds, n_steps=200, stride=4):
+    """Brownian runs on the tiny config's lattice (7 x 6) from the checkerboard: NEGF and
+    each 'ML' provider of ``providers``, analysed and compared as the pipeline does.
+    Returns name -> quantity -> the paired comparison with NEGF."""
     from holstein.data.io import write_trajectory
     from holstein.physics.dynamics import run_brownian
     from holstein.stages.analyse import analyse_run
 
-    bias, seeds = 2.5, (1, 2, 3)
     files = {}
-    for name, provider in (("negf", DEFAULTS.negf_provider()), ("exact", ScaledNEGF(1.0)),
-                           ("weak", ScaledNEGF(0.9))):
+    for name, provider in {"negf": DEFAULTS.negf_provider(), **providers}.items():
         for seed in seeds:
             traj = run_brownian(DEFAULTS.checkerboard(7, 6), provider, bias, DEFAULTS.brownian(),
-                                n_steps=200, seed=seed, stride=4)
+                                n_steps=n_steps, seed=seed, stride=stride)
             stem = tmp_path / name / f"V{bias:g}_s{seed}"
             stem.parent.mkdir(exist_ok=True)
             write_trajectory(f"{stem}.parquet", traj,
@@ -314,19 +311,63 @@ def test_a_wrong_force_field_differs_and_the_exact_one_is_equivalent(tmp_path):
                               "provider": "negf" if name == "negf" else "ml"})
             analyse_run(f"{stem}.parquet", f"{stem}.csv", f"{stem}.json")
             files.setdefault(name, []).append(stem)
-
-    def verdicts(model):
-        stems = files["negf"] + files[model]
+    out = {}
+    for name in providers:
+        stems = files["negf"] + files[name]
         runs = validation.read_runs([f"{s}.json" for s in stems], [f"{s}.csv" for s in stems])
         per_bias, _ = validation.compare(runs, [bias], {bias}, MARGIN)
-        return {q: per_bias["2.5"][q]["paired"] for q in validation.PAIRED_PANELS}
+        out[name] = {q: per_bias[f"{bias:g}"][q]["paired"] for q in validation.PAIRED_PANELS}
+    return out
 
-    exact = verdicts("exact")
+
+@pytest.mark.slow
+def test_a_wrong_force_field_differs_and_the_exact_one_is_equivalent(tmp_path):
+    """V = 2.5, three seeds: an 'ML' that is NEGF itself, and one whose force is 10 % weak."""
+    verdicts = paired_verdicts(tmp_path, {"exact": ScaledNEGF(1.0), "weak": ScaledNEGF(0.9)},
+                               2.5, (1, 2, 3))
+    exact = verdicts["exact"]
     assert all(p["n"] == 3 and p["mean"] == 0 for p in exact.values()), exact
     assert {p["verdict"] for p in exact.values()} == {"equivalent"}
-    weak = verdicts("weak")
+    weak = verdicts["weak"]
     assert "differs" in {p["verdict"] for p in weak.values()}, weak
     assert weak["half_decay_time"]["verdict"] == "differs"  # the weaker force melts faster
+
+
+@pytest.mark.slow
+def test_a_trained_model_that_never_saw_the_highest_bias_differs_there(tmp_path, torch_one_thread):
+    """Real force fields, trained on NEGF trajectories of the 7 x 6 lattice at V = 1.5 and
+    2.0 only, or at 1.5, 2.0 and 2.5, then run at V = 2.5: the extrapolating one must be
+    judged "differs", and by more than the one trained there."""
+    from schema_defaults import training_parameters
+
+    from holstein.data.io import write_trajectory
+    from holstein.data.shards import load_shards
+    from holstein.ml.provider import load
+    from holstein.ml.training.trainer import train
+    from holstein.physics.dynamics import run_brownian
+
+    shards = {}
+    for bias in (1.5, 2.0, 2.5):
+        for seed in (1, 2):
+            path = tmp_path / "shards" / f"V{bias:g}_s{seed}.parquet"
+            path.parent.mkdir(exist_ok=True)
+            traj = run_brownian(DEFAULTS.checkerboard(7, 6), DEFAULTS.negf_provider(), bias,
+                                DEFAULTS.brownian(), n_steps=200, seed=seed, stride=2)
+            write_trajectory(path, traj, {"bias": bias, "seed": seed, "Lx": 7, "Ly": 6,
+                                          "physics": PHYSICS, "provider": "negf"})
+            shards[bias, seed] = path
+    params = training_parameters(cutoff=2, channels=8, epochs=100, batch_size=16, patience=10,
+                                 validation_fraction=0.25)
+    models = {}
+    for name, biases in (("trained_there", (1.5, 2.0, 2.5)), ("never_there", (1.5, 2.0))):
+        data = load_shards([shards[b, s] for b in biases for s in (1, 2)])
+        train(data, params, tmp_path / f"{name}.pt", log=lambda *_: None)
+        models[name] = load(tmp_path / f"{name}.pt")
+    verdicts = paired_verdicts(tmp_path, models, 2.5, (1, 2, 3))
+    never = verdicts["never_there"]
+    assert "differs" in {p["verdict"] for p in never.values()}, never
+    for quantity in ("half_decay_time", "late_current"):
+        assert abs(never[quantity]["mean"]) > abs(verdicts["trained_there"][quantity]["mean"])
 
 
 def test_the_time_step_error_pairs_the_coarse_and_fine_runs_by_seed(tmp_path):
