@@ -290,3 +290,20 @@ def test_the_production_config_is_valid(default_config):
     config = validated(default_config)
     check_config(config)
     assert config["model"]["kind"] == "transport" and config["transfer"]["Lx"] >= 80
+
+
+def test_the_converged_time_step_config_keeps_every_physical_time(default_config):
+    """config/converged_time_step.yaml halves dt and doubles every step count and stride:
+    the runs cover the same times and record frames at the same times."""
+    from snakemake.utils import update_config
+
+    dt = default_config["dynamics"]["dt"]
+    before = {s: dict(default_config[s]) for s in ("training_data", "validation", "transfer")}
+    update_config(default_config,
+                  yaml.safe_load((ROOT / "config" / "converged_time_step.yaml").read_text()))
+    config = validated(default_config)
+    check_config(config)
+    assert config["dynamics"]["dt"] == dt / 2
+    for section, old in before.items():
+        for key in ("n_steps", "stride"):
+            assert config[section][key] == 2 * old[key], (section, key)
