@@ -33,13 +33,14 @@ DEVIATIONS = {(2.0, 31): [0.01, 0.06, 0.2, 0.7, 0.04, 0.3],
               (3.0, 31): [0.5, 0.05, 0.049, 0.1, 1.0, 0.02]}
 
 
-def exploration(path, bias, seed, deviations):
+def exploration(path, bias, seed, deviations, means=None):
     n = len(deviations)
     rng = np.random.default_rng(seed + int(10 * bias))
     q = DEFAULTS.checkerboard(*SHAPE) + 0.2 * rng.normal(size=(n, *SHAPE))
     traj = Trajectory(steps=2 * np.arange(n), times=0.2 * np.arange(n), q=q, force=None,
                       force_deviation_max=np.asarray(deviations, dtype=float),
-                      force_deviation_mean=np.asarray(deviations) / 3)
+                      force_deviation_mean=np.asarray(deviations) / 3 if means is None
+                      else np.asarray(means, dtype=float))
     write_trajectory(path, traj, {"bias": bias, "seed": seed, "physics": PHYSICS,
                                   "provider": "ml"})
     return path
@@ -61,7 +62,7 @@ def test_classes_of_the_trust_levels():
 
 
 def test_selection_counts_and_chooses_candidates_only(explorations, tmp_path):
-    stats = select_frames(explorations, LO, HI, frames=4, seed=1, selection="deviation",
+    stats = select_frames(explorations, "max", LO, HI, frames=4, seed=1, selection="deviation",
                           selected_path=tmp_path / "selected.parquet",
                           stats_path=tmp_path / "selection.json")
     # 12 frames: accurate 0.01, 0.04, 0.049, 0.02; failed 0.7, 0.5, 1.0; the rest candidates
@@ -81,18 +82,39 @@ def test_selection_counts_and_chooses_candidates_only(explorations, tmp_path):
         np.testing.assert_array_equal(q, source["q"][k])
         assert seed == 31
     # the same seed chooses the same frames; all candidates when fewer than asked
-    again = select_frames(explorations, LO, HI, 4, 1, "deviation", tmp_path / "again.parquet",
-                          tmp_path / "again.json")
+    again = select_frames(explorations, "max", LO, HI, 4, 1, "deviation",
+                          tmp_path / "again.parquet", tmp_path / "again.json")
     assert again == stats
     np.testing.assert_array_equal(read_trajectory(tmp_path / "again.parquet")[0]["q"],
                                   arrays["q"])
-    more = select_frames(explorations, LO, HI, 50, 1, "deviation", tmp_path / "all.parquet",
+    more = select_frames(explorations, "max", LO, HI, 50, 1, "deviation", tmp_path / "all.parquet",
                          tmp_path / "all.json")
     assert more["selected"] == 5
 
 
+def test_the_trust_statistic_names_the_deviation_that_is_classified(tmp_path):
+    """Mean and maximum over the sites rank these frames differently: each statistic
+    classifies by its own column, and so picks another candidate."""
+    maxima = [0.01, 0.1, 1.0]   # by the maximum: accurate, candidate, failed
+    means = [0.1, 0.6, 0.01]    # by the mean:    candidate, failed, accurate
+    runs = [exploration(tmp_path / "8x6_V2_s31.parquet", 2.0, 31, maxima, means)]
+    picked = {}
+    for statistic in ("max", "mean"):
+        stats = select_frames(runs, statistic, 0.05, 0.5, 3, 1, "deviation",
+                              tmp_path / f"{statistic}.parquet", tmp_path / f"{statistic}.json")
+        assert stats["trust_statistic"] == statistic
+        assert (stats["accurate"], stats["candidate"], stats["failed"]) == (1, 1, 1)
+        picked[statistic] = read_trajectory(tmp_path / f"{statistic}.parquet")[0]
+    assert picked["max"]["force_deviation_max"].tolist() == [0.1]
+    assert picked["mean"]["force_deviation_max"].tolist() == [0.01]
+    assert picked["mean"]["force_deviation_mean"].tolist() == [0.1]
+    with pytest.raises(ValueError, match="trust_statistic='median'"):
+        select_frames(runs, "median", 0.05, 0.5, 3, 1, "deviation",
+                      tmp_path / "x.parquet", tmp_path / "x.json")
+
+
 def test_random_selection_draws_from_every_frame(explorations, tmp_path):
-    stats = select_frames(explorations, LO, HI, frames=12, seed=3, selection="random",
+    stats = select_frames(explorations, "max", LO, HI, frames=12, seed=3, selection="random",
                           selected_path=tmp_path / "selected.parquet",
                           stats_path=tmp_path / "selection.json")
     assert stats["selected"] == 12 and stats["selection"] == "random"
@@ -102,7 +124,7 @@ def test_random_selection_draws_from_every_frame(explorations, tmp_path):
 
 def test_labels_are_the_negf_steady_states_and_shards_partition_the_selection(explorations,
                                                                               tmp_path):
-    select_frames(explorations, LO, HI, 5, 2, "deviation", tmp_path / "selected.parquet",
+    select_frames(explorations, "max", LO, HI, 5, 2, "deviation", tmp_path / "selected.parquet",
                   tmp_path / "selection.json")
     selected, _ = read_trajectory(tmp_path / "selected.parquet")
     paths = [tmp_path / f"al1_labels_{s}.parquet" for s in range(3)]
@@ -171,7 +193,7 @@ def test_iteration_metrics_and_the_report(explorations, tmp_path):
     write_trajectory(shard, Trajectory(steps=np.arange(3), times=np.zeros(3),
                                        q=np.zeros((3, *SHAPE)), force=np.zeros((3, *SHAPE))),
                      {"bias": 1.5, "seed": 1, "physics": PHYSICS, "n_steps": 6})
-    select_frames(explorations, LO, HI, 2, 1, "deviation", tmp_path / "selected.parquet",
+    select_frames(explorations, "max", LO, HI, 2, 1, "deviation", tmp_path / "selected.parquet",
                   tmp_path / "selection.json")
     labels = [tmp_path / "al1_labels_0.parquet"]
     label_frames(tmp_path / "selected.parquet", 0, 1, PHYSICS, "fast", labels[0])

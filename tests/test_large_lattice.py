@@ -37,7 +37,7 @@ def synthetic_run():
 
 def test_fractions_times_and_the_place_relative_to_the_wall():
     arrays, series = synthetic_run()
-    m = deviation_metrics(arrays, series, LO, HI)
+    m = deviation_metrics(arrays, series, "max", LO, HI)
     assert m["max_deviation"] == 0.5 and m["time_of_max_deviation"] == 3.0
     assert m["fraction_of_frames_above_trust_lo"] == pytest.approx(5 / 8)
     assert m["fraction_of_frames_above_trust_hi"] == pytest.approx(1 / 8)
@@ -50,17 +50,34 @@ def test_fractions_times_and_the_place_relative_to_the_wall():
     assert offset["quantile_10"] == offset["quantile_90"] == 2.0
 
 
+def test_the_mean_statistic_counts_frames_by_their_mean_deviation():
+    """Mean over the 40 sites: 0.01 before t = 3, (39 x 0.01 + 0.5) / 40 = 0.02225 at
+    t = 3, (39 x 0.01 + 0.1) / 40 = 0.01225 later.  No site is 'above' a mean."""
+    arrays, series = synthetic_run()
+    m = deviation_metrics(arrays, series, "mean", 0.012, 0.02)
+    assert m["trust_statistic"] == "mean"
+    assert m["fraction_of_frames_above_trust_lo"] == pytest.approx(5 / 8)
+    assert m["fraction_of_frames_above_trust_hi"] == pytest.approx(1 / 8)
+    assert m["first_time_above_trust_hi"] == 3.0
+    assert m["max_deviation"] == 0.5  # the largest site deviation, whatever the statistic
+    assert "fraction_of_sites_above_trust_lo" not in m
+    assert m["offset_from_wall"]["n_frames"] == 5
+    # the same levels on the maximum put every frame above both
+    assert deviation_metrics(arrays, series, "max", 0.012, 0.02)[
+        "fraction_of_frames_above_trust_hi"] == pytest.approx(5 / 8)
+
+
 def test_never_above_and_no_committee():
     arrays, series = synthetic_run()
-    m = deviation_metrics(arrays, series, 1.0, 2.0)
+    m = deviation_metrics(arrays, series, "max", 1.0, 2.0)
     assert m["fraction_of_frames_above_trust_lo"] == 0.0
     assert math.isnan(m["first_time_above_trust_lo"]) and m["offset_from_wall"] is None
-    assert deviation_metrics({"time": TIMES}, series, LO, HI) is None
+    assert deviation_metrics({"time": TIMES}, series, "max", LO, HI) is None
 
 
 def test_the_figure_draws_the_kymograph_the_curves_and_two_maps(tmp_path, monkeypatch):
     arrays, series = synthetic_run()
-    m = deviation_metrics(arrays, series, LO, HI)
+    m = deviation_metrics(arrays, series, "max", LO, HI)
     figures = []
     original = pl.finish
     monkeypatch.setattr(pl, "finish", lambda fig, path, **kw: (figures.append(fig),

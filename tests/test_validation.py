@@ -34,7 +34,8 @@ DYNAMICS = {"damping": 0.2, "dt": 0.1}
 # A committee of two on six reference frames, three per bias
 FRAMES = {"bias": [2.0, 2.0, 2.0, 2.1, 2.1, 2.1],
           "max_deviation": [0.01, 0.02, 0.05, 0.1, 0.2, 0.3],
-          "mean_deviation": [0.005] * 6, "force_rmse": [0.02, 0.01, 0.04, 0.05, 0.07, 0.06]}
+          "mean_deviation": [0.002, 0.001, 0.004, 0.005, 0.007, 0.006],
+          "force_rmse": [0.02, 0.01, 0.04, 0.05, 0.07, 0.06]}
 COMMITTEE = {
     "members": 2, "predictor": "mean", "spearman_max_deviation": 0.83,
     "spearman_mean_deviation": 0.2, "n_frames": 6,
@@ -45,7 +46,7 @@ COMMITTEE = {
 REFERENCE = {"reference_force_rmse": {"2": {"rmse": 0.1, "force_std": 1.0,
                                             "relative_rmse": 0.1, "n_snapshots": 33}},
              "reference_current": None, "committee": COMMITTEE}
-TRUST = (0.02, 0.2)
+TRUST = ("mean", 0.0025, 0.025)
 MARGIN = 0.05
 
 
@@ -248,17 +249,19 @@ def test_kymographs_average_the_seeds_and_draw_every_seeds_wall(made):
 
 
 def test_the_committee_figure_draws_every_reference_frame_with_the_trust_levels(made):
+    """Against the trust statistic (here the mean deviation) and with its Spearman."""
     (ax,) = _figure(made, "committee").axes
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     dots = [line for line in ax.lines if line.get_marker() == "."]
     assert [len(d.get_xdata()) for d in dots] == [3, 3]
     np.testing.assert_allclose(np.concatenate([d.get_xdata() for d in dots]),
-                               FRAMES["max_deviation"])
+                               FRAMES["mean_deviation"])
     np.testing.assert_allclose(np.concatenate([d.get_ydata() for d in dots]),
                                FRAMES["force_rmse"])
     verticals = sorted(line.get_xdata()[0] for line in ax.lines if line.get_marker() != ".")
-    assert verticals == list(TRUST)
-    assert "ρ = 0.83" in _figure(made, "committee").get_suptitle()
+    assert verticals == list(TRUST[1:])
+    assert "ρ = 0.2 " in _figure(made, "committee").get_suptitle()
+    assert [d.get_label().split("ρ = ")[1] for d in dots] == ["0.4", "0.4"]
 
 
 def test_validation_imports_neither_the_model_nor_raw_data_code():

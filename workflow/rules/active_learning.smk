@@ -56,6 +56,7 @@ rule al_select:
     conda:
         "../../envs/holstein.yaml"
     params:
+        trust_statistic=AL["trust_statistic"],
         trust_lo=AL["trust_lo"],
         trust_hi=AL["trust_hi"],
         frames=AL["frames_per_iteration"],

@@ -115,6 +115,7 @@ rule large_lattice_report:
     conda:
         "../../envs/holstein.yaml"
     params:
+        trust_statistic=config["active_learning"]["trust_statistic"],
         trust_lo=config["active_learning"]["trust_lo"],
         trust_hi=config["active_learning"]["trust_hi"],
         code=CODE["large_lattice"],

@@ -47,6 +47,7 @@ rule validate:
         physics=config["physics"],
         dynamics=config["dynamics"],
         margin=config["validation"]["margin"],
+        trust_statistic=config["active_learning"]["trust_statistic"],
         trust_lo=config["active_learning"]["trust_lo"],
         trust_hi=config["active_learning"]["trust_hi"],
         # for the captions of the report

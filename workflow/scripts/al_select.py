@@ -8,5 +8,5 @@ setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the
 from holstein.stages.al_select import select_frames
 
 p = sm.params
-select_frames(list(sm.input), p.trust_lo, p.trust_hi, p.frames, p.seed, p.selection,
-              sm.output.selected, sm.output.stats)
+select_frames(list(sm.input), p.trust_statistic, p.trust_lo, p.trust_hi, p.frames, p.seed,
+              p.selection, sm.output.selected, sm.output.stats)

@@ -17,6 +17,7 @@ large_lattice_report(
     reference_series=list(sm.input.reference_series),
     reference_costs=list(sm.input.reference_costs),
     outputs=dict(sm.output.items()),
+    trust_statistic=sm.params.trust_statistic,
     trust_lo=sm.params.trust_lo,
     trust_hi=sm.params.trust_hi,
 )

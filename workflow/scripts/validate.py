@@ -23,5 +23,5 @@ make_validation(
     dynamics=sm.params.dynamics,
     margin=sm.params.margin,
     time_step_summaries=list(sm.input.time_step_summaries),
-    trust=(sm.params.trust_lo, sm.params.trust_hi),
+    trust=(sm.params.trust_statistic, sm.params.trust_lo, sm.params.trust_hi),
 )

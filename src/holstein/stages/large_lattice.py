@@ -12,7 +12,8 @@ large size extrapolated from the NEGF cost measured on the small one.
 
 Committee deviation: with a committee of force fields the run records, per frame, the
 force deviation on every site and its maximum and mean (``holstein.ml.committee``).
-``deviation_metrics`` says where and when it exceeds the trust levels (``trust_lo``:
+``deviation_metrics`` says where and when its trust statistic (the mean or the maximum
+over the sites) exceeds the trust levels (``trust_lo``:
 beyond it the model is not trusted; ``trust_hi``: beyond it the prediction is taken as
 failed): the fraction of frames above each, the first time, the largest deviation and
 when, the fraction of sites above ``trust_lo`` over time, and where the largest deviation
@@ -39,6 +40,7 @@ import pandas as pd
 
 from holstein.data.atomic import write_text_atomic
 from holstein.data.io import read_trajectory
+from holstein.ml.active_learning import trust_values
 from holstein.physics.observables import cdw_bulk, staggered_order
 from holstein.pipeline.resources import NEGF_DENSE_MATRICES
 from holstein.report import plotting as pl
@@ -128,45 +130,51 @@ def plot_large_lattice(trajectory, series: pd.DataFrame, summary: dict, referenc
     pl.finish(fig, path, dpi=110)
 
 
-def deviation_metrics(arrays: dict, series: pd.DataFrame, trust_lo: float,
-                      trust_hi: float) -> dict | None:
+def deviation_metrics(arrays: dict, series: pd.DataFrame, trust_statistic: str,
+                      trust_lo: float, trust_hi: float) -> dict | None:
     """Where and when the committee deviation exceeds the trust levels (module
-    docstring); None for a run without a committee.
+    docstring); None for a run without a committee.  A frame is above a trust level when
+    its ``trust_statistic`` (``holstein.ml.active_learning.trust_values``: the mean or
+    the maximum over the sites) is.
 
-    ``offset_from_wall``: over the frames whose maximum exceeds ``trust_lo`` and that have
-    a wall, the column of the largest deviation minus the wall position (sites; > 0 ahead
-    of the wall, in the CDW, < 0 behind it, in the metal): median and the 10 % and 90 %
-    quantiles.
+    ``fraction_of_sites_above_trust_lo`` (the statistic ``max`` only: then a site above
+    ``trust_lo`` is what puts its frame above it; the mean has no such site).
+    ``offset_from_wall``: over the frames above ``trust_lo`` that have a wall, the column
+    of the largest deviation minus the wall position (sites; > 0 ahead of the wall, in the
+    CDW, < 0 behind it, in the metal): median and the 10 % and 90 % quantiles.
     """
     if "force_deviation_max" not in arrays:
         return None
     times = np.asarray(arrays["time"], dtype=float)
     largest = np.asarray(arrays["force_deviation_max"], dtype=float)
+    statistic = trust_values(arrays, trust_statistic)
 
     def first_time(mask):
         return float(times[mask][0]) if mask.any() else math.nan
 
     result = {
+        "trust_statistic": trust_statistic,
         "trust_lo": float(trust_lo),
         "trust_hi": float(trust_hi),
         "max_deviation": float(largest.max()),
         "time_of_max_deviation": float(times[int(np.argmax(largest))]),
         "median_frame_max_deviation": float(np.median(largest)),
         "mean_deviation": float(np.mean(arrays["force_deviation_mean"])),
-        "fraction_of_frames_above_trust_lo": float(np.mean(largest > trust_lo)),
-        "fraction_of_frames_above_trust_hi": float(np.mean(largest > trust_hi)),
-        "first_time_above_trust_lo": first_time(largest > trust_lo),
-        "first_time_above_trust_hi": first_time(largest > trust_hi),
+        "fraction_of_frames_above_trust_lo": float(np.mean(statistic > trust_lo)),
+        "fraction_of_frames_above_trust_hi": float(np.mean(statistic > trust_hi)),
+        "first_time_above_trust_lo": first_time(statistic > trust_lo),
+        "first_time_above_trust_hi": first_time(statistic > trust_hi),
     }
     field = arrays.get("force_deviation")
     if field is not None:
-        above = (field > trust_lo).reshape(len(field), -1).mean(axis=1)
-        result["fraction_of_sites_above_trust_lo"] = {
-            "mean_over_frames": float(above.mean()), "max": float(above.max()),
-            "time_of_max": float(times[int(np.argmax(above))])}
+        if trust_statistic == "max":
+            above = (field > trust_lo).reshape(len(field), -1).mean(axis=1)
+            result["fraction_of_sites_above_trust_lo"] = {
+                "mean_over_frames": float(above.mean()), "max": float(above.max()),
+                "time_of_max": float(times[int(np.argmax(above))])}
         column = np.argmax(field.max(axis=2), axis=1)  # column of each frame's largest
         wall = series["wall_position"].to_numpy(dtype=float)
-        use = (largest > trust_lo) & np.isfinite(wall)
+        use = (statistic > trust_lo) & np.isfinite(wall)
         offsets = column[use] - wall[use]
         result["offset_from_wall"] = (
             {"median": float(np.median(offsets)),
@@ -203,14 +211,18 @@ def plot_deviation(arrays: dict, series: pd.DataFrame, meta: dict, metrics: dict
     fig, axes = plt.subplots(2 if field is not None else 1, 2, figsize=(13, 8.4 if field
                              is not None else 4.2), layout="constrained", squeeze=False)
     ax = axes[0][1]
-    ax.semilogy(times, arrays["force_deviation_max"], "k-", lw=1, label="maximum over sites")
-    ax.semilogy(times, arrays["force_deviation_mean"], "k--", lw=1, label="mean over sites")
+    statistic = metrics["trust_statistic"]
+    per_site = statistic == "max"  # a site's deviation against the trust levels
+    for name, style in (("max", "-"), ("mean", "--")):
+        trusted = " (the trust statistic)" if name == statistic else ""
+        ax.semilogy(times, arrays[f"force_deviation_{name}"], "k" + style, lw=1,
+                    label=f"{'maximum' if name == 'max' else 'mean'} over sites{trusted}")
     pl.trust_lines(ax, lo, hi)
     ax.set_xlim(times[0], times[-1])
     ax.set_xlabel(pl.TIME)
     ax.set_ylabel(pl.FORCE_DEVIATION)
     ax.set_title("Committee deviation against time", fontsize=9)
-    if field is not None:
+    if field is not None and per_site:
         twin = ax.twinx()
         above = (field > lo).reshape(len(field), -1).mean(axis=1)
         twin.plot(times, 100 * above, color="C2", lw=0.8, alpha=0.7)
@@ -227,13 +239,14 @@ def plot_deviation(arrays: dict, series: pd.DataFrame, meta: dict, metrics: dict
                           extent=[times[0], times[-1], -0.5, columns.shape[1] - 0.5],
                           interpolation="nearest")
         ax.plot(times, wall, **pl.WALL_LINE, label="domain wall")
-        ax.contour(times, np.arange(columns.shape[1]), columns.T, levels=[lo],
-                   colors=[pl.TRUST_LINES["trust_lo"]["color"]], linewidths=0.8)
+        if per_site:
+            ax.contour(times, np.arange(columns.shape[1]), columns.T, levels=[lo],
+                       colors=[pl.TRUST_LINES["trust_lo"]["color"]], linewidths=0.8)
         ax.set_xlim(times[0], times[-1])
         ax.set_xlabel(pl.TIME)
         ax.set_ylabel(pl.DISTANCE)
-        ax.set_title("Deviation kymograph: maximum over y per column (green: trust_lo)",
-                     fontsize=9)
+        ax.set_title("Deviation kymograph: maximum over y per column"
+                     + (" (green: trust_lo)" if per_site else ""), fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
         fig.colorbar(image, ax=ax, label=pl.FORCE_DEVIATION)
         finite = np.where(np.isfinite(wall), wall, -np.inf)
@@ -246,7 +259,8 @@ def plot_deviation(arrays: dict, series: pd.DataFrame, meta: dict, metrics: dict
     share_lo = 100 * metrics["fraction_of_frames_above_trust_lo"]
     share_hi = 100 * metrics["fraction_of_frames_above_trust_hi"]
     pl.suptitle(fig, f"Committee force deviation, ML run on {meta['Lx']} x {meta['Ly']}, "
-                f"V = {meta['bias']:g} t/e: {share_lo:.0f} % of frames above trust_lo = "
+                f"V = {meta['bias']:g} t/e: {share_lo:.0f} % of frames' {statistic} above "
+                f"trust_lo = "
                 f"{lo:g} t, {share_hi:.0f} % above trust_hi = {hi:g} t")
     pl.finish(fig, path, dpi=110)
 
@@ -274,7 +288,8 @@ def metrics_html(metrics: dict) -> str:
         offset = deviation.get("offset_from_wall")
         sites = deviation.get("fraction_of_sites_above_trust_lo")
         rows += [
-            ("committee deviation: trust_lo, trust_hi (t)",
+            (f"committee deviation, {deviation['trust_statistic']} over the sites: "
+             "trust_lo, trust_hi (t)",
              f"{number(deviation['trust_lo'])}, {number(deviation['trust_hi'])}"),
             ("largest deviation (t), at time (ħ/t)",
              f"{number(deviation['max_deviation'])} at "
@@ -325,7 +340,8 @@ def cost_html(cost: dict) -> str:
 
 def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
                          benchmark_path, reference_summaries, reference_series,
-                         reference_costs, outputs, trust_lo: float, trust_hi: float) -> dict:
+                         reference_costs, outputs, trust_statistic: str, trust_lo: float,
+                         trust_hi: float) -> dict:
     """Figures and metrics.json of the large run against the validation runs at its bias.
 
     ``reference_summaries``/``reference_series``: the analyses (JSON, CSV) of the ML and
@@ -333,8 +349,8 @@ def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
     files, ``cost_path`` the large run's, ``benchmark_path`` its Snakemake benchmark.
     ``outputs``: ``figure``, ``deviation`` (figure), ``metrics``, ``tables`` (HTML), and
     the machine's measurements apart (a re-run does not reproduce them): ``cost_metrics``
-    (JSON), ``cost_tables`` (HTML).  ``trust_lo``, ``trust_hi``: the trust levels of the
-    committee deviation (``deviation_metrics``).
+    (JSON), ``cost_tables`` (HTML).  ``trust_statistic``, ``trust_lo``, ``trust_hi``: the
+    trust statistic and levels of the committee deviation (``deviation_metrics``).
     """
     summary = json.loads(Path(summary_path).read_text())
     series = pd.read_csv(series_path)
@@ -386,8 +402,8 @@ def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
         cost["negf_estimate"] = negf_estimate(negf_step, small_sites, lx * ly)
         cost["estimated_speedup_ml_over_negf"] = cost["negf_estimate"]["seconds_per_step"] / ml_step
     trajectory = read_trajectory(trajectory_path)
-    metrics["committee_deviation"] = deviation_metrics(trajectory[0], series, trust_lo,
-                                                       trust_hi)
+    metrics["committee_deviation"] = deviation_metrics(trajectory[0], series, trust_statistic,
+                                                       trust_lo, trust_hi)
     plot_large_lattice(trajectory, series, summary, references, outputs["figure"])
     plot_deviation(trajectory[0], series, trajectory[1], metrics["committee_deviation"],
                    outputs["deviation"])

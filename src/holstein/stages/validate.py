@@ -551,29 +551,32 @@ def plot_cost(job, loop, path):
     pl.finish(fig, path, note="wall-clock seconds on the machine that ran the pipeline")
 
 
-def plot_committee(committee: dict | None, trust_lo: float, trust_hi: float, setting: str,
-                   path) -> None:
-    """The committee deviation of every NEGF reference frame (maximum over the sites)
-    against the predictor's force RMSE on it, one colour per bias, with the trust levels
-    and the Spearman correlations; for a committee of one, a figure that says so."""
+def plot_committee(committee: dict | None, trust_statistic: str, trust_lo: float,
+                   trust_hi: float, setting: str, path) -> None:
+    """The committee deviation of every NEGF reference frame (its ``trust_statistic``:
+    the mean or the maximum over the sites) against the predictor's force RMSE on it, one
+    colour per bias, with the trust levels and the Spearman correlations; for a committee
+    of one, a figure that says so."""
     plt = pl.pyplot()
     if not committee:
         pl.no_committee_figure(path)
         return
     frames = {k: np.asarray(v, dtype=float) for k, v in committee["frames"].items()}
+    statistic = f"{trust_statistic}_deviation"
     fig, ax = plt.subplots(figsize=(6.2, 4.6), layout="constrained")
     for k, bias in enumerate(np.unique(frames["bias"])):
         sel = frames["bias"] == bias
-        rho = committee["per_bias"][f"{bias:g}"]["spearman_max_deviation"]
-        ax.loglog(frames["max_deviation"][sel], frames["force_rmse"][sel], ".", ms=2.5,
+        rho = committee["per_bias"][f"{bias:g}"][f"spearman_{statistic}"]
+        ax.loglog(frames[statistic][sel], frames["force_rmse"][sel], ".", ms=2.5,
                   alpha=0.5, color=f"C{k + 2}", label=f"V = {bias:g} t/e: ρ = {number(rho)}")
     pl.trust_lines(ax, trust_lo, trust_hi, vertical=True)
-    ax.set_xlabel("maximum over sites of the " + pl.FORCE_DEVIATION)
+    ax.set_xlabel(f"{trust_statistic} over sites of the {pl.FORCE_DEVIATION} (the trust "
+                  "statistic)")
     ax.set_ylabel("force RMSE of the predictor against NEGF ($t$)")
     ax.legend(fontsize=7, markerscale=3)
     pl.suptitle(fig, f"Committee of {committee['members']} ({committee['predictor']} "
                 f"predictor) on the NEGF reference frames: Spearman ρ = "
-                f"{number(committee['spearman_max_deviation'])} over all "
+                f"{number(committee[f'spearman_{statistic}'])} over all "
                 f"{committee['n_frames']} frames", setting)
     pl.finish(fig, path)
 
@@ -633,7 +636,7 @@ def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
 
 def make_validation(summaries, series, benchmarks, run_costs, model_metrics, reference_errors,
                     n_steps, training_biases, outputs, lattice, physics, dynamics,
-                    margin: float, trust: tuple[float, float] = (math.nan, math.nan),
+                    margin: float, trust: tuple[str, float, float],
                     time_step_summaries=()) -> dict:
     """Verdicts, tables and figures from the analyses (see the module docstring).
 
@@ -648,7 +651,7 @@ def make_validation(summaries, series, benchmarks, run_costs, model_metrics, ref
 
     ``outputs``: paths ``metrics`` (JSON), ``tables`` (HTML), the figures ``velocity``,
     ``decay``, ``kymographs``, ``current``, ``iv_curve``, ``paired``, ``committee``
-    (``plot_committee``, with the trust levels ``trust``: trust_lo, trust_hi), and
+    (``plot_committee``, with ``trust``: the trust statistic, trust_lo, trust_hi), and
     ``runs``, a directory for one figure per run (``plot_run``, named by
     ``run_figure_name``); and the cost outputs of ``validation_cost``.
     """
