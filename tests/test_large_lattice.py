@@ -15,7 +15,11 @@ import pandas as pd
 import pytest
 
 from holstein.report import plotting as pl
-from holstein.stages.large_lattice import deviation_metrics, plot_deviation
+from holstein.stages.large_lattice import (
+    deviation_metrics,
+    expected_force_error,
+    plot_deviation,
+)
 
 TIMES = np.arange(8.0)
 LX, LY = 10, 4
@@ -65,6 +69,22 @@ def test_the_mean_statistic_counts_frames_by_their_mean_deviation():
     # the same levels on the maximum put every frame above both
     assert deviation_metrics(arrays, series, "max", 0.012, 0.02)[
         "fraction_of_frames_above_trust_hi"] == pytest.approx(5 / 8)
+
+
+def test_the_expected_force_error_is_the_calibrated_statistic_of_every_frame(tmp_path):
+    arrays, series = synthetic_run()
+    calibration = {"statistic": "mean", "scale": 4.0, "within_factor_2": 0.9}
+    expected = expected_force_error(arrays, calibration)
+    np.testing.assert_allclose(expected["per_frame"], 4.0 * arrays["force_deviation_mean"])
+    assert expected["max"] == pytest.approx(4.0 * (39 * 0.01 + 0.5) / 40)
+    assert expected["time_of_max"] == 3.0
+    assert expected["median"] == pytest.approx(4.0 * (39 * 0.01 + 0.1) / 40)
+    assert expected_force_error(arrays, None) is None
+    assert expected_force_error({"time": TIMES}, calibration) is None
+    m = deviation_metrics(arrays, series, "mean", 0.012, 0.02)
+    path = tmp_path / "deviation.png"
+    plot_deviation(arrays, series, {"Lx": LX, "Ly": LY, "bias": 2.2}, m, path, expected)
+    assert path.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_never_above_and_no_committee():

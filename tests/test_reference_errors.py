@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from holstein.data.io import write_trajectory
+from holstein.ml.calibration import fit_scale, within_factor
 from holstein.ml.members import member_section
 from holstein.ml.provider import load
 from holstein.ml.training.provenance import ProvenanceError
@@ -41,6 +42,7 @@ SHAPE = (5, 4)
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
 # A committee of one (the tests of a single model), and the same with two members
+SETTINGS = {"predictor": "mean", "trust_statistic": "mean"}
 HYPER = {**{k: v["default"] for k, v in SCHEMA["properties"]["model"]["properties"].items()},
          "cutoff": 1, "channels": 4, "epochs": 2, "batch_size": 8,
          "validation_fraction": 0.5, "bond_heads": True, "committee": 1}
@@ -170,7 +172,7 @@ def test_a_run_without_its_analysis_is_refused_naming_it(references):
 def test_reference_errors_writes_both_after_the_provenance_check(model, references, tmp_path):
     out = tmp_path / "reference_errors.json"
     result = reference_errors(model["path"], model["shards"], HYPER, references["runs"],
-                              references["summaries"], out)
+                              references["summaries"], out, **SETTINGS)
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(result, default=float))
     assert set(written["reference_force_rmse"]) == {"2", "2.5"}
@@ -194,12 +196,12 @@ def test_a_foreign_checkpoint_is_refused_and_nothing_is_written(model, reference
     with pytest.raises(ProvenanceError, match=r"V1_s1\.parquet: sha256 .* trained on a file "
                        r"of that name .*Retrain the model"):
         reference_errors(copied, model["shards"], HYPER, references["runs"],
-                         references["summaries"], out)
+                         references["summaries"], out, **SETTINGS)
     assert not out.exists()
     with pytest.raises(ProvenanceError, match=r"model\.channels: checkpoint trained with 4, "
                        r"configured 6"):
         reference_errors(model["path"], model["shards"], {**HYPER, "channels": 6},
-                         references["runs"], references["summaries"], out)
+                         references["runs"], references["summaries"], out, **SETTINGS)
     assert not out.exists()
 
 
@@ -210,7 +212,7 @@ def test_a_model_without_bond_heads_has_no_current_errors(model, references, tmp
                       tmp_path / "no_bonds" / "metrics.json",
                       tmp_path / "no_bonds" / "parity.parquet")
     result = reference_errors(path, model["shards"], hyper, references["runs"],
-                              references["summaries"], tmp_path / "out.json")
+                              references["summaries"], tmp_path / "out.json", **SETTINGS)
     assert result["reference_current"] is None
     assert set(result["reference_force_rmse"]) == {"2", "2.5"}
 
@@ -228,8 +230,7 @@ def test_committee_deviation_against_the_true_error_of_every_frame(model, refere
                                                                    tmp_path):
     out = tmp_path / "reference_errors.json"
     result = reference_errors(model["members"], model["shards"], COMMITTEE,
-                              references["runs"], references["summaries"], out,
-                              predictor="mean")
+                              references["runs"], references["summaries"], out, **SETTINGS)
     committee = result["committee"]
     assert committee["members"] == 2 and committee["predictor"] == "mean"
     # independently: each member's own provider, the mean predictor, |F1 - F2| / 2
@@ -258,16 +259,36 @@ def test_committee_deviation_against_the_true_error_of_every_frame(model, refere
     assert "cost" not in committee  # a timing is benchmarks/committee_cost.py's job
     written = json.loads(out.read_text())
     assert written["committee"]["frames"]["max_deviation"] == pytest.approx(largest, rel=1e-4)
+    # the calibration of the mean deviation, fitted on these frames; runs in file order
+    assert frames["run"].tolist() == [k for k, r in enumerate(runs)
+                                      for _ in range(len(r.arrays["q"]))]
+    calibration = committee["calibration"]
+    assert calibration["statistic"] == "mean" and calibration["n_runs"] == len(runs)
+    assert calibration["scale"] == pytest.approx(
+        fit_scale(frames["force_rmse"], frames["mean_deviation"]))
+    assert 0 <= calibration["within_factor_2"] <= 1
+    # another lattice's reference_errors judges this scale on its own frames
+    again = reference_errors(model["members"], model["shards"], COMMITTEE,
+                             references["runs"], references["summaries"],
+                             tmp_path / "transfer.json", **SETTINGS, calibration_source=out)
+    judged = again["committee"]["calibration"]
+    assert judged["scale"] == calibration["scale"]
+    assert judged["within_factor_2"] == pytest.approx(within_factor(
+        frames["force_rmse"], calibration["scale"] * frames["mean_deviation"]))
+    with pytest.raises(ValueError, match="no calibration of the max deviation"):
+        reference_errors(model["members"], model["shards"], COMMITTEE, references["runs"],
+                         references["summaries"], tmp_path / "x.json", predictor="mean",
+                         trust_statistic="max", calibration_source=out)
 
 
 def test_every_member_is_checked_and_counted(model, references, tmp_path):
     out = tmp_path / "reference_errors.json"
     with pytest.raises(ValueError, match="1 member checkpoints given, but model.committee = 2"):
         reference_errors(model["members"][:1], model["shards"], COMMITTEE, references["runs"],
-                         references["summaries"], out)
+                         references["summaries"], out, **SETTINGS)
     # member 1's checkpoint in member 0's place: trained with another seed
     with pytest.raises(ProvenanceError, match=r"model\.seed: checkpoint trained with 1, "
                        r"configured 0"):
         reference_errors(model["members"][::-1], model["shards"], COMMITTEE,
-                         references["runs"], references["summaries"], out)
+                         references["runs"], references["summaries"], out, **SETTINGS)
     assert not out.exists()

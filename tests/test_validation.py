@@ -42,6 +42,8 @@ COMMITTEE = {
     "per_bias": {b: {"spearman_max_deviation": 0.5, "spearman_mean_deviation": 0.4,
                      "predictor_relative_rmse": 0.05, "member_relative_rmse": [0.06, 0.07],
                      "median_max_deviation": 0.02, "n_frames": 3} for b in ("2", "2.1")},
+    "calibration": {"statistic": "mean", "scale": 4.8, "within_factor_2": 0.89,
+                    "n_frames": 6, "n_runs": 2, "judged_on": "the other half"},
     "frames": FRAMES}
 REFERENCE = {"reference_force_rmse": {"2": {"rmse": 0.1, "force_std": 1.0,
                                             "relative_rmse": 0.1, "n_snapshots": 33}},
@@ -176,10 +178,11 @@ def test_the_tables_hold_every_number_with_units(made):
                  "0.5 ± 0.005 (n = 3)",
                  "ML force error on the NEGF reference runs", "Training of the force field",
                  "8 × 6 lattice", "model units: t = ħ = e = 1", "Committee of 2 force fields",
-                 "Spearman, max deviation", "0.83", "0.06, 0.07"):
+                 "Spearman, max deviation", "0.83", "0.06, 0.07",
+                 "expected force error", "scale x the mean deviation", "4.8", "89 %"):
         assert text in page, text
     assert "Cost" not in page  # the machine's measurements are on a page of their own
-    assert "<table" in page and page.count("<h3>") == 5  # no current table without heads
+    assert "<table" in page and page.count("<h3>") == 6  # no current table without heads
     cost = made["outputs"]["cost_tables"].read_text()
     assert "Cost per Brownian step" in cost and "integration loop" in cost
 

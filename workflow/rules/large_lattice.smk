@@ -78,6 +78,8 @@ rule large_lattice_report:
             bias=bias_label(LARGE["bias"]),
             seed=VALID["seeds"],
         ),
+        # its calibration: the committee deviation as an expected force error
+        reference_errors="results/validation/reference_errors.json",
         reference_costs=expand(
             "results/cost/runs/negf/V{bias}_s{seed}.json",
             bias=bias_label(LARGE["bias"]),

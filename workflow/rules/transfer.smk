@@ -45,6 +45,8 @@ use rule analyse_run as analyse_transfer_run with:
 use rule reference_errors as reference_errors_transfer with:
     input:
         **reference_inputs("transfer/", TRANSFER_BIASES, TRANSFER["seeds"]),
+        # the expected force error is calibrated on the training lattice
+        calibration="results/validation/reference_errors.json",
     output:
         "results/transfer/validation/reference_errors.json",
     log:

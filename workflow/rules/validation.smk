@@ -21,6 +21,7 @@ rule reference_errors:
     params:
         hyper=config["model"],
         predictor=PREDICTOR,
+        trust_statistic=AL["trust_statistic"],
         code=CODE["reference_errors"],
     script:
         "../scripts/reference_errors.py"

@@ -15,4 +15,6 @@ reference_errors(
     negf_summaries=list(sm.input.negf_summaries),
     output=sm.output[0],
     predictor=sm.params.predictor,
+    trust_statistic=sm.params.trust_statistic,
+    calibration_source=sm.input.get("calibration"),
 )

@@ -129,7 +129,8 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
 def committee_errors(provider: CommitteeProvider, runs: list[ReferenceRun]) -> dict:
     """The committee deviation against the predictor's true error on the reference frames.
 
-    Per frame (runs in file order): ``max_deviation``, ``mean_deviation`` (the committee
+    Per frame (runs in file order; ``run``: its run's index in that order):
+    ``max_deviation``, ``mean_deviation`` (the committee
     deviation of the force, max and mean over the sites) and ``force_rmse`` (the
     predictor's force RMSE against NEGF over the sites), with its ``bias``.  Summaries:
     ``spearman_max_deviation`` and ``spearman_mean_deviation`` (rank correlation with
@@ -139,6 +140,7 @@ def committee_errors(provider: CommitteeProvider, runs: list[ReferenceRun]) -> d
     ordered = sorted(runs, key=lambda r: r.path)
     q = np.concatenate([r.arrays["q"] for r in ordered])
     bias = np.concatenate([r.arrays["bias"] for r in ordered])
+    run = np.concatenate([np.full(len(r.arrays["bias"]), k) for k, r in enumerate(ordered)])
     negf = np.concatenate([r.arrays["force"] for r in ordered])
     out = predict_all(provider, q, bias)
     sites = tuple(range(1, negf.ndim))
@@ -174,7 +176,7 @@ def committee_errors(provider: CommitteeProvider, runs: list[ReferenceRun]) -> d
                                                       frame_max_error),
         "n_frames": int(len(bias)),
         "per_bias": per_bias,
-        "frames": {"bias": bias, "max_deviation": out["force_deviation_max"],
+        "frames": {"bias": bias, "run": run, "max_deviation": out["force_deviation_max"],
                    "mean_deviation": out["force_deviation_mean"], "force_rmse": frame_rmse,
                    "max_error": frame_max_error},
     }

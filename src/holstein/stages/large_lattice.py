@@ -184,6 +184,22 @@ def deviation_metrics(arrays: dict, series: pd.DataFrame, trust_statistic: str,
     return result
 
 
+def expected_force_error(arrays: dict, calibration: dict | None) -> dict | None:
+    """The committee deviation of every frame as an expected force RMSE (t): the
+    calibration's scale (fitted on the training lattice's NEGF reference frames,
+    ``holstein.ml.calibration``) times the frame's trust statistic.  None without a
+    committee or a calibration."""
+    if calibration is None or "force_deviation_max" not in arrays:
+        return None
+    expected = calibration["scale"] * trust_values(arrays, calibration["statistic"])
+    times = np.asarray(arrays["time"], dtype=float)
+    return {"statistic": calibration["statistic"], "scale": calibration["scale"],
+            "calibrated_within_factor_2": calibration["within_factor_2"],
+            "median": float(np.median(expected)), "max": float(expected.max()),
+            "time_of_max": float(times[int(np.argmax(expected))]),
+            "per_frame": expected}
+
+
 def _deviation_map(fig, ax, field, frame: int, time: float, wall: float, norm, what: str):
     image = ax.imshow(field[frame].T, origin="lower", aspect="auto", cmap="magma", norm=norm,
                       interpolation="nearest")
@@ -197,9 +213,10 @@ def _deviation_map(fig, ax, field, frame: int, time: float, wall: float, norm, w
 
 
 def plot_deviation(arrays: dict, series: pd.DataFrame, meta: dict, metrics: dict | None,
-                   path) -> None:
-    """The committee deviation of the large run (module docstring); for a run without a
-    committee, a figure that says so."""
+                   path, expected: dict | None = None) -> None:
+    """The committee deviation of the large run (module docstring), with the expected
+    force error of every frame where a calibration gives one (``expected_force_error``);
+    for a run without a committee, a figure that says so."""
     plt = pl.pyplot()
     if metrics is None:
         pl.no_committee_figure(path)
@@ -217,6 +234,10 @@ def plot_deviation(arrays: dict, series: pd.DataFrame, meta: dict, metrics: dict
         trusted = " (the trust statistic)" if name == statistic else ""
         ax.semilogy(times, arrays[f"force_deviation_{name}"], "k" + style, lw=1,
                     label=f"{'maximum' if name == 'max' else 'mean'} over sites{trusted}")
+    if expected is not None:
+        ax.semilogy(times, expected["per_frame"], color="C1", lw=1,
+                    label=f"expected force RMSE: {number(expected['scale'])} x "
+                          f"{expected['statistic']}")
     pl.trust_lines(ax, lo, hi)
     ax.set_xlim(times[0], times[-1])
     ax.set_xlabel(pl.TIME)
@@ -283,6 +304,14 @@ def metrics_html(metrics: dict) -> str:
         ("late current (e t/ħ; qualitative, see below)", number(metrics["late_current"])),
         ("switching time (ħ/t)", number(metrics["switching_time"])),
     ]
+    expected = metrics.get("expected_force_error")
+    if expected:
+        rows.append((f"expected force RMSE (t): {number(expected['scale'])} x the "
+                     f"{expected['statistic']} deviation; median, largest (at time ħ/t)",
+                     f"{number(expected['median'])}, {number(expected['max'])} (at "
+                     f"{number(expected['time_of_max'])}); the calibration put "
+                     f"{100 * expected['calibrated_within_factor_2']:.0f} % of the training "
+                     "lattice's held-out frames within a factor 2"))
     deviation = metrics.get("committee_deviation")
     if deviation:
         offset = deviation.get("offset_from_wall")
@@ -340,8 +369,8 @@ def cost_html(cost: dict) -> str:
 
 def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
                          benchmark_path, reference_summaries, reference_series,
-                         reference_costs, outputs, trust_statistic: str, trust_lo: float,
-                         trust_hi: float) -> dict:
+                         reference_costs, reference_errors_path, outputs,
+                         trust_statistic: str, trust_lo: float, trust_hi: float) -> dict:
     """Figures and metrics.json of the large run against the validation runs at its bias.
 
     ``reference_summaries``/``reference_series``: the analyses (JSON, CSV) of the ML and
@@ -351,6 +380,10 @@ def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
     the machine's measurements apart (a re-run does not reproduce them): ``cost_metrics``
     (JSON), ``cost_tables`` (HTML).  ``trust_statistic``, ``trust_lo``, ``trust_hi``: the
     trust statistic and levels of the committee deviation (``deviation_metrics``).
+    ``reference_errors_path``: the training lattice's reference_errors.json, whose
+    calibration turns the deviation into an expected force error
+    (``expected_force_error``: its summary in ``metrics``, every frame's in the deviation
+    figure).
     """
     summary = json.loads(Path(summary_path).read_text())
     series = pd.read_csv(series_path)
@@ -404,9 +437,14 @@ def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
     trajectory = read_trajectory(trajectory_path)
     metrics["committee_deviation"] = deviation_metrics(trajectory[0], series, trust_statistic,
                                                        trust_lo, trust_hi)
+    committee = json.loads(Path(reference_errors_path).read_text())["committee"]
+    expected = expected_force_error(trajectory[0],
+                                    committee.get("calibration") if committee else None)
+    metrics["expected_force_error"] = (
+        {k: v for k, v in expected.items() if k != "per_frame"} if expected else None)
     plot_large_lattice(trajectory, series, summary, references, outputs["figure"])
     plot_deviation(trajectory[0], series, trajectory[1], metrics["committee_deviation"],
-                   outputs["deviation"])
+                   outputs["deviation"], expected)
     write_text_atomic(outputs["tables"], metrics_html(metrics))
     write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
     write_text_atomic(outputs["cost_tables"], cost_html(cost))

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from holstein.data.atomic import write_text_atomic
+from holstein.ml.calibration import calibrate, judge
 from holstein.ml.committee import CommitteeProvider, load_committee
 from holstein.ml.reference import (
     committee_errors,
@@ -33,11 +34,14 @@ from holstein.ml.training.provenance import checked_members
 
 
 def reference_errors(model_paths, shard_paths, hyper, negf_runs, negf_summaries,
-                     output, predictor: str = "mean") -> dict:
+                     output, predictor: str, trust_statistic: str,
+                     calibration_source=None) -> dict:
     """Check the members' provenance, then write the committee's errors on the NEGF
     reference runs to ``output`` (JSON): ``reference_force_rmse``, ``reference_current``
     (of the ``predictor``), and ``committee`` (``committee_errors``; None for a committee
-    of one).
+    of one) with its ``calibration``: the ``trust_statistic`` as an expected force error
+    (``holstein.ml.calibration``), fitted on these runs, or, with ``calibration_source``
+    (the training lattice's reference_errors.json), that one judged on these runs.
 
     ``model_paths``: the member checkpoints, member k at index k.  ``shard_paths`` and
     ``hyper`` (the validated ``model`` config section) are this run's training shards and
@@ -53,6 +57,15 @@ def reference_errors(model_paths, shard_paths, hyper, negf_runs, negf_summaries,
     committee = None
     if isinstance(provider, CommitteeProvider):
         committee = committee_errors(provider, runs)
+        if calibration_source is None:
+            committee["calibration"] = calibrate(committee["frames"], trust_statistic)
+        else:
+            fitted = json.loads(Path(calibration_source).read_text())["committee"]
+            fitted = fitted["calibration"] if fitted else None
+            if fitted is None or fitted["statistic"] != trust_statistic:
+                raise ValueError(f"{calibration_source}: no calibration of the "
+                                 f"{trust_statistic} deviation; re-run its reference_errors")
+            committee["calibration"] = judge(committee["frames"], fitted)
     result = {
         "checkpoints": [str(p) for p in model_paths],
         "reference_runs": [Path(r.path).name for r in runs],

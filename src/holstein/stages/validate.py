@@ -256,6 +256,17 @@ def metrics_tables(metrics: dict) -> dict[str, pd.DataFrame]:
                 "Spearman, max deviation vs max error":
                     number(committee.get("spearman_max_deviation_max_error")),
                 "frames": number(committee["n_frames"])}])
+        calibration = committee.get("calibration")
+        if calibration:
+            tables["The committee deviation as an expected force error: expected frame "
+                   f"RMSE = scale x the {calibration['statistic']} deviation over the sites"
+                   ] = pd.DataFrame([{
+                       "scale": number(calibration["scale"]),
+                       "frames whose true RMSE is within a factor 2 of it":
+                           f"{100 * calibration['within_factor_2']:.0f} %",
+                       "judged on": calibration["judged_on"],
+                       "frames": number(calibration["n_frames"]),
+                       "runs": number(calibration["n_runs"])}])
 
     members = metrics["model"]
     tables["Training of the force field, per member of the committee"] = pd.DataFrame(
