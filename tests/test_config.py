@@ -292,6 +292,23 @@ def test_the_production_config_is_valid(default_config):
     assert config["model"]["kind"] == "transport" and config["transfer"]["Lx"] >= 80
 
 
+@pytest.mark.parametrize("name", ["converged_time_step", "transport_committee",
+                                  "paper_lattice_check"])
+def test_every_overlay_config_is_valid(default_config, name):
+    """Each config/*.yaml that the docs run with --configfile over the default passes every
+    check, and sets what its name says."""
+    from snakemake.utils import update_config
+
+    update_config(default_config, yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text()))
+    config = validated(default_config)
+    check_config(config)
+    expected = {"converged_time_step": config["dynamics"]["dt"] == 0.05,
+                "transport_committee": config["model"]["kind"] == "transport",
+                "paper_lattice_check": (config["transfer"]["Lx"], config["transfer"]["Ly"],
+                                        len(config["transfer"]["seeds"])) == (40, 30, 2)}
+    assert expected[name]
+
+
 def test_the_converged_time_step_config_keeps_every_physical_time(default_config):
     """config/converged_time_step.yaml halves dt and doubles every step count and stride:
     the runs cover the same times and record frames at the same times."""
