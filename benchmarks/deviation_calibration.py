@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
+from holstein.ml.calibration import fit_scale, within_factor
+
 STATISTICS = ("mean_deviation", "max_deviation")
 
 
@@ -46,10 +48,6 @@ def frames(path: Path) -> dict[str, np.ndarray] | None:
     return table
 
 
-def within_factor_two(error: np.ndarray, expected: np.ndarray) -> float:
-    return float(np.mean((error <= 2 * expected) & (error >= expected / 2)))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", type=Path, default=Path("results"))
@@ -63,13 +61,13 @@ def main() -> None:
     out = {}
     for stat in STATISTICS:
         ratio = training["force_rmse"] / training[stat]
-        scale = float(np.exp(np.median(np.log(ratio[fit]))))
+        scale = fit_scale(training["force_rmse"][fit], training[stat][fit])
         row = {
             "scale": scale,
             "training": {
                 "n_frames": int(len(ratio)),
                 "spearman": float(spearmanr(training[stat], training["force_rmse"]).statistic),
-                "within_factor_two_held_out": within_factor_two(
+                "within_factor_two_held_out": within_factor(
                     training["force_rmse"][~fit], scale * training[stat][~fit]),
                 "ratio_quantiles_10_50_90": np.quantile(ratio, [0.1, 0.5, 0.9]).tolist(),
             },
@@ -79,7 +77,7 @@ def main() -> None:
             row["transfer"] = {
                 "n_frames": int(len(ratio_t)),
                 "spearman": float(spearmanr(transfer[stat], transfer["force_rmse"]).statistic),
-                "within_factor_two": within_factor_two(transfer["force_rmse"],
+                "within_factor_two": within_factor(transfer["force_rmse"],
                                                        scale * transfer[stat]),
                 "ratio_quantiles_10_50_90": np.quantile(ratio_t, [0.1, 0.5, 0.9]).tolist(),
             }
