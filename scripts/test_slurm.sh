@@ -301,37 +301,8 @@ fi
 log "snakemake finished"
 
 # --- Outputs of the tiny chain ---
-"$PYTHON" - <<'EOF' || die "output checks failed"
-import json
-from pathlib import Path
-
-import pyarrow.parquet as pq
-import yaml
-from holstein.pipeline.config import bias_label
-from holstein.ml.members import committee_size
-
-tiny = yaml.safe_load(Path("tests/data/tiny.yaml").read_text())
-train, valid = tiny["training_data"], tiny["validation"]
-results = Path("results")
-for b in train["biases"]:
-    for s in train["seeds"]:
-        table = pq.read_table(results / "negf_training" / f"V{bias_label(b)}_s{s}.parquet")
-        assert table.num_rows > 0 and "force" in table.column_names
-for provider in ("ml", "negf"):
-    for b in valid["biases"]:
-        for s in valid["seeds"]:
-            name = f"V{bias_label(b)}_s{s}"
-            assert pq.read_table(results / "runs" / provider / f"{name}.parquet").num_rows > 0
-            json.loads((results / "analysis" / provider / f"{name}.json").read_text())
-            assert (results / "analysis" / provider / f"{name}.csv").stat().st_size > 0
-for member in range(committee_size(tiny["model"])):
-    assert (results / "model" / f"member_{member}" / "mlff.pt").stat().st_size > 0, member
-for name in ("wall_velocity", "order_decay", "kymographs", "current", "cost"):
-    assert (results / "validation" / f"{name}.png").stat().st_size > 1000, name
-metrics = json.loads((results / "validation" / "metrics.json").read_text())
-assert metrics["speedup_negf_over_ml"] > 0
-assert all(v > 0 for v in metrics["cost_per_step_seconds"].values())
-EOF
+"$PYTHON" scripts/check_tiny_outputs.py results tests/data/tiny.yaml \
+    || die "output checks failed"
 log "outputs OK (parquet shards and runs, analyses, model, figures, metrics.json)"
 
 # --- Job accounting without sacct: the jobs Snakemake submitted are exactly the jobs

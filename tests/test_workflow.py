@@ -241,6 +241,14 @@ def test_tiny_chain_produces_every_output(tiny_run):
         assert math.isfinite(row["series_relative_rmse"])
 
 
+def test_the_slurm_runs_output_check_passes_on_the_local_tiny_run(tiny_run):
+    """scripts/test_slurm.sh checks its run with this script: it must read today's layout."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_tiny_outputs.py"),
+                          str(tiny_run / "results"), str(TINY)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 # What a re-run cannot reproduce: Snakemake's benchmark files and the jobs' own
 # measurements of the machine (wall times, memory), both kept apart from the results.
 MACHINE_MEASUREMENTS = ("benchmarks", "cost")
