@@ -949,6 +949,16 @@ def test_an_iteration_labels_candidates_and_retrains_the_committee(tiny_al_run):
     reference = json.loads((workdir / "results" / "validation" / "reference_errors.json")
                            .read_text())
     assert all("active_learning/iter_1/model" in c for c in reference["checkpoints"])
+    # each member starts from its predecessor's weights, with the short schedule
+    from holstein.ml.checkpoint import read_checkpoint
+    from holstein.ml.training.trainer import state_digest
+    for member in range(N_TINY_MEMBERS):
+        before = read_checkpoint(workdir / "results" / "model" / f"member_{member}" / "mlff.pt")
+        after = read_checkpoint(workdir / "results" / "active_learning" / "iter_1" / "model"
+                                / f"member_{member}" / "mlff.pt")
+        assert after["init_model"] == state_digest(before["state_dict"])
+        assert after["normalisation"] == before["normalisation"]
+        assert after["hyper"]["epochs"] == al["retrain"]["epochs"] < before["hyper"]["epochs"]
     used = {log: m for log, m in job_modules(workdir).items()
             if log.startswith("logs/active_learning/")}
     assert {log.split("/")[2] for log in used} == {

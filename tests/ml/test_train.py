@@ -31,7 +31,7 @@ from holstein.ml.checkpoint import read_checkpoint
 from holstein.ml.metrics import evaluate_rmse
 from holstein.ml.provider import load
 from holstein.ml.training.parameters import TrainingParameters
-from holstein.ml.training.trainer import train
+from holstein.ml.training.trainer import state_digest, train
 from holstein.physics.observables import device_current, kirchhoff_spread
 
 RMSE_BOUND = 0.10  # held-out force RMSE / force std after the small training run
@@ -76,6 +76,41 @@ def test_bad_inputs_rejected(tmp_path):
     broken = {**data, "meta": {"Lx": 8, "Ly": 6, "g": 1.5}}
     with pytest.raises(ValueError, match="lacks the physical parameters"):
         train(broken, training_parameters(epochs=1), tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()
+
+
+# ------------------------------------------------------------------------------ warm start
+
+
+def test_a_warm_start_begins_at_the_trained_minimum_and_records_its_origin(trained, tmp_path):
+    """Five epochs at a tenth of the learning rate from the trained weights: the first
+    epoch's validation loss is within a factor 2 of the trained best (a scratch start's
+    is more than 10 times it), the held-out error stays under the stated bound, and the
+    checkpoint keeps the initial normalisation and names the weights it began from."""
+    init = read_checkpoint(trained["path"])
+    best = trained["metrics"]["best_val_loss"]
+    short = trained["params"].replace(epochs=5, learning_rate=5e-4)
+    warm = train(trained["data"], short, tmp_path / "warm.pt", log=lambda s: None,
+                 init_model=init)
+    cold = train(trained["data"], short, tmp_path / "cold.pt", log=lambda s: None)
+    assert warm["history"]["val_loss"][0] < 2 * best
+    assert cold["history"]["val_loss"][0] > 10 * best
+    assert warm["validation"]["max_relative_rmse"] < RMSE_BOUND
+    ckpt = read_checkpoint(tmp_path / "warm.pt")
+    assert ckpt["init_model"] == warm["init_model"] == state_digest(init["state_dict"])
+    assert ckpt["normalisation"] == init["normalisation"]
+    assert read_checkpoint(tmp_path / "cold.pt")["init_model"] is None
+
+
+def test_a_warm_start_from_another_network_or_lattice_is_refused(trained, tmp_path):
+    init = read_checkpoint(trained["path"])
+    with pytest.raises(ValueError, match="architecture channels: 8 in the checkpoint, 4"):
+        train(trained["data"], trained["params"].replace(channels=4, epochs=1),
+              tmp_path / "x.pt", init_model=init)
+    other = synthetic_data(n=4, shape=(10, 6))
+    with pytest.raises(ValueError, match=r"lattice \[8, 6\] in the checkpoint, \[10, 6\]"):
+        train(other, trained["params"].replace(epochs=1), tmp_path / "x.pt",
+              init_model=init)
     assert not (tmp_path / "x.pt").exists()
 
 
@@ -165,7 +200,7 @@ def test_frozen_backbone_bond_heads_leave_the_forces_unchanged(trained, trained_
 def test_training_on_the_gpu_reaches_the_cpu_accuracy(trained, tmp_path):
     """The same data and hyperparameters trained on the GPU: a checkpoint that loads on
     the CPU, with a validation error within 20 % of the CPU-trained one."""
-    from holstein.ml.training.trainer import train
+    from holstein.ml.training.trainer import state_digest, train
 
     metrics = train(trained["data"], trained["params"], tmp_path / "gpu.pt", log=lambda s: None,
                     device="cuda")

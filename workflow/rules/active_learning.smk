@@ -96,7 +96,8 @@ rule al_label:
 
 rule al_train_member:
     input:
-        lambda wc: [*TRAINING_SHARDS, *label_shards(int(wc.iteration))],
+        shards=lambda wc: [*TRAINING_SHARDS, *label_shards(int(wc.iteration))],
+        init=al_initial_member,
     output:
         checkpoint="results/active_learning/iter_{iteration}/model/member_{member}/mlff.pt",
         metrics="results/active_learning/iter_{iteration}/model/member_{member}/metrics.json",
@@ -114,7 +115,7 @@ rule al_train_member:
         runtime=240,
         gpu=gpus(),
     params:
-        hyper=lambda wc: member_section(config["model"], int(wc.member)),
+        hyper=al_member_section,
         physics=config["physics"],
         device=device_of(),
         code=CODE["train"],

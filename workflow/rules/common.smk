@@ -32,7 +32,11 @@ from holstein.device import (
     negf_device,
     plans_gpu,
 )  # noqa: E402
-from holstein.ml.members import committee_size, member_section  # noqa: E402
+from holstein.ml.members import (  # noqa: E402
+    committee_size,
+    iteration_section,
+    member_section,
+)
 from holstein.data.records import DEVIATION_FIELDS, DEVIATION_SUMMARIES  # noqa: E402
 
 SCHEMA = yaml.safe_load((WORKFLOW_DIR / "schemas" / "config.schema.yaml").read_text())
@@ -123,6 +127,25 @@ PREDICTOR = config["model"]["committee_predictor"]
 AL = config["active_learning"]
 AL_BIASES = {bias_label(b): b for b in AL["explore"]["biases"]}
 AL_LABEL_JOBS = -(-AL["frames_per_iteration"] // AL["frames_per_label_job"])
+# The model section the committee that drives the ML runs was trained with (a warm-started
+# iteration trains with a short schedule of its own).
+COMMITTEE_MODEL = iteration_section(config["model"], AL["retrain"], AL["iterations"])
+
+
+def al_member_section(wildcards):
+    """The training parameters of one member of an active-learning iteration."""
+    section = iteration_section(
+        config["model"], AL["retrain"], int(wildcards.iteration)
+    )
+    return member_section(section, int(wildcards.member))
+
+
+def al_initial_member(wildcards):
+    """The checkpoint a member of an iteration starts from: the same member of the
+    previous iteration when warm-started, nothing when trained from scratch."""
+    if AL["retrain"]["start"] == "scratch":
+        return []
+    return committee_checkpoints(int(wildcards.iteration) - 1)[int(wildcards.member)]
 
 
 def committee_checkpoints(iteration, name="mlff.pt"):

@@ -60,7 +60,7 @@ rule locality_metrics:
     resources:
         mem_mb=max(ML_MEM_MB, TRANSFER_ML_MEM_MB),
     params:
-        hyper=config["model"],
+        hyper=COMMITTEE_MODEL,
         predictor=PREDICTOR,
         code=CODE["locality_metrics"],
     script:

@@ -14,7 +14,7 @@ wildcard_constraints:
 
 rule train_member:
     input:
-        TRAINING_SHARDS,
+        shards=TRAINING_SHARDS,
     output:
         checkpoint="results/model/member_{member}/mlff.pt",
         metrics="results/model/member_{member}/metrics.json",

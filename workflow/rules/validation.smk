@@ -19,7 +19,7 @@ rule reference_errors:
     resources:
         mem_mb=ML_MEM_MB,
     params:
-        hyper=config["model"],
+        hyper=COMMITTEE_MODEL,
         predictor=PREDICTOR,
         trust_statistic=AL["trust_statistic"],
         code=CODE["reference_errors"],

@@ -8,11 +8,12 @@ setup_job(sm.log[0], sm.threads)  # first: errors of the imports below reach the
 from holstein.stages.train import train_from_shards
 
 train_from_shards(
-    list(sm.input),
+    list(sm.input.shards),
     hyper=sm.params.hyper,
     checkpoint_path=sm.output.checkpoint,
     metrics_path=sm.output.metrics,
     parity_path=sm.output.parity,
     cost_path=sm.output.cost,
     device=sm.params.device,
+    init_checkpoint=sm.input.get("init"),
 )

@@ -53,3 +53,26 @@ def member_section(section: Mapping[str, Any], member: int) -> dict[str, Any]:
     params = {k: v for k, v in section.items() if k not in COMMITTEE_KEYS}
     params["seed"] = member_seed(section, member)
     return params
+
+
+# How an active-learning iteration retrains its members (``active_learning.retrain``).
+RETRAIN_STARTS = ("previous", "scratch")
+
+
+def iteration_section(section: Mapping[str, Any], retrain: Mapping[str, Any],
+                      iteration: int) -> dict[str, Any]:
+    """The ``model`` section the members of an active-learning iteration are trained with.
+
+    Iteration 0 (the pipeline's committee) and ``retrain.start: scratch`` train with
+    ``section`` itself.  ``previous`` starts each member from the weights of the same
+    member of iteration - 1 (DP-GEN's ``init model``) and trains it with the short
+    schedule: at most ``retrain.epochs`` epochs from ``retrain.learning_rate``.
+    """
+    start = retrain["start"]
+    if start not in RETRAIN_STARTS:
+        raise ValueError(f"active_learning.retrain.start = {start!r}: give one of "
+                         f"{list(RETRAIN_STARTS)}")
+    if int(iteration) == 0 or start == "scratch":
+        return dict(section)
+    return {**section, "epochs": int(retrain["epochs"]),
+            "learning_rate": float(retrain["learning_rate"])}

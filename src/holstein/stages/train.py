@@ -63,9 +63,10 @@ def held_out_force_rmse(validation: dict, n_sites: int) -> dict:
 
 
 def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_path,
-                      cost_path=None, device="cpu") -> dict:
+                      cost_path=None, device="cpu", init_checkpoint=None) -> dict:
     """Train on the NEGF shards; ``hyper`` is the validated ``model`` config section;
-    ``device``: the device the job was planned on ('cpu' or 'cuda'; 'auto' resolves here).
+    ``device``: the device the job was planned on ('cpu' or 'cuda'; 'auto' resolves here);
+    ``init_checkpoint``: a checkpoint to start from (a warm start), None: random weights.
 
     Writes the checkpoint, the metrics (JSON, with the loss history) and the parity
     table (``parity_table``, Parquet); ``holstein.stages.model_figures`` draws them.  The
@@ -75,6 +76,9 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
     params = TrainingParameters.from_mapping(hyper)
     shards = shard_records(shard_paths)  # before reading: the record is of what is read
     data = load_shards(shard_paths)
+    init_model = None if init_checkpoint is None else read_checkpoint(init_checkpoint)
+    if init_model is not None:
+        log.info("warm start from %s", init_checkpoint)
     log.info("training set: %d snapshots from %d trajectories, lattice %dx%d",
              len(data["q"]), len(set(data["trajectory"])), data["meta"]["Lx"],
              data["meta"]["Ly"])
@@ -83,7 +87,7 @@ def train_from_shards(shard_paths, hyper, checkpoint_path, metrics_path, parity_
     # from the finished state and skips the epochs.
     with compute_device(device) as device:
         metrics = train(data, params, checkpoint_path, log=log.info, keep_training_state=True,
-                        training_shards=shards, device=device)
+                        training_shards=shards, device=device, init_model=init_model)
     with atomic_path(parity_path) as tmp:
         parity_table(checkpoint_path, data).to_parquet(tmp, index=False)
     metrics, cost = timings(metrics)

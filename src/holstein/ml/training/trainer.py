@@ -11,6 +11,11 @@ the default data, hence the frozen default.  The split is by whole trajectories
 (``split_trajectories``); early stopping on the validation loss keeps the best weights.
 The force stage is resumable (``holstein.ml.training.resume``); the bond-head stage is seeded on
 its own and repeated after a resume, so a resumed training ends with the same heads.
+
+A warm start (``init_model``, DP-GEN's ``init model``) begins from a trained checkpoint's
+weights and keeps its normalisation, so that the weights mean what they meant; the
+checkpoint must have this training's architecture, physics and lattice.  Active learning
+retrains each iteration's members this way with a short schedule.
 """
 
 from __future__ import annotations
@@ -28,11 +33,16 @@ from holstein.device import device_model, gpu_precision
 from holstein.ml.checkpoint import save_checkpoint
 from holstein.ml.metrics import bond_current_metrics, evaluate_rmse
 from holstein.ml.model import BOND_OUTPUTS, LocalForceField
-from holstein.ml.provider import MLForceProvider, build_model
+from holstein.ml.provider import (
+    MLForceProvider,
+    architecture_from_dict,
+    build_model,
+    model_from_checkpoint,
+)
 from holstein.ml.training.fit import TensorSet, fit, optimiser
 from holstein.ml.training.parameters import TrainingParameters
 from holstein.ml.training.provenance import SHARDS_ENTRY
-from holstein.ml.training.resume import TrainingState, fingerprint
+from holstein.ml.training.resume import TrainingState, data_hash, fingerprint
 from holstein.ml.training_set import check_data, physics_from_meta, split_trajectories
 
 
@@ -139,6 +149,31 @@ def _fit_bond_heads(model: LocalForceField, train_set: TensorSet, val_set: Tenso
             "epochs_run": len(progress.history["train_loss"]), "history": progress.history}
 
 
+def _check_init_model(init: Mapping[str, Any], architecture, physics: Mapping[str, Any],
+                      shape: tuple[int, int], where: str) -> None:
+    """A warm start needs the same network on the same problem: raise ValueError naming
+    each difference between the initial checkpoint and this training."""
+    problems = []
+    have = architecture_from_dict(init["architecture"]).as_dict()
+    want = architecture.as_dict()
+    problems += [f"architecture {k}: {have.get(k)!r} in the checkpoint, {want.get(k)!r} "
+                 "configured" for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)]
+    problems += [f"physics {k}: {init['physics'].get(k)!r} in the checkpoint, {physics[k]!r} "
+                 "in the data" for k in physics if init["physics"].get(k) != physics[k]]
+    if list(init.get("lattice_shape") or []) != list(shape):
+        problems.append(f"lattice {init.get('lattice_shape')} in the checkpoint, "
+                        f"{list(shape)} in the data")
+    if problems:
+        raise ValueError(f"{where}: cannot start the training from this checkpoint: "
+                         + "; ".join(problems) + ". Train from scratch (no initial model), "
+                         "or start from a checkpoint trained with this model section")
+
+
+def state_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """A hash of a model's weights, in key order (what a warm start began from)."""
+    return data_hash(*(t.detach().cpu().numpy() for _, t in sorted(state_dict.items())))
+
+
 # What training measures of the machine, not of the model (``timings``).
 TIMING_KEYS = ("epoch_seconds", "seconds")
 
@@ -166,6 +201,7 @@ def train(
     keep_training_state: bool = False,
     training_shards: Sequence[Mapping[str, str]] | None = None,
     device="cpu",
+    init_model: Mapping[str, Any] | None = None,
 ) -> dict:
     """Train the local model on NEGF snapshots; write the checkpoint; return metrics.
 
@@ -190,6 +226,10 @@ def train(
 
     ``training_shards``: the files ``data`` was read from (``provenance.shard_records``),
     recorded in the checkpoint for ``provenance.check_provenance``.
+
+    ``init_model``: a checkpoint dict (``read_checkpoint``) to start from instead of random
+    weights; its normalisation is kept (see the module docstring).  The checkpoint and the
+    metrics record the hash of its weights as ``init_model``.
     """
     t_start = time.perf_counter()
     if not isinstance(params, TrainingParameters):
@@ -218,11 +258,20 @@ def train(
     train_ids, val_ids = split_trajectories(traj, bias, params.validation_fraction, params.seed)
     tr = np.isin(traj, train_ids)
     va = np.isin(traj, val_ids)
-    norm = _normalisation(q_all, bias, onsite, bonds, tr)
+    architecture = params.architecture(bond_heads=bool(bonds))
+    init_digest = None
+    if init_model is None:
+        norm = _normalisation(q_all, bias, onsite, bonds, tr)
+        model = build_model(architecture, norm, physics)
+    else:
+        _check_init_model(init_model, architecture, physics, (lx, ly), "init_model")
+        norm = {k: float(v) for k, v in init_model["normalisation"].items()}
+        model = model_from_checkpoint(init_model, "init_model")
+        init_digest = state_digest(init_model["state_dict"])
     device = torch.device(device)
     if device.type == "cuda":
         gpu_precision()  # full float32 and deterministic kernels (holstein.device)
-    model = build_model(params.architecture(bond_heads=bool(bonds)), norm, physics).to(device)
+    model = model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
 
     def tensors(mask) -> TensorSet:
@@ -243,6 +292,8 @@ def train(
         f"train {int(tr.sum())} snapshots ({len(train_ids)} trajectories), validation "
         f"{int(va.sum())} ({len(val_ids)} trajectories, biases {val_biases}); "
         f"cutoff {model.cutoff}, channels {model.channels}, {n_params} parameters"
+        + (f"; starting from the weights {init_digest[:12]}... (warm start)"
+           if init_digest else "")
         + ((f"; bond-current heads trained jointly (loss weight {bond_weight:g})"
             if bond_weight > 0 else "; bond-current heads trained on the frozen backbone "
             "after the forces") if bonds else "; no bond-current heads")
@@ -255,7 +306,8 @@ def train(
     state = TrainingState(
         checkpoint_path, fingerprint(params, physics, (q_all, force, bias, traj, *bonds.values()),
                                      device_model(str(device))),
-        params.checkpoint_every_epochs, {"normalisation": norm, **split}, model, opt, sched,
+        params.checkpoint_every_epochs,
+        {"normalisation": norm, **split, "init_model": init_digest}, model, opt, sched,
         gen, log, t_start)
     progress = fit(model, lambda batch: _force_loss(model, batch, bond_weight), train_set,
                    val_set, opt, sched, generator=gen, batch_size=params.batch_size,
@@ -274,7 +326,7 @@ def train(
     # the checkpoint is a result: its loss curve leaves out the wall time per epoch
     save_checkpoint(checkpoint_path, model, physics, (lx, ly), params.as_dict(),
                     loss_curve={k: v for k, v in curve.items() if k not in TIMING_KEYS},
-                    best_epoch=progress.best_epoch, **split,
+                    best_epoch=progress.best_epoch, **split, init_model=init_digest,
                     **{SHARDS_ENTRY: shards})
 
     provider = MLForceProvider(model, physics, (lx, ly))
@@ -295,6 +347,7 @@ def train(
         "validation_bond": (bond_current_metrics(provider, {**val_data, **{
             k: a[va] for k, a in bonds.items()}}) if bonds else None),
         "normalisation": norm,
+        "init_model": init_digest,
         "hyper": params.as_dict(),
         "lattice_shape": [lx, ly],
         "seconds": state.elapsed,
