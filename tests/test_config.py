@@ -292,20 +292,34 @@ def test_the_production_config_is_valid(default_config):
     assert config["model"]["kind"] == "transport" and config["transfer"]["Lx"] >= 80
 
 
+OVERLAYS_OVER = {"al_random_selection": ["al_seed_set"]}  # overlays used on top of others
+
+
 @pytest.mark.parametrize("name", ["converged_time_step", "transport_committee",
-                                  "paper_lattice_check"])
+                                  "paper_lattice_check", "al_seed_set",
+                                  "al_random_selection"])
 def test_every_overlay_config_is_valid(default_config, name):
     """Each config/*.yaml that the docs run with --configfile over the default passes every
     check, and sets what its name says."""
     from snakemake.utils import update_config
 
-    update_config(default_config, yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text()))
+    default_shards = (len(default_config["training_data"]["biases"])
+                      * len(default_config["training_data"]["seeds"]))
+    for overlay in [*OVERLAYS_OVER.get(name, []), name]:
+        update_config(default_config,
+                      yaml.safe_load((ROOT / "config" / f"{overlay}.yaml").read_text()))
     config = validated(default_config)
     check_config(config)
+    shards = len(config["training_data"]["biases"]) * len(config["training_data"]["seeds"])
+    active = config["active_learning"]
     expected = {"converged_time_step": config["dynamics"]["dt"] == 0.05,
                 "transport_committee": config["model"]["kind"] == "transport",
                 "paper_lattice_check": (config["transfer"]["Lx"], config["transfer"]["Ly"],
-                                        len(config["transfer"]["seeds"])) == (40, 30, 2)}
+                                        len(config["transfer"]["seeds"])) == (40, 30, 2),
+                "al_seed_set": 3 * shards <= default_shards and active["iterations"] > 0
+                and active["selection"] == "deviation",
+                "al_random_selection": active["selection"] == "random"
+                and active["iterations"] > 0}
     assert expected[name]
 
 
