@@ -122,6 +122,17 @@ def test_random_selection_draws_from_every_frame(explorations, tmp_path):
     assert sorted(arrays["force_deviation_max"]) == sorted(sum(DEVIATIONS.values(), []))
 
 
+def test_largest_selection_takes_the_candidates_the_committee_is_least_sure_of(explorations,
+                                                                          tmp_path):
+    stats = select_frames(explorations, "max", LO, HI, frames=3, seed=3, selection="largest",
+                          selected_path=tmp_path / "selected.parquet",
+                          stats_path=tmp_path / "selection.json")
+    assert stats["selected"] == 3 and stats["selection"] == "largest"
+    arrays, _ = read_trajectory(tmp_path / "selected.parquet")
+    # candidates 0.06, 0.2, 0.3, 0.05, 0.1: the three largest, failed frames left out
+    assert sorted(arrays["force_deviation_max"]) == [0.1, 0.2, 0.3]
+
+
 def test_labels_are_the_negf_steady_states_and_shards_partition_the_selection(explorations,
                                                                               tmp_path):
     select_frames(explorations, "max", LO, HI, 5, 2, "deviation", tmp_path / "selected.parquet",

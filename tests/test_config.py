@@ -292,12 +292,13 @@ def test_the_production_config_is_valid(default_config):
     assert config["model"]["kind"] == "transport" and config["transfer"]["Lx"] >= 80
 
 
-OVERLAYS_OVER = {"al_random_selection": ["al_seed_set"]}  # overlays used on top of others
+# overlays used on top of others
+OVERLAYS_OVER = {"al_random_selection": ["al_seed_set"], "al_largest_selection": ["al_seed_set"]}
 
 
 @pytest.mark.parametrize("name", ["converged_time_step", "transport_committee",
                                   "paper_lattice_check", "al_seed_set",
-                                  "al_random_selection"])
+                                  "al_random_selection", "al_largest_selection"])
 def test_every_overlay_config_is_valid(default_config, name):
     """Each config/*.yaml that the docs run with --configfile over the default passes every
     check, and sets what its name says."""
@@ -319,6 +320,8 @@ def test_every_overlay_config_is_valid(default_config, name):
                 "al_seed_set": 3 * shards <= default_shards and active["iterations"] > 0
                 and active["selection"] == "deviation",
                 "al_random_selection": active["selection"] == "random"
+                and active["iterations"] > 0,
+                "al_largest_selection": active["selection"] == "largest"
                 and active["iterations"] > 0}
     assert expected[name]
 

@@ -200,7 +200,7 @@ def test_frozen_backbone_bond_heads_leave_the_forces_unchanged(trained, trained_
 def test_training_on_the_gpu_reaches_the_cpu_accuracy(trained, tmp_path):
     """The same data and hyperparameters trained on the GPU: a checkpoint that loads on
     the CPU, with a validation error within 20 % of the CPU-trained one."""
-    from holstein.ml.training.trainer import state_digest, train
+    from holstein.ml.training.trainer import train
 
     metrics = train(trained["data"], trained["params"], tmp_path / "gpu.pt", log=lambda s: None,
                     device="cuda")

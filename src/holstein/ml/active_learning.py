@@ -11,8 +11,9 @@ Iteration i = 1, 2, ... (the pipeline's rules in workflow/rules/active_learning.
    ``trust_statistic``, is below ``trust_lo``: the model knows it), a *candidate*
    (between ``trust_lo`` and ``trust_hi``) or *failed* (from ``trust_hi`` on: taken as an
    unphysical configuration the model ran into, not worth a label); up to
-   ``frames_per_iteration`` candidates are chosen at random (seeded by the iteration), or,
-   with ``selection: random``, as many frames at random among all (the baseline that the
+   ``frames_per_iteration`` candidates are chosen at random (seeded by the iteration);
+   with ``selection: largest`` the candidates of the largest statistic; with
+   ``selection: random`` as many frames at random among all (the baseline that the
    deviation must beat);
 3. labelling (stage ``al_label``): one exact NEGF steady state per chosen frame, in jobs of
    ``frames_per_label_job`` frames, written as NEGF training shards whose frames carry
@@ -42,7 +43,7 @@ import numpy as np
 
 from holstein.data.io import read_metadata, read_trajectory
 
-SELECTIONS = ("deviation", "random")
+SELECTIONS = ("deviation", "largest", "random")
 # trust statistic -> the recorded per-frame column it reads
 TRUST_STATISTICS = {"mean": "force_deviation_mean", "max": "force_deviation_max"}
 CLASSES = ("accurate", "candidate", "failed")

@@ -54,10 +54,16 @@ def select_frames(explorations, trust_statistic: str, trust_lo: float, trust_hi:
     if selection not in SELECTIONS:
         raise ValueError(f"selection={selection!r}: choose one of {SELECTIONS}")
     data, meta = _read_explorations(explorations)
-    classes = classify(trust_values(data, trust_statistic), trust_lo, trust_hi)
-    pool = np.flatnonzero(classes == 1) if selection == "deviation" else np.arange(len(classes))
-    rng = np.random.default_rng(seed)
-    chosen = np.sort(rng.choice(pool, size=min(frames, len(pool)), replace=False))
+    values = trust_values(data, trust_statistic)
+    classes = classify(values, trust_lo, trust_hi)
+    candidates = np.flatnonzero(classes == 1)
+    if selection == "largest":  # the candidates the committee is least sure of
+        order = candidates[np.argsort(-values[candidates], kind="stable")]
+        chosen = np.sort(order[:frames])
+    else:
+        pool = candidates if selection == "deviation" else np.arange(len(classes))
+        rng = np.random.default_rng(seed)
+        chosen = np.sort(rng.choice(pool, size=min(frames, len(pool)), replace=False))
 
     def counts(mask) -> dict:
         n = int(mask.sum())
