@@ -11,7 +11,8 @@ against NEGF.  Candidate trust statistics, per frame:
 * ``rms``: sqrt(mean_i sigma_i^2), the same quadratic mean as the RMSE;
 * ``top_decile``: the mean of the largest 10 % of sigma_i (the wall, the electrodes);
 * ``force_weighted``: sum_i |F_i| sigma_i / sum_i |F_i| (the deviation where the force
-  is large).
+  is large);
+* ``median`` and ``geometric_mean`` of sigma_i (less weight on the largest sites).
 
 For each: the Spearman rank correlation with the frame RMSE on each lattice, and the
 share of frames within a factor 2 of ``scale x statistic``, the scale fitted on the
@@ -44,7 +45,9 @@ def statistics(sigma: np.ndarray, force: np.ndarray) -> dict[str, np.ndarray]:
     top = np.sort(flat, axis=1)[:, -max(1, flat.shape[1] // 10):]
     return {"mean": flat.mean(axis=1), "max": flat.max(axis=1),
             "rms": np.sqrt((flat**2).mean(axis=1)), "top_decile": top.mean(axis=1),
-            "force_weighted": (weight * flat).sum(axis=1) / weight.sum(axis=1)}
+            "force_weighted": (weight * flat).sum(axis=1) / weight.sum(axis=1),
+            "median": np.median(flat, axis=1),
+            "geometric_mean": np.exp(np.log(np.maximum(flat, 1e-300)).mean(axis=1))}
 
 
 def frames(provider, paths: list[Path]) -> dict[str, np.ndarray]:
@@ -82,7 +85,7 @@ def main() -> None:
     train = tables["training"]
     fit, held = train["run"] % 2 == 0, train["run"] % 2 == 1
     print(f"{'statistic':>15} " + " ".join(f"{'rho ' + n:>14}" for n in tables)
-          + f" {'x2 held-out':>12} {'x2 transfer':>12}")
+          + f" {'x2 held-out':>12}" + (f" {'x2 transfer':>12}" if "transfer" in tables else ""))
     for s in names:
         scale = fit_scale(train["rmse"][fit], train[s][fit])
         row = {"spearman": {n: float(spearmanr(t[s], t["rmse"]).statistic)
