@@ -966,6 +966,26 @@ def test_an_iteration_labels_candidates_and_retrains_the_committee(tiny_al_run):
     check_fingerprints_cover_the_imports(workdir, used)
 
 
+def test_a_scratch_retraining_starts_from_random_weights(tiny_al_run, tmp_path):
+    """retrain.start: scratch retrains the iteration's members with the model section's
+    own schedule and no initial checkpoint."""
+    from holstein.ml.checkpoint import read_checkpoint
+
+    workdir = tmp_path / "work"
+    shutil.copytree(tiny_al_run[0], workdir, symlinks=True)
+    config = tmp_path / "scratch.yaml"
+    al = yaml.safe_load(tiny_al_run[1].read_text())
+    al["active_learning"]["retrain"] = {"start": "scratch"}
+    config.write_text(yaml.safe_dump(al))
+    target = "results/active_learning/iter_1/model/member_0/mlff.pt"
+    out = snakemake("--cores", "2", target, configs=[TINY, config], cwd=workdir, root=workdir)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    assert "rule al_train_member" in out.stdout + out.stderr
+    ckpt = read_checkpoint(workdir / target)
+    tiny_model = yaml.safe_load(TINY.read_text())["model"]
+    assert ckpt["init_model"] is None and ckpt["hyper"]["epochs"] == tiny_model["epochs"]
+
+
 def test_raising_iterations_runs_only_the_new_iteration(tiny_al_run, tmp_path):
     workdir, _ = tiny_al_run
     jobs = planned_jobs(TINY, al_config(tmp_path, 2), cwd=workdir, root=workdir)

@@ -15,5 +15,5 @@ train_from_shards(
     parity_path=sm.output.parity,
     cost_path=sm.output.cost,
     device=sm.params.device,
-    init_checkpoint=sm.input.get("init"),
+    init_checkpoint=sm.input.get("init") or None,  # [] when trained from scratch
 )
