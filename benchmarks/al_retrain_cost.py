@@ -30,38 +30,14 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
-from schema_defaults import DEFAULTS
+from finished_run import reference_runs, rmse_table, runs, training_shards
+from schema_defaults import configured
 
-from holstein.data.io import read_trajectory
 from holstein.data.shards import load_shards
 from holstein.ml.checkpoint import read_checkpoint
 from holstein.ml.members import iteration_section, member_section
-from holstein.ml.provider import MLForceProvider, model_from_checkpoint
-from holstein.ml.reference import ReferenceRun, reference_force_rmse
 from holstein.ml.training.parameters import TrainingParameters
 from holstein.ml.training.trainer import train
-from holstein.pipeline.config import bias_label
-
-
-def merged(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(
-            out.get(key), dict) else value
-    return out
-
-
-def runs(paths) -> list[ReferenceRun]:
-    return [ReferenceRun(str(p), *read_trajectory(p), {}) for p in paths]
-
-
-def rmse_table(model, checkpoint: dict, reference, test) -> dict:
-    provider = MLForceProvider(model, checkpoint["physics"], checkpoint["lattice_shape"])
-    out = {"reference_runs": reference_force_rmse(provider, reference)}
-    if test:
-        out["test_shards"] = reference_force_rmse(provider, test)
-    return out
 
 
 def main() -> None:
@@ -74,23 +50,18 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    config = DEFAULTS.config
-    for path in args.config:
-        config = merged(config, yaml.safe_load(path.read_text()) or {})
+    config = configured(args.config)
     i, results = args.iteration, args.results
     if i < 1:
         raise SystemExit("--iteration: give 1 or more (iteration 0 is the pipeline's committee)")
-    shards = sorted((results / "negf_training").glob("*.parquet"))
-    shards = [s for s in shards if s.stem in {
-        f"V{bias_label(b)}_s{s}" for b in config["training_data"]["biases"]
-        for s in config["training_data"]["seeds"]}]
+    shards = training_shards(results, config)
     labels = sorted(p for k in range(1, i + 1) for p in
                     (results / "active_learning" / f"iter_{k}" / "labels").glob("*.parquet"))
     if not labels:
         raise SystemExit(f"{results}/active_learning/iter_1..{i}/labels: no label shards")
     previous = (results / "model" if i == 1 else results / "active_learning" / f"iter_{i - 1}"
                 / "model") / f"member_{args.member}" / "mlff.pt"
-    reference = runs(sorted((results / "runs" / "negf").glob("*.parquet")))
+    reference = reference_runs(results)
     test = runs(args.test)
     data = load_shards([*shards, *labels])
     torch.set_num_threads(args.threads)
@@ -114,7 +85,7 @@ def main() -> None:
         rows[name] = {"seconds": seconds, "epochs_run": metrics["epochs_run"],
                       "best_epoch": metrics["best_epoch"], "max_epochs": params.epochs,
                       "learning_rate": params.learning_rate,
-                      **rmse_table(model_from_checkpoint(ckpt), ckpt, reference, test)}
+                      **rmse_table(ckpt, reference, test)}
         out.unlink()
         print(f"{name}: {seconds:.0f} s, {metrics['epochs_run']} epochs (best "
               f"{metrics['best_epoch']})", flush=True)

@@ -26,16 +26,14 @@ from pathlib import Path
 
 import torch
 import yaml
-from al_retrain_cost import merged, rmse_table, runs
-from schema_defaults import DEFAULTS
+from finished_run import reference_runs, rmse_table, training_shards
+from schema_defaults import configured
 
 from holstein.data.shards import load_shards
 from holstein.ml.checkpoint import read_checkpoint
 from holstein.ml.members import member_section
-from holstein.ml.provider import model_from_checkpoint
 from holstein.ml.training.parameters import TrainingParameters
 from holstein.ml.training.trainer import train
-from holstein.pipeline.config import bias_label
 
 
 def overrides(spec: str) -> dict:
@@ -57,18 +55,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    config = DEFAULTS.config
-    for path in args.config:
-        config = merged(config, yaml.safe_load(path.read_text()) or {})
-    wanted = {f"V{bias_label(b)}_s{s}" for b in config["training_data"]["biases"]
-              for s in config["training_data"]["seeds"]}
-    shards = [p for p in sorted((args.results / "negf_training").glob("*.parquet"))
-              if p.stem in wanted]
-    if len(shards) != len(wanted):
-        raise SystemExit(f"{args.results}/negf_training: {len(shards)} of the {len(wanted)} "
-                         "training shards the config names; run the pipeline first")
-    reference = runs(sorted((args.results / "runs" / "negf").glob("*.parquet")))
-    data = load_shards(shards)
+    config = configured(args.config)
+    reference = reference_runs(args.results)
+    data = load_shards(training_shards(args.results, config))
     torch.set_num_threads(args.threads)
     rows = {}
     for spec in args.variant:
@@ -82,7 +71,7 @@ def main() -> None:
         ckpt = read_checkpoint(out)
         rows[spec] = {"seconds": seconds, "epochs_run": metrics["epochs_run"],
                       "best_epoch": metrics["best_epoch"],
-                      **rmse_table(model_from_checkpoint(ckpt), ckpt, reference, [])}
+                      **rmse_table(ckpt, reference)}
         out.unlink()
         first = rows[args.variant[0]]
         change = {b: r["relative_rmse"] / first["reference_runs"][b]["relative_rmse"] - 1

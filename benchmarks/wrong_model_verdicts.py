@@ -32,12 +32,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from schema_defaults import DEFAULTS  # noqa: E402
+from schema_defaults import configured  # noqa: E402
 
 from holstein.ml.committee import load_committee  # noqa: E402
 from holstein.physics.lattice import PHYSICS_KEYS  # noqa: E402
@@ -65,17 +64,6 @@ class ScaledForce:
         return self.evaluate(q, bias).force
 
 
-def merged_config(path: Path | None) -> dict:
-    config = json.loads(json.dumps(DEFAULTS.config))
-    if path is not None:
-        for section, values in (yaml.safe_load(path.read_text()) or {}).items():
-            if isinstance(values, dict):
-                config[section].update(values)
-            else:
-                config[section] = values
-    return config
-
-
 def old_rule(ml: list[float], negf: list[float]) -> str:
     ml = [v for v in ml if v is not None and math.isfinite(v)]
     negf = [v for v in negf if v is not None and math.isfinite(v)]
@@ -101,7 +89,7 @@ def main() -> None:
     ap.add_argument("--factor", type=float, default=0.95)
     ap.add_argument("--out", type=Path, default=None, help="JSON with every verdict")
     args = ap.parse_args()
-    config = merged_config(args.configfile)
+    config = configured([args.configfile] if args.configfile else [])
     lattice, physics, dynamics = config["lattice"], config["physics"], config["dynamics"]
     valid = config["validation"]
     margin = valid["margin"]
