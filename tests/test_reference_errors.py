@@ -26,6 +26,7 @@ from holstein.ml.provider import load
 from holstein.ml.training.provenance import ProvenanceError
 from holstein.physics.dynamics import Trajectory
 from holstein.physics.observables import device_current, kirchhoff_spread, series_current
+from holstein.stages.calibrate_committee import calibrate_committee
 from holstein.stages.reference_errors import (
     read_reference_runs,
     reference_current,
@@ -267,10 +268,14 @@ def test_committee_deviation_against_the_true_error_of_every_frame(model, refere
     assert calibration["scale"] == pytest.approx(
         fit_scale(frames["force_rmse"], frames["mean_deviation"]))
     assert 0 <= calibration["within_factor_2"] <= 1
-    # another lattice's reference_errors judges this scale on its own frames
+    # the calibrated committee file records it; another lattice's reference_errors
+    # judges that scale on its own frames
+    committee_file = tmp_path / "committee.json"
+    calibrate_committee(model["members"], out, committee_file, "mean", "mean")
     again = reference_errors(model["members"], model["shards"], COMMITTEE,
                              references["runs"], references["summaries"],
-                             tmp_path / "transfer.json", **SETTINGS, calibration_source=out)
+                             tmp_path / "transfer.json", **SETTINGS,
+                             calibration_source=committee_file)
     judged = again["committee"]["calibration"]
     assert judged["scale"] == calibration["scale"]
     assert judged["within_factor_2"] == pytest.approx(within_factor(
@@ -278,7 +283,12 @@ def test_committee_deviation_against_the_true_error_of_every_frame(model, refere
     with pytest.raises(ValueError, match="no calibration of the max deviation"):
         reference_errors(model["members"], model["shards"], COMMITTEE, references["runs"],
                          references["summaries"], tmp_path / "x.json", predictor="mean",
-                         trust_statistic="max", calibration_source=out)
+                         trust_statistic="max", calibration_source=committee_file)
+    with pytest.raises(ValueError, match="calibrated the mean deviation, not the max"):
+        calibrate_committee(model["members"], out, tmp_path / "y.json", "mean", "max")
+    with pytest.raises(ValueError, match="re-run its reference_errors"):
+        calibrate_committee(model["members"][::-1], out, tmp_path / "y.json", "mean", "mean")
+    assert not (tmp_path / "y.json").exists()
 
 
 def test_every_member_is_checked_and_counted(model, references, tmp_path):

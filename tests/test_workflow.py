@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from holstein.device import gpu_driver_absent
+from holstein.ml.committee_file import read_committee_file
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -124,7 +125,7 @@ def test_default_dry_run_lists_the_expected_jobs(tmp_path):
         "analyse_run": 2 * n_valid,
         "time_step_run": n_time_step,
         "analyse_time_step_run": n_time_step,
-        "reference_errors": 1,
+        "reference_errors": 1, "calibrate_committee": 1,
         "validate": 1,
         "transfer_run": 2 * n_transfer,
         "analyse_transfer_run": 2 * n_transfer,
@@ -288,7 +289,8 @@ def test_changing_a_model_hyperparameter_reruns_training_and_downstream_only(tin
     n_valid = 2 * 1
     assert jobs == {"train_member": N_TINY_MEMBERS, "model_figures": N_TINY_MEMBERS,
                     "brownian_run": n_valid, "analyse_run": n_valid, "reference_errors": 1,
-                    "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
+                    "calibrate_committee": 1, "validate": 1, "large_lattice_run": 1,
+                    "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML}
 
 
@@ -300,7 +302,8 @@ def test_a_larger_committee_trains_only_the_new_member(tiny_run, tmp_path):
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
     n_valid = 2 * 1
     assert jobs == {"train_member": 1, "model_figures": 1, "brownian_run": n_valid,
-                    "analyse_run": n_valid, "reference_errors": 1, "validate": 1,
+                    "analyse_run": n_valid, "reference_errors": 1, "calibrate_committee": 1,
+                    "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML}
 
@@ -312,7 +315,8 @@ def test_another_predictor_reruns_the_ml_runs_but_trains_nothing(tiny_run, tmp_p
     changed = tmp_path / "predictor.yaml"
     changed.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(changed, cwd=tiny_run, root=tiny_run)
-    assert jobs == {"brownian_run": 2, "analyse_run": 2, "reference_errors": 1, "validate": 1,
+    assert jobs == {"brownian_run": 2, "analyse_run": 2, "reference_errors": 1,
+                    "calibrate_committee": 1, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML}
 
@@ -333,6 +337,16 @@ def test_large_lattice_run_and_report(tiny_run):
     assert run_cost["peak_memory_mb"] > 0 and run_cost["seconds_per_step"] > 0
     metrics = json.loads((results / "metrics.json").read_text())
     assert metrics["lattice"] == {"Lx": 12, "Ly": 8}
+    # its expected force error: the calibration reference_errors fitted, as the committee
+    # file records it beside the members that drove the run
+    fitted = json.loads((tiny_run / "results" / "validation" / "reference_errors.json")
+                        .read_text())["committee"]["calibration"]
+    committee = read_committee_file(tiny_run / "results" / "model" / "committee.json")
+    assert committee["member_paths"] == [
+        str((tiny_run / "results" / "model" / f"member_{k}" / "mlff.pt").resolve())
+        for k in range(N_TINY_MEMBERS)]
+    assert committee["calibration"]["scale"] == fitted["scale"] > 0
+    assert metrics["expected_force_error"]["scale"] == fitted["scale"]
     assert set(metrics["small_lattice_wall_velocity"]) == {"ml", "negf"}
     cost = json.loads((tiny_run / "results" / "cost" / "large_lattice" / "cost.json")
                       .read_text())
@@ -420,6 +434,7 @@ JOB_SCRIPTS = {
     "logs/train_member/": "train.py",
     "logs/model_figures/": "model_figures.py",
     "logs/reference_errors": "reference_errors.py",
+    "logs/calibrate_committee": "calibrate_committee.py",
     "logs/validate": "validate.py",
     "logs/large_lattice/ml_": "simulate_ml.py",
     "logs/large_lattice/analyse_": "analyse.py",
@@ -564,7 +579,7 @@ def test_a_deleted_intermediate_is_rebuilt_with_everything_downstream(tiny_run):
         os.utime(shard, (0, 0))  # older than everything: the run stays complete
     assert jobs == {"negf_training_shard": 1, "train_member": N_TINY_MEMBERS,
                     "model_figures": N_TINY_MEMBERS, "brownian_run": 2, "analyse_run": 2,
-                    "reference_errors": 1, "validate": 1,
+                    "reference_errors": 1, "calibrate_committee": 1, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML,
                     "locality_floor": 1}  # the floor of the rebuilt shard only
@@ -789,6 +804,7 @@ def test_changing_the_integrator_reruns_every_brownian_run_and_downstream(tiny_r
     n_train, n_valid, n_transfer = 2 * 2, 2 * 1, 2 * 1
     assert jobs == {"negf_training_shard": n_train, "train_member": N_TINY_MEMBERS,
                     "model_figures": N_TINY_MEMBERS, "reference_errors": 1,
+                    "calibrate_committee": 1,
                     "brownian_run": 2 * n_valid, "analyse_run": 2 * n_valid, "validate": 1,
                     "large_lattice_run": 1, "analyse_large_lattice_run": 1,
                     "large_lattice_report": 1, "default": 1, "transfer_run": 2 * n_transfer,
@@ -994,6 +1010,7 @@ def test_raising_iterations_runs_only_the_new_iteration(tiny_al_run, tmp_path):
     # iteration 1 stay as they are)
     assert jobs == Counter(per) + Counter({
         "al_report": 1, "brownian_run": 2, "analyse_run": 2, "reference_errors": 1,
+        "calibrate_committee": 1,
         "validate": 1, "large_lattice_run": 1, "analyse_large_lattice_run": 1,
         "large_lattice_report": 1, "default": 1, **TINY_TRANSFER_ML})
     assert planned_jobs(TINY, al_config(tmp_path, 1), cwd=workdir, root=workdir) == {}

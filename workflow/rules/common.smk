@@ -189,6 +189,9 @@ def selection_stats(wildcards):
 
 COMMITTEE_CHECKPOINTS = committee_checkpoints(AL["iterations"])
 COMMITTEE_METRICS = committee_checkpoints(AL["iterations"], "metrics.json")
+# The committee with its calibration (holstein.ml.committee_file): what ML runs beyond the
+# validation read their expected force error from.
+COMMITTEE_FILE = "results/model/committee.json"
 
 # Threads: NEGF jobs are one small dense problem each (one thread, many jobs side by
 # side); training and the large-lattice run parallelise, so they take the cores --cores

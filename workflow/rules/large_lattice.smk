@@ -79,7 +79,7 @@ rule large_lattice_report:
             seed=VALID["seeds"],
         ),
         # its calibration: the committee deviation as an expected force error
-        reference_errors="results/validation/reference_errors.json",
+        committee=COMMITTEE_FILE,
         reference_costs=expand(
             "results/cost/runs/negf/V{bias}_s{seed}.json",
             bias=bias_label(LARGE["bias"]),

@@ -46,7 +46,7 @@ use rule reference_errors as reference_errors_transfer with:
     input:
         **reference_inputs("transfer/", TRANSFER_BIASES, TRANSFER["seeds"]),
         # the expected force error is calibrated on the training lattice
-        calibration="results/validation/reference_errors.json",
+        calibration=COMMITTEE_FILE,
     output:
         "results/transfer/validation/reference_errors.json",
     log:

@@ -27,6 +27,26 @@ rule reference_errors:
         "../scripts/reference_errors.py"
 
 
+# Seconds: the members' digests and the calibration reference_errors fitted, one file.
+rule calibrate_committee:
+    input:
+        model=COMMITTEE_CHECKPOINTS,
+        reference_errors="results/validation/reference_errors.json",
+    output:
+        COMMITTEE_FILE,
+    log:
+        "logs/calibrate_committee.log",
+    conda:
+        "../../envs/holstein.yaml"
+    threads: 1
+    params:
+        predictor=PREDICTOR,
+        trust_statistic=AL["trust_statistic"],
+        code=CODE["calibrate_committee"],
+    script:
+        "../scripts/calibrate_committee.py"
+
+
 rule validate:
     input:
         **validation_inputs("", VALID_BIASES, VALID["seeds"]),

@@ -16,7 +16,7 @@ large_lattice_report(
     reference_summaries=list(sm.input.reference_summaries),
     reference_series=list(sm.input.reference_series),
     reference_costs=list(sm.input.reference_costs),
-    reference_errors_path=sm.input.reference_errors,
+    committee_path=sm.input.committee,
     outputs=dict(sm.output.items()),
     trust_statistic=sm.params.trust_statistic,
     trust_lo=sm.params.trust_lo,

@@ -41,6 +41,7 @@ import pandas as pd
 from holstein.data.atomic import write_text_atomic
 from holstein.data.io import read_trajectory
 from holstein.ml.active_learning import trust_values
+from holstein.ml.committee_file import expected_force_rmse, read_committee_file
 from holstein.physics.observables import cdw_bulk, staggered_order
 from holstein.pipeline.resources import NEGF_DENSE_MATRICES
 from holstein.report import plotting as pl
@@ -187,11 +188,12 @@ def deviation_metrics(arrays: dict, series: pd.DataFrame, trust_statistic: str,
 def expected_force_error(arrays: dict, calibration: dict | None) -> dict | None:
     """The committee deviation of every frame as an expected force RMSE (t): the
     calibration's scale (fitted on the training lattice's NEGF reference frames,
-    ``holstein.ml.calibration``) times the frame's trust statistic.  None without a
+    ``holstein.ml.calibration``; recorded in the committee file) times the frame's trust
+    statistic.  None without a
     committee or a calibration."""
     if calibration is None or "force_deviation_max" not in arrays:
         return None
-    expected = calibration["scale"] * trust_values(arrays, calibration["statistic"])
+    expected = expected_force_rmse(calibration, trust_values(arrays, calibration["statistic"]))
     times = np.asarray(arrays["time"], dtype=float)
     return {"statistic": calibration["statistic"], "scale": calibration["scale"],
             "calibrated_within_factor_2": calibration["within_factor_2"],
@@ -369,7 +371,7 @@ def cost_html(cost: dict) -> str:
 
 def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
                          benchmark_path, reference_summaries, reference_series,
-                         reference_costs, reference_errors_path, outputs,
+                         reference_costs, committee_path, outputs,
                          trust_statistic: str, trust_lo: float, trust_hi: float) -> dict:
     """Figures and metrics.json of the large run against the validation runs at its bias.
 
@@ -380,8 +382,9 @@ def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
     the machine's measurements apart (a re-run does not reproduce them): ``cost_metrics``
     (JSON), ``cost_tables`` (HTML).  ``trust_statistic``, ``trust_lo``, ``trust_hi``: the
     trust statistic and levels of the committee deviation (``deviation_metrics``).
-    ``reference_errors_path``: the training lattice's reference_errors.json, whose
-    calibration turns the deviation into an expected force error
+    ``committee_path``: the calibrated committee file (``holstein.ml.committee_file``) of
+    the members that drove the run, whose calibration turns the deviation into an expected
+    force error
     (``expected_force_error``: its summary in ``metrics``, every frame's in the deviation
     figure).
     """
@@ -437,9 +440,8 @@ def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
     trajectory = read_trajectory(trajectory_path)
     metrics["committee_deviation"] = deviation_metrics(trajectory[0], series, trust_statistic,
                                                        trust_lo, trust_hi)
-    committee = json.loads(Path(reference_errors_path).read_text())["committee"]
     expected = expected_force_error(trajectory[0],
-                                    committee.get("calibration") if committee else None)
+                                    read_committee_file(committee_path)["calibration"])
     metrics["expected_force_error"] = (
         {k: v for k, v in expected.items() if k != "per_frame"} if expected else None)
     plot_large_lattice(trajectory, series, summary, references, outputs["figure"])

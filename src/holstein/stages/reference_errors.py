@@ -24,6 +24,7 @@ import numpy as np
 from holstein.data.atomic import write_text_atomic
 from holstein.ml.calibration import calibrate, judge
 from holstein.ml.committee import CommitteeProvider, load_committee
+from holstein.ml.committee_file import read_committee_file
 from holstein.ml.reference import (
     committee_errors,
     read_reference_runs,
@@ -41,7 +42,8 @@ def reference_errors(model_paths, shard_paths, hyper, negf_runs, negf_summaries,
     (of the ``predictor``), and ``committee`` (``committee_errors``; None for a committee
     of one) with its ``calibration``: the ``trust_statistic`` as an expected force error
     (``holstein.ml.calibration``), fitted on these runs, or, with ``calibration_source``
-    (the training lattice's reference_errors.json), that one judged on these runs.
+    (the committee file calibrated on the training lattice, ``holstein.ml.committee_file``),
+    that one judged on these runs.
 
     ``model_paths``: the member checkpoints, member k at index k.  ``shard_paths`` and
     ``hyper`` (the validated ``model`` config section) are this run's training shards and
@@ -60,11 +62,15 @@ def reference_errors(model_paths, shard_paths, hyper, negf_runs, negf_summaries,
         if calibration_source is None:
             committee["calibration"] = calibrate(committee["frames"], trust_statistic)
         else:
-            fitted = json.loads(Path(calibration_source).read_text())["committee"]
-            fitted = fitted["calibration"] if fitted else None
+            source = read_committee_file(calibration_source)
+            if source["member_paths"] != [str(Path(p).resolve()) for p in model_paths]:
+                raise ValueError(f"{calibration_source} calibrates the members "
+                                 f"{source['member_paths']}, not these: re-run its "
+                                 "calibration")
+            fitted = source["calibration"]
             if fitted is None or fitted["statistic"] != trust_statistic:
                 raise ValueError(f"{calibration_source}: no calibration of the "
-                                 f"{trust_statistic} deviation; re-run its reference_errors")
+                                 f"{trust_statistic} deviation; re-run its calibration")
             committee["calibration"] = judge(committee["frames"], fitted)
     result = {
         "checkpoints": [str(p) for p in model_paths],
