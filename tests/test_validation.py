@@ -9,6 +9,7 @@ checked.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -269,14 +270,17 @@ def test_the_committee_figure_draws_every_reference_frame_with_the_trust_levels(
 
 def test_validation_imports_neither_the_model_nor_raw_data_code():
     code = ("import sys, holstein.stages.validate; print(' '.join(m for m in sys.modules "
-            "if m.startswith('holstein')))")
+            "if m.startswith(('holstein', 'torch'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     modules = set(out.stdout.split())
     assert "holstein.stages.validate" in modules
-    assert not {m for m in modules
+    # the one model-side fact it reads: a calibration's expected force error (no torch)
+    shared = {"holstein.ml", "holstein.ml.committee_file"}
+    assert not {m for m in modules - shared
                 if m.startswith(("holstein.ml", "holstein.data.shards", "holstein.stages.analyse",
                                  "holstein.data.io"))}
+    assert "torch" not in out.stdout
 
 
 class ScaledNEGF:
@@ -442,3 +446,27 @@ def test_an_off_scale_difference_is_written_at_the_edge_not_flattening_the_rest(
     assert any("+7900 %" in t.get_text() for t in current.texts)
     velocity = axes[validation.PAIRED_PANELS.index("wall_velocity")]
     assert velocity.get_ylim()[1] < validation.PAIRED_AXIS_LIMIT and not velocity.texts
+
+
+def test_every_ml_run_states_its_expected_force_error_from_the_calibration(tmp_path):
+    times = np.arange(4.0)
+    frame = pd.DataFrame({"time": times, "order_parameter": 1 - times / 10,
+                          "current": times, "series_current": times,
+                          "wall_position": times, "force_deviation_max": [0.1, 0.2, 0.4, 0.8],
+                          "force_deviation_mean": [0.01, 0.02, 0.03, 0.04],
+                          **{c: 1.0 for c in profile_columns(3)}})
+    summary = {"provider": "ml", "bias": 2.2, "seed": 101, "wall_velocity": 0.3,
+               "half_decay_time": 5.0, "switching_time": math.inf, "late_current": 1.0}
+    calibration = {"statistic": "mean", "scale": 2.5}
+    runs = {("ml", 2.2): {101: (summary, frame)},
+            ("negf", 2.2): {101: ({**summary, "provider": "negf"}, frame)}}
+    expected = validation.ml_expected_errors(runs, calibration)
+    assert expected["runs"] == {"V2.2_s101": {"median": pytest.approx(2.5 * 0.025),
+                                              "max": pytest.approx(2.5 * 0.04)}}
+    assert expected["scale"] == 2.5 and expected["unit"] == "t"
+    assert validation.ml_expected_errors(runs, None) is None
+    assert validation.expected_force_error(frame.drop(columns="force_deviation_mean"),
+                                           calibration) is None
+    path = tmp_path / "run.png"
+    validation.plot_run(summary, frame, "setting", path, calibration)
+    assert path.stat().st_size > 0

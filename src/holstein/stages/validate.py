@@ -28,6 +28,7 @@ import pandas as pd
 
 from holstein.data.atomic import write_text_atomic
 from holstein.data.series import profile
+from holstein.ml.committee_file import expected_force_rmse
 from holstein.report import plotting as pl
 from holstein.report.comparison import CONFIDENCE, paired_difference, seed_statistics
 from holstein.report.tables import html_page, number
@@ -612,13 +613,43 @@ def _run_numbers(summary: dict) -> str:
     return f"{wall}, {decay}, {switch}"
 
 
-def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
-    """One run at a glance: its kymograph with the wall, the order and the current."""
+def expected_force_error(frame: pd.DataFrame, calibration: dict | None) -> np.ndarray | None:
+    """An ML run's expected force RMSE (t) at every recorded frame: the calibration's scale
+    times the frame's trust statistic (``holstein.ml.committee_file``); None for an NEGF
+    run, a committee of one, or no calibration."""
+    column = f"force_deviation_{calibration['statistic']}" if calibration else None
+    if column is None or column not in frame:
+        return None
+    return expected_force_rmse(calibration, frame[column].to_numpy(dtype=float))
+
+
+def ml_expected_errors(runs: dict, calibration: dict | None) -> dict | None:
+    """Median and maximum over the recorded frames of every ML run's expected force RMSE
+    (``expected_force_error``), keyed by V{bias}_s{seed}."""
+    out = {}
+    for (provider, bias), by_seed in sorted(runs.items()):
+        for seed, (_, frame) in sorted(by_seed.items()):
+            expected = expected_force_error(frame, calibration) if provider == "ml" else None
+            if expected is not None:
+                out[f"V{bias:g}_s{seed}"] = {"median": float(np.median(expected)),
+                                             "max": float(expected.max())}
+    if not out:
+        return None
+    return {"statistic": calibration["statistic"], "scale": calibration["scale"],
+            "unit": "t", "runs": out}
+
+
+def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path,
+             calibration: dict | None = None) -> None:
+    """One run at a glance: its kymograph with the wall, the order and the current; for an
+    ML run with a calibrated committee, every frame's expected force RMSE beside them."""
     plt = pl.pyplot()
     provider = summary["provider"]
     style = pl.PROVIDERS[provider]
-    fig = plt.figure(figsize=(8.5, 5.6), layout="constrained")
-    grid = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
+    expected = expected_force_error(frame, calibration) if provider == "ml" else None
+    panels = 2 if expected is None else 3
+    fig = plt.figure(figsize=(8.5 if panels == 2 else 11, 5.6), layout="constrained")
+    grid = fig.add_gridspec(2, panels, height_ratios=[1.3, 1])
     ax = fig.add_subplot(grid[0, :])
     image = pl.run_kymograph(ax, frame)
     pl.profile_colorbar(fig, image, ax)
@@ -642,6 +673,14 @@ def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path) -> None:
     ax.set_ylabel(pl.CURRENT)
     ax.set_xlim(times[0], times[-1])
     ax.legend(fontsize=7)
+    if expected is not None:
+        ax = fig.add_subplot(grid[1, 2])
+        ax.semilogy(times, expected, color="C1", lw=1)
+        ax.set_xlabel(pl.TIME)
+        ax.set_ylabel("expected force RMSE ($t$)")
+        ax.set_xlim(times[0], times[-1])
+        ax.set_title(f"{number(calibration['scale'])} x the {calibration['statistic']} "
+                     "committee deviation", fontsize=8)
     pl.finish(fig, path, dpi=100)
 
 
@@ -673,6 +712,7 @@ def make_validation(summaries, series, benchmarks, run_costs, model_metrics, ref
     members = [json.loads(Path(p).read_text()) for p in model_metrics]
     reference = json.loads(Path(reference_errors).read_text())
     committee = reference.get("committee")
+    calibration = committee.get("calibration") if committee else None
     if committee:  # metrics.json keeps the summaries; the figure draws every frame
         reference["committee"] = {k: v for k, v in committee.items() if k != "frames"}
     metrics = {
@@ -687,6 +727,8 @@ def make_validation(summaries, series, benchmarks, run_costs, model_metrics, ref
         "per_bias": per_bias,
         "model": [{k: v for k, v in model.items() if k != "history"} for model in members],
         **{k: reference[k] for k in REFERENCE_KEYS},
+        # what the calibrated committee deviation says of every ML run's force error
+        "ml_expected_force_error": ml_expected_errors(runs, calibration),
     }
     setting = pl.setting(lattice, physics, n_steps, dynamics["dt"])
     n_seeds = {p: _seeds(runs, p) for p in PROVIDER_ORDER}
@@ -706,7 +748,8 @@ def make_validation(summaries, series, benchmarks, run_costs, model_metrics, ref
     for (provider, bias), by_seed in sorted(runs.items()):
         for seed, (summary, frame) in sorted(by_seed.items()):
             plot_run(summary, frame, setting,
-                     Path(outputs["runs"]) / run_figure_name(provider, bias, seed))
+                     Path(outputs["runs"]) / run_figure_name(provider, bias, seed),
+                     calibration)
     write_text_atomic(outputs["tables"], metrics_html(metrics, setting))
     write_text_atomic(outputs["metrics"], json.dumps(metrics, indent=2, default=float))
     return metrics
