@@ -10,6 +10,10 @@ Inference (what an ML Brownian run imports; no training code):
 * ``provider``: ``MLForceProvider`` (the ``holstein.physics.forces`` contract) and ``load``.
 * ``committee``: ``CommitteeProvider``, several members evaluated as one network, their
   force deviation and the predictor that drives a run; ``load_committee``.
+* ``calibration``: the committee deviation as an expected force error, fitted on NEGF
+  reference frames (no torch).
+* ``committee_file``: the calibrated committee, its members by digest and its scale in one
+  file (no torch).
 * ``members``: how many members, and each member's training parameters (no torch).
 * ``metrics``: predictions over many snapshots and their errors against a reference.
 * ``data``: a data set's layout and physics metadata, and the split by trajectory.
