@@ -38,6 +38,17 @@ def test_unknown_missing_and_bad_values_are_refused():
         training_parameters(cutoff=2.5)
     with pytest.raises(ValueError, match="bond_heads = 1: give true or false"):
         training_parameters(bond_heads=1)
+    for layers in (0, 6):
+        with pytest.raises(ValueError, match=f"conductance_cutoff = {layers} with cutoff = 6:"
+                           r" give 1 .. 5"):
+            training_parameters(cutoff=6, conductance_cutoff=layers)
+
+
+def test_the_transport_models_stages_split_the_cutoff_as_configured():
+    section = {"kind": "transport", "bond_loss_weight": 0.3, "cutoff": 6}
+    assert training_parameters(**section).architecture(True).conductance_cutoff == 4
+    assert training_parameters(**section, conductance_cutoff=3).architecture(
+        True).conductance_cutoff == 3
 
 
 def test_internal_knobs_resolve_against_the_configured_ones():

@@ -65,7 +65,7 @@ class TrainingParameters:
     bond_head_channels: int | None = None
     # Transport model: 3x3 layers of the conductance stage (None = cutoff - 2); the force
     # stage has the rest of the cutoff.
-    conductance_cutoff: int | None = None
+    conductance_cutoff: int | None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -95,6 +95,11 @@ class TrainingParameters:
                 "model.kind = 'transport' with bond_heads: its bond currents come from the "
                 "conductances that also set the force, so they are trained jointly; give "
                 "bond_loss_weight > 0, or bond_heads: false for a force-only transport model")
+        if self.conductance_cutoff is not None and not 1 <= self.conductance_cutoff < self.cutoff:
+            raise ValueError(
+                f"model.conductance_cutoff = {self.conductance_cutoff} with cutoff = "
+                f"{self.cutoff}: give 1 .. {self.cutoff - 1} (both stages of the transport "
+                "model need a layer), or null for cutoff - 2")
         if self.bond_loss_weight < 0:
             raise ValueError(f"bond_loss_weight = {self.bond_loss_weight}: give a number >= 0 "
                              "(0 = bond-current heads trained after the forces)")
@@ -156,6 +161,8 @@ class TrainingParameters:
 
 # The internal knobs (fields with a default) and their defaults: a checkpoint written before
 # a knob existed was trained at its default.  Before model.kind existed every model was
-# the local one.
+# the local one; before model.conductance_cutoff was a config key, every transport model
+# had cutoff - 2 conductance layers (None).
 INTERNAL_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(TrainingParameters)
-                        if f.default is not dataclasses.MISSING}, "kind": "local"}
+                        if f.default is not dataclasses.MISSING}, "kind": "local",
+                     "conductance_cutoff": None}
