@@ -18,8 +18,17 @@ SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.
 DEFAULTS = ConfigDefaults.read(SCHEMA)
 
 
+# The local (cutoff) network with bond heads on the frozen backbone
+# (config/local_committee.yaml): what the tests of that network train.
+LOCAL_MODEL = {"kind": "local", "bond_loss_weight": 0.0}
+
+
 def model_defaults() -> dict:
     return dict(DEFAULTS.config["model"])
+
+
+def local_model_defaults() -> dict:
+    return {**model_defaults(), **LOCAL_MODEL}
 
 
 def training_parameters(**overrides) -> TrainingParameters:
@@ -27,3 +36,8 @@ def training_parameters(**overrides) -> TrainingParameters:
     without the committee keys) with ``overrides`` (internal knobs allowed too)."""
     return TrainingParameters.from_mapping({**member_section(model_defaults(), 0),
                                             **overrides})
+
+
+def local_training_parameters(**overrides) -> TrainingParameters:
+    """``training_parameters`` of the local network (``LOCAL_MODEL``)."""
+    return training_parameters(**{**LOCAL_MODEL, **overrides})

@@ -252,7 +252,10 @@ def test_active_learning_accepts_the_training_lattice_and_is_unchecked_when_off(
 def test_the_model_kind_is_checked_with_its_training_parameters():
     check_config(validated({"model": {"kind": "transport", "bond_loss_weight": 0.3}}))
     with pytest.raises(ConfigError, match="model: .*bond_loss_weight > 0"):
-        check_config(validated({"model": {"kind": "transport"}}))  # bond heads, weight 0
+        check_config(validated({"model": {"bond_loss_weight": 0}}))  # bond heads, weight 0
+    with pytest.raises(ConfigError, match="conductance_cutoff = 6 with cutoff = 6"):
+        check_config(validated({"model": {"conductance_cutoff": 6}}))
+    check_config(validated({"model": {"kind": "local", "bond_loss_weight": 0}}))
     with pytest.raises(WorkflowError, match="nonlocal"):
         validated({"model": {"kind": "nonlocal"}})
 
@@ -297,7 +300,7 @@ OVERLAYS_OVER = {"al_random_selection": ["al_seed_set"], "al_largest_selection":
 
 
 @pytest.mark.parametrize("name", ["converged_time_step", "transport_committee",
-                                  "paper_lattice_check", "al_seed_set",
+                                  "local_committee", "paper_lattice_check", "al_seed_set",
                                   "al_random_selection", "al_largest_selection"])
 def test_every_overlay_config_is_valid(default_config, name):
     """Each config/*.yaml that the docs run with --configfile over the default passes every
@@ -314,7 +317,10 @@ def test_every_overlay_config_is_valid(default_config, name):
     shards = len(config["training_data"]["biases"]) * len(config["training_data"]["seeds"])
     active = config["active_learning"]
     expected = {"converged_time_step": config["dynamics"]["dt"] == 0.05,
-                "transport_committee": config["model"]["kind"] == "transport",
+                "transport_committee": (config["model"]["kind"],
+                                        config["model"]["conductance_cutoff"]) == ("transport", 4),
+                "local_committee": (config["model"]["kind"],
+                                    config["model"]["bond_loss_weight"]) == ("local", 0),
                 "paper_lattice_check": (config["transfer"]["Lx"], config["transfer"]["Ly"],
                                         len(config["transfer"]["seeds"])) == (40, 30, 2),
                 "al_seed_set": 3 * shards <= default_shards and active["iterations"] > 0

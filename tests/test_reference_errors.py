@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from schema_defaults import LOCAL_MODEL
 
 from holstein.data.io import write_trajectory
 from holstein.ml.calibration import fit_scale, within_factor
@@ -46,7 +47,7 @@ SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").r
 SETTINGS = {"predictor": "mean", "trust_statistic": "mean"}
 HYPER = {**{k: v["default"] for k, v in SCHEMA["properties"]["model"]["properties"].items()},
          "cutoff": 1, "channels": 4, "epochs": 2, "batch_size": 8,
-         "validation_fraction": 0.5, "bond_heads": True, "committee": 1}
+         "validation_fraction": 0.5, "bond_heads": True, "committee": 1, **LOCAL_MODEL}
 COMMITTEE = {**HYPER, "committee": 2}
 
 

@@ -348,7 +348,7 @@ def test_a_trained_model_that_never_saw_the_highest_bias_differs_there(tmp_path,
     """Real force fields, trained on NEGF trajectories of the 7 x 6 lattice at V = 1.5 and
     2.0 only, or at 1.5, 2.0 and 2.5, then run at V = 2.5: the extrapolating one must be
     judged "differs", and by more than the one trained there."""
-    from schema_defaults import training_parameters
+    from schema_defaults import local_training_parameters
 
     from holstein.data.io import write_trajectory
     from holstein.data.shards import load_shards
@@ -366,7 +366,7 @@ def test_a_trained_model_that_never_saw_the_highest_bias_differs_there(tmp_path,
             write_trajectory(path, traj, {"bias": bias, "seed": seed, "Lx": 7, "Ly": 6,
                                           "physics": PHYSICS, "provider": "negf"})
             shards[bias, seed] = path
-    params = training_parameters(cutoff=2, channels=8, epochs=100, batch_size=16, patience=10,
+    params = local_training_parameters(cutoff=2, channels=8, epochs=100, batch_size=16, patience=10,
                                  validation_fraction=0.25)
     models = {}
     for name, biases in (("trained_there", (1.5, 2.0, 2.5)), ("never_there", (1.5, 2.0))):

@@ -8,7 +8,7 @@ epochs, one thread, force head only.
 from __future__ import annotations
 
 import pytest
-from schema_defaults import training_parameters
+from schema_defaults import local_training_parameters
 from synthetic import synthetic_data
 
 from holstein.ml.training.trainer import train
@@ -18,7 +18,7 @@ from holstein.ml.training.trainer import train
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mlff")
     data = synthetic_data()
-    params = training_parameters(
+    params = local_training_parameters(
         cutoff=2, channels=8, epochs=80, batch_size=16, learning_rate=5e-3, weight_decay=0.0,
         patience=20, validation_fraction=0.5, seed=0, threads=1, bond_heads=False)
     lines = []

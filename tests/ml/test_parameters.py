@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from schema_defaults import model_defaults, training_parameters
+from schema_defaults import local_training_parameters, model_defaults, training_parameters
 
 from holstein.ml.members import COMMITTEE_KEYS, member_section
 from holstein.ml.training.parameters import TrainingParameters
@@ -41,18 +41,22 @@ def test_unknown_missing_and_bad_values_are_refused():
     for layers in (0, 6):
         with pytest.raises(ValueError, match=f"conductance_cutoff = {layers} with cutoff = 6:"
                            r" give 1 .. 5"):
-            training_parameters(cutoff=6, conductance_cutoff=layers)
+            training_parameters(kind="transport", bond_loss_weight=0.3, cutoff=6,
+                                conductance_cutoff=layers)
 
 
 def test_the_transport_models_stages_split_the_cutoff_as_configured():
     section = {"kind": "transport", "bond_loss_weight": 0.3, "cutoff": 6}
-    assert training_parameters(**section).architecture(True).conductance_cutoff == 4
+    assert training_parameters(**section, conductance_cutoff=None).architecture(
+        True).conductance_cutoff == 4  # null: cutoff - 2
     assert training_parameters(**section, conductance_cutoff=3).architecture(
         True).conductance_cutoff == 3
+    # a local model has no conductance stage: the key does not constrain it
+    assert training_parameters(kind="local", cutoff=2, conductance_cutoff=2).cutoff == 2
 
 
 def test_internal_knobs_resolve_against_the_configured_ones():
-    params = training_parameters(channels=8, patience=9)
+    params = local_training_parameters(channels=8, patience=9)
     arch = params.architecture(bond_heads=True)
     assert arch.head_channels == arch.bond_head_channels == 8
     assert params.lr_plateau_patience == 2 and params.max_bond_epochs == params.epochs

@@ -15,7 +15,7 @@ import shutil
 
 import numpy as np
 import pytest
-from schema_defaults import model_defaults
+from schema_defaults import local_model_defaults
 from synthetic import PHYSICS, synthetic_force
 
 from holstein.data.io import write_trajectory
@@ -28,7 +28,7 @@ from holstein.stages.train import train_from_shards
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-HYPER = {**member_section(model_defaults(), 0), "cutoff": 1, "channels": 4, "epochs": 2,
+HYPER = {**member_section(local_model_defaults(), 0), "cutoff": 1, "channels": 4, "epochs": 2,
          "batch_size": 8, "validation_fraction": 0.5, "bond_heads": False}
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from schema_defaults import training_parameters
+from schema_defaults import local_training_parameters
 from synthetic import PHYSICS, synthetic_bonds, synthetic_data, with_bonds
 
 from holstein.ml.checkpoint import read_checkpoint
@@ -70,12 +70,12 @@ def test_trained_model_generalises_to_unseen_bias_and_larger_lattice(trained):
 def test_bad_inputs_rejected(tmp_path):
     data = synthetic_data(n=2)
     with pytest.raises(ValueError, match="unknown hyperparameters"):
-        train(data, training_parameters(chanels=8), tmp_path / "x.pt")
+        train(data, local_training_parameters(chanels=8), tmp_path / "x.pt")
     with pytest.raises(TypeError, match="TrainingParameters"):
         train(data, {"epochs": 1}, tmp_path / "x.pt")
     broken = {**data, "meta": {"Lx": 8, "Ly": 6, "g": 1.5}}
     with pytest.raises(ValueError, match="lacks the physical parameters"):
-        train(broken, training_parameters(epochs=1), tmp_path / "x.pt")
+        train(broken, local_training_parameters(epochs=1), tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
 
 
@@ -121,7 +121,7 @@ def test_a_warm_start_from_another_network_or_lattice_is_refused(trained, tmp_pa
 def trained_bonds(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mlff_bonds")
     data = with_bonds(synthetic_data())
-    params = training_parameters(
+    params = local_training_parameters(
         cutoff=2, channels=8, epochs=150, batch_size=16, learning_rate=5e-3, weight_decay=0.0,
         patience=20, validation_fraction=0.5, seed=0, threads=1, bond_heads=False,
         bond_loss_weight=1.0)
@@ -152,13 +152,13 @@ def test_trained_bond_heads_reproduce_the_device_current(trained_bonds):
 
 def test_bond_heads_off_train_none_and_a_negative_weight_is_refused(tmp_path):
     data = with_bonds(synthetic_data(n=3))
-    m = train(data, training_parameters(epochs=1, cutoff=1, channels=4, bond_heads=False,
+    m = train(data, local_training_parameters(epochs=1, cutoff=1, channels=4, bond_heads=False,
                                         bond_loss_weight=0.0),
               tmp_path / "x.pt", log=lambda s: None)
     assert m["validation_bond"] is None and load(tmp_path / "x.pt").evaluate(
         data["q"][0], 1.0).current is None
     with pytest.raises(ValueError, match="bond_loss_weight"):
-        train(data, training_parameters(epochs=1, bond_loss_weight=-1.0), tmp_path / "y.pt")
+        train(data, local_training_parameters(epochs=1, bond_loss_weight=-1.0), tmp_path / "y.pt")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from schema_defaults import training_parameters
+from schema_defaults import local_training_parameters
 
 from holstein.ml.checkpoint import read_checkpoint
 from holstein.ml.training.resume import training_state_path
@@ -82,7 +82,7 @@ def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patien
     hyper = {**HYPER, "patience": patience, "checkpoint_every_epochs": 0}
     if bonds:
         hyper.update(bond_heads=True, bond_epochs=10)
-    ref = train(data, training_parameters(**hyper), reference, log=lambda s: None)
+    ref = train(data, local_training_parameters(**hyper), reference, log=lambda s: None)
     epochs = HYPER["epochs"] if patience == 100 else KILL_AFTER + 1  # early stop
     assert ref["epochs_run"] == epochs
 
@@ -103,7 +103,7 @@ def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patien
         "from holstein.ml.training.trainer import train\n"
         f"data = {{k: np.load({str(tmp_path)!r} + '/' + k + '.npy') for k in {arrays!r}}}\n"
         f"data['meta'] = {data['meta']!r}\n"
-        f"params = TrainingParameters(**{training_parameters(**hyper).as_dict()!r})\n"
+        f"params = TrainingParameters(**{local_training_parameters(**hyper).as_dict()!r})\n"
         f"train(data, params, {str(resumed)!r}, log={block})\n"
     )
     for key in arrays:
@@ -125,7 +125,7 @@ def test_killed_training_resumes_and_ends_with_the_same_weights(tmp_path, patien
         assert ref["history"]["lr"][KILL_AFTER + 1] < ref["history"]["lr"][KILL_AFTER]
 
     lines: list[str] = []
-    out = train(data, training_parameters(**hyper), resumed, log=lines.append)
+    out = train(data, local_training_parameters(**hyper), resumed, log=lines.append)
     assert any(f"resuming from {state} after epoch {killed_at}" in s for s in lines), lines
     assert sum(s.startswith("epoch ") for s in lines) == epochs - killed_at
     assert not state.exists(), "the state file is removed after the checkpoint is written"
@@ -147,10 +147,10 @@ def test_state_of_another_run_is_ignored_and_a_finished_state_skips_training(tmp
     path = tmp_path / "mlff.pt"
     state = training_state_path(path)
     # Leaves the finished state of a seed-3 run at ``state``.
-    train(data, training_parameters(**hyper), path, log=lambda s: None,
+    train(data, local_training_parameters(**hyper), path, log=lambda s: None,
           keep_training_state=True)
     assert torch.load(state, weights_only=True)["finished"]
-    seed4 = training_parameters(**{**hyper, "seed": 4})
+    seed4 = local_training_parameters(**{**hyper, "seed": 4})
     fresh = train(data, seed4, tmp_path / "fresh.pt", log=lambda s: None)
 
     lines: list[str] = []
@@ -175,7 +175,8 @@ def test_state_of_another_run_is_ignored_and_a_finished_state_skips_training(tmp
 
 def test_checkpoint_interval_must_be_a_non_negative_integer(tmp_path):
     with pytest.raises(ValueError, match="checkpoint_every_epochs"):
-        train(synthetic_data(n=2), training_parameters(**{**HYPER, "checkpoint_every_epochs": -1}),
+        train(synthetic_data(n=2),
+              local_training_parameters(**{**HYPER, "checkpoint_every_epochs": -1}),
               tmp_path / "m.pt")
     with pytest.raises(ValueError, match="checkpoint_every_epochs"):
-        training_parameters(**{**HYPER, "checkpoint_every_epochs": True})
+        local_training_parameters(**{**HYPER, "checkpoint_every_epochs": True})

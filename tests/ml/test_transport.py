@@ -234,7 +234,8 @@ def test_older_checkpoints_read_as_the_local_default(tmp_path):
     assert read_checkpoint(model)["training_shards"] == shard_records(shards)
     check_provenance(model, shards, HYPER)
     with pytest.raises(ProvenanceError, match="model.kind: not recorded"):
-        check_provenance(model, shards, {**HYPER, "kind": "transport", "bond_heads": False})
+        check_provenance(model, shards, {**HYPER, "kind": "transport", "bond_heads": False,
+                                          "conductance_cutoff": None})
 
 
 def test_mirror_of_the_potential_is_the_potential_of_the_mirror():

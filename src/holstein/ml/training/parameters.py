@@ -95,7 +95,8 @@ class TrainingParameters:
                 "model.kind = 'transport' with bond_heads: its bond currents come from the "
                 "conductances that also set the force, so they are trained jointly; give "
                 "bond_loss_weight > 0, or bond_heads: false for a force-only transport model")
-        if self.conductance_cutoff is not None and not 1 <= self.conductance_cutoff < self.cutoff:
+        if self.kind == "transport" and self.conductance_cutoff is not None \
+                and not 1 <= self.conductance_cutoff < self.cutoff:
             raise ValueError(
                 f"model.conductance_cutoff = {self.conductance_cutoff} with cutoff = "
                 f"{self.cutoff}: give 1 .. {self.cutoff - 1} (both stages of the transport "
@@ -158,6 +159,9 @@ class TrainingParameters:
     def lr_plateau_patience(self) -> int:
         return self.lr_decay_patience or max(1, self.patience // 4)
 
+
+# Keys only the transport network reads: a local model is the same whatever they say.
+TRANSPORT_ONLY = ("conductance_cutoff",)
 
 # The internal knobs (fields with a default) and their defaults: a checkpoint written before
 # a knob existed was trained at its default.  Before model.kind existed every model was

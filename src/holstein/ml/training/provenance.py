@@ -19,7 +19,12 @@ from typing import Any
 from holstein.data.io import trajectory_digest
 from holstein.ml.checkpoint import RETRAIN, read_checkpoint
 from holstein.ml.members import committee_size, member_section
-from holstein.ml.training.parameters import INTERNAL_DEFAULTS, RESULT_NEUTRAL, TrainingParameters
+from holstein.ml.training.parameters import (
+    INTERNAL_DEFAULTS,
+    RESULT_NEUTRAL,
+    TRANSPORT_ONLY,
+    TrainingParameters,
+)
 
 SHARDS_ENTRY = "training_shards"
 
@@ -77,7 +82,7 @@ def check_provenance(checkpoint_path, shard_paths: Iterable,
         now = TrainingParameters.from_mapping(hyper).as_dict()
         then = ckpt.get("hyper") or {}
         for key, value in now.items():
-            if key in RESULT_NEUTRAL:
+            if key in RESULT_NEUTRAL or (key in TRANSPORT_ONLY and now["kind"] == "local"):
                 continue
             if key not in then and key in INTERNAL_DEFAULTS and value == INTERNAL_DEFAULTS[key]:
                 continue  # a knob added later, at the value older checkpoints were trained with
