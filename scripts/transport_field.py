@@ -5,11 +5,11 @@ Two subcommands.
 ``train``: one model from NEGF training shards, through the pipeline's own training entry
 (``holstein.stages.train.train_from_shards``: checkpoint, metrics JSON, parity
 table).  The ``model`` section is the pipeline's schema defaults, then config.yaml's
-``model`` section, then ``--set key=value`` (YAML values; internal knobs such as
-``kind=transport`` allowed)::
+``model`` section (the transport model), then ``--set key=value`` (YAML values; internal
+knobs allowed), here the local model::
 
-    python scripts/transport_field.py train SHARDS... --out DIR --set kind=transport \
-        --set bond_loss_weight=0.3
+    python scripts/transport_field.py train SHARDS... --out DIR --set kind=local \
+        --set bond_loss_weight=0
 
 ``evaluate``: every ``--model NAME=CHECKPOINT`` on every NEGF trajectory given (held-out
 shards on the training lattice, reference runs on a longer one), per trajectory:
