@@ -38,6 +38,11 @@ def test_unknown_missing_and_bad_values_are_refused():
         training_parameters(cutoff=2.5)
     with pytest.raises(ValueError, match="bond_heads = 1: give true or false"):
         training_parameters(bond_heads=1)
+    with pytest.raises(ValueError, match="cutoff = 1: the transport model needs a cutoff of 2"):
+        training_parameters(kind="transport", bond_loss_weight=0.3, cutoff=1)
+    with pytest.raises(ValueError, match="conductance_cutoff = None with cutoff = 2"):
+        training_parameters(kind="transport", bond_loss_weight=0.3, cutoff=2,
+                            conductance_cutoff=None)  # null: cutoff - 2 = 0 layers
     for layers in (0, 6):
         with pytest.raises(ValueError, match=f"conductance_cutoff = {layers} with cutoff = 6:"
                            r" give 1 .. 5"):

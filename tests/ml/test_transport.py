@@ -235,7 +235,7 @@ def test_older_checkpoints_read_as_the_local_default(tmp_path):
     check_provenance(model, shards, HYPER)
     with pytest.raises(ProvenanceError, match="model.kind: not recorded"):
         check_provenance(model, shards, {**HYPER, "kind": "transport", "bond_heads": False,
-                                          "conductance_cutoff": None})
+                                          "cutoff": 3, "conductance_cutoff": 1})
 
 
 def test_mirror_of_the_potential_is_the_potential_of_the_mirror():
@@ -263,3 +263,23 @@ def test_a_committee_of_transport_models_gives_the_members_mean_and_spread():
     np.testing.assert_allclose(out["force_deviation"][0], np.abs(forces[0] - forces[1]) / 2,
                                atol=1e-5)
     assert kirchhoff_spread(out["bond_current_x"][0]) < 1e-3 * abs(out["current"][0])
+
+
+def test_a_null_conductance_cutoff_is_the_same_network_as_cutoff_minus_two(tmp_path):
+    from test_provenance import HYPER, write_shard
+
+    from holstein.ml.training.provenance import ProvenanceError, check_provenance
+    from holstein.stages.train import train_from_shards
+
+    shards = [tmp_path / f"V{b:g}_s1.parquet" for b in (1.0, 2.0)]
+    for k, s in enumerate(shards):
+        write_shard(s, 1.0 + k, 1)
+    hyper = {**HYPER, "kind": "transport", "bond_heads": False, "cutoff": 3,
+             "conductance_cutoff": None}
+    model = tmp_path / "mlff.pt"
+    train_from_shards(shards, hyper, model, tmp_path / "m.json", tmp_path / "p.parquet")
+    assert read_checkpoint(model)["architecture"]["conductance_cutoff"] == 1
+    check_provenance(model, shards, {**hyper, "conductance_cutoff": 1})  # what null meant
+    with pytest.raises(ProvenanceError, match="model.conductance_cutoff: checkpoint trained "
+                       "with 1, configured 2"):
+        check_provenance(model, shards, {**hyper, "conductance_cutoff": 2})

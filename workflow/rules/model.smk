@@ -1,4 +1,4 @@
-# Training of the committee of local ML force fields, one job per member, and its figures.
+# Training of the committee of ML force fields, one job per member, and its figures.
 
 # Report labels of a figure of a trained member.
 MODEL_LABELS = {

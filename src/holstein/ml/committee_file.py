@@ -7,8 +7,10 @@ expected force RMSE, fitted on NEGF frames none of them was trained on
 (``holstein.ml.calibration``).  This file records it beside the members it belongs to:
 
 * ``members``: each member checkpoint by its path relative to this file and its sha256,
-  so the committee moves with its folder and a member retrained or copied in afterwards
-  is refused instead of being judged with another committee's scale;
+  so the committee moves with the results folder that holds both (with active learning
+  the members are the last iteration's, under ``active_learning/``) and a member retrained
+  or copied in afterwards is refused instead of being judged with another committee's
+  scale;
 * ``predictor``: what drives a run (``model.committee_predictor``);
 * ``calibration``: ``statistic`` (the trust statistic), ``scale`` (t per unit of it),
   the cross-fitted share of frames within a factor 2, and the reference runs it was

@@ -615,8 +615,8 @@ def _run_numbers(summary: dict) -> str:
 
 def expected_force_error(frame: pd.DataFrame, calibration: dict | None) -> np.ndarray | None:
     """An ML run's expected force RMSE (t) at every recorded frame: the calibration's scale
-    times the frame's trust statistic (``holstein.ml.committee_file``); None for an NEGF
-    run, a committee of one, or no calibration."""
+    times the frame's trust statistic (``holstein.ml.committee_file``); None for a frame
+    table without that statistic (an NEGF run, a committee of one) or no calibration."""
     column = f"force_deviation_{calibration['statistic']}" if calibration else None
     if column is None or column not in frame:
         return None

@@ -95,12 +95,15 @@ class TrainingParameters:
                 "model.kind = 'transport' with bond_heads: its bond currents come from the "
                 "conductances that also set the force, so they are trained jointly; give "
                 "bond_loss_weight > 0, or bond_heads: false for a force-only transport model")
-        if self.kind == "transport" and self.conductance_cutoff is not None \
-                and not 1 <= self.conductance_cutoff < self.cutoff:
+        if self.kind == "transport" and self.cutoff < 2:
+            raise ValueError(f"model.cutoff = {self.cutoff}: the transport model needs a "
+                             "cutoff of 2 or more (a conductance and a force stage of at "
+                             "least one layer each)")
+        if self.kind == "transport" and not 1 <= self.conductance_layers < self.cutoff:
             raise ValueError(
                 f"model.conductance_cutoff = {self.conductance_cutoff} with cutoff = "
                 f"{self.cutoff}: give 1 .. {self.cutoff - 1} (both stages of the transport "
-                "model need a layer), or null for cutoff - 2")
+                "model need a layer; null means cutoff - 2)")
         if self.bond_loss_weight < 0:
             raise ValueError(f"bond_loss_weight = {self.bond_loss_weight}: give a number >= 0 "
                              "(0 = bond-current heads trained after the forces)")
@@ -138,7 +141,7 @@ class TrainingParameters:
         head = self.head_channels or self.channels
         if self.kind == "transport":
             return TransportArchitecture(
-                cutoff=self.cutoff, conductance_cutoff=self.conductance_cutoff or self.cutoff - 2,
+                cutoff=self.cutoff, conductance_cutoff=self.conductance_layers,
                 channels=self.channels, head_channels=head,
                 conductance_channels=self.bond_head_channels or head, expansion=self.expansion,
                 bond_heads=bond_heads)
@@ -154,6 +157,11 @@ class TrainingParameters:
     @property
     def max_bond_epochs(self) -> int:
         return self.bond_epochs or self.epochs
+
+    @property
+    def conductance_layers(self) -> int:
+        """The transport model's conductance-stage layers (null: cutoff - 2)."""
+        return self.cutoff - 2 if self.conductance_cutoff is None else self.conductance_cutoff
 
     @property
     def lr_plateau_patience(self) -> int:

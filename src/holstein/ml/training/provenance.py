@@ -51,7 +51,9 @@ def check_provenance(checkpoint_path, shard_paths: Iterable,
     """Raise ProvenanceError unless the checkpoint was trained on exactly ``shard_paths``
     (same file names, same sha256) and, if given, with the ``model`` configuration
     ``hyper`` (the validated section, as ``TrainingParameters.from_mapping`` takes it;
-    keys that do not change the trained model, ``RESULT_NEUTRAL``, are not compared).
+    keys that do not change the trained model, ``RESULT_NEUTRAL``, and for a local model
+    the transport-only ``TRANSPORT_ONLY``, are not compared; a transport model's
+    ``conductance_cutoff`` is compared as the layers it means, null as cutoff - 2).
 
     The message names every shard or key that differs, both values, and the fix.
     """
@@ -79,8 +81,13 @@ def check_provenance(checkpoint_path, shard_paths: Iterable,
             problems.append(f"{full[name]}: sha256 {want[name][:12]}..., the checkpoint was "
                             f"trained on a file of that name with sha256 {have[name][:12]}...")
     if hyper is not None:
-        now = TrainingParameters.from_mapping(hyper).as_dict()
-        then = ckpt.get("hyper") or {}
+        params = TrainingParameters.from_mapping(hyper)
+        now = params.as_dict()
+        then = dict(ckpt.get("hyper") or {})
+        if now["kind"] == "transport":  # null and cutoff - 2 are the same network
+            now["conductance_cutoff"] = params.conductance_layers
+            if then.get("kind") == "transport" and then.get("conductance_cutoff") is None:
+                then["conductance_cutoff"] = then["cutoff"] - 2
         for key, value in now.items():
             if key in RESULT_NEUTRAL or (key in TRANSPORT_ONLY and now["kind"] == "local"):
                 continue

@@ -203,7 +203,8 @@ def train(
     device="cpu",
     init_model: Mapping[str, Any] | None = None,
 ) -> dict:
-    """Train the local model on NEGF snapshots; write the checkpoint; return metrics.
+    """Train the force field (``params.kind``) on NEGF snapshots; write the checkpoint;
+    return metrics.
 
     ``device``: where the model and the training tensors live ('cpu', 'cuda', ...); the
     checkpoint and the metrics are computed from the model moved back to the CPU.
