@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from schema_defaults import DEFAULTS, model_defaults
 
-from holstein.ml.members import iteration_section
+from holstein.ml.members import iteration_section, member_section
 from holstein.ml.training.parameters import TrainingParameters
 
 
@@ -35,3 +35,12 @@ def test_the_pipelines_committee_and_a_scratch_retraining_use_the_model_section(
 def test_an_unknown_start_is_refused_with_the_choices():
     with pytest.raises(ValueError, match=r"retrain.start = 'warm'.*'previous', 'scratch'"):
         iteration_section(model_defaults(), {**retrain_defaults(), "start": "warm"}, 1)
+
+
+def test_a_local_members_section_ignores_the_transport_only_keys():
+    local = {**model_defaults(), "kind": "local", "bond_loss_weight": 0.0}
+    assert member_section({**local, "conductance_cutoff": 1}, 0) == member_section(
+        {**local, "conductance_cutoff": 3}, 0)
+    assert member_section(local, 0)["conductance_cutoff"] is None
+    transport = model_defaults()
+    assert member_section({**transport, "conductance_cutoff": 1}, 0)["conductance_cutoff"] == 1

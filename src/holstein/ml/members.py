@@ -40,9 +40,14 @@ def member_seed(section: Mapping[str, Any], member: int) -> int:
     return int(section["seed"]) + int(member)
 
 
+# Keys only the transport network reads: a local model is the same whatever they say.
+TRANSPORT_ONLY = ("conductance_cutoff",)
+
+
 def member_section(section: Mapping[str, Any], member: int) -> dict[str, Any]:
     """The training parameters of one member: the ``model`` section without the committee
-    keys, with the member's seed (what ``TrainingParameters.from_mapping`` takes).
+    keys, with the member's seed (what ``TrainingParameters.from_mapping`` takes); for a
+    local model the transport-only keys are null, so that changing them retrains nothing.
 
     Raises ValueError for a member outside ``0 .. committee - 1``.
     """
@@ -52,6 +57,8 @@ def member_section(section: Mapping[str, Any], member: int) -> dict[str, Any]:
                          "(model.committee)")
     params = {k: v for k, v in section.items() if k not in COMMITTEE_KEYS}
     params["seed"] = member_seed(section, member)
+    if section.get("kind") == "local":
+        params.update(dict.fromkeys(TRANSPORT_ONLY))
     return params
 
 

@@ -168,9 +168,6 @@ class TrainingParameters:
         return self.lr_decay_patience or max(1, self.patience // 4)
 
 
-# Keys only the transport network reads: a local model is the same whatever they say.
-TRANSPORT_ONLY = ("conductance_cutoff",)
-
 # The internal knobs (fields with a default) and their defaults: a checkpoint written before
 # a knob existed was trained at its default.  Before model.kind existed every model was
 # the local one; before model.conductance_cutoff was a config key, every transport model

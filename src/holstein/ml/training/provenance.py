@@ -18,13 +18,8 @@ from typing import Any
 
 from holstein.data.io import trajectory_digest
 from holstein.ml.checkpoint import RETRAIN, read_checkpoint
-from holstein.ml.members import committee_size, member_section
-from holstein.ml.training.parameters import (
-    INTERNAL_DEFAULTS,
-    RESULT_NEUTRAL,
-    TRANSPORT_ONLY,
-    TrainingParameters,
-)
+from holstein.ml.members import TRANSPORT_ONLY, committee_size, member_section
+from holstein.ml.training.parameters import INTERNAL_DEFAULTS, RESULT_NEUTRAL, TrainingParameters
 
 SHARDS_ENTRY = "training_shards"
 
