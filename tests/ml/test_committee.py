@@ -22,7 +22,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from schema_defaults import DEFAULTS, local_model_defaults, training_parameters
+from schema_defaults import DEFAULTS, local_model_defaults, model_defaults, training_parameters
 from synthetic import PHYSICS, random_model, synthetic_data
 
 from holstein.data.io import read_trajectory, write_trajectory
@@ -255,7 +255,7 @@ def test_load_committee_checks_every_member(tmp_path):
 
 
 def test_member_sections_differ_in_the_seed_only():
-    section = {**local_model_defaults(), "seed": 7, "committee": 3}
+    section = {**model_defaults(), "seed": 7, "committee": 3}
     sections = [member_section(section, k) for k in range(3)]
     assert [s["seed"] for s in sections] == [7, 8, 9]
     for s in sections:
