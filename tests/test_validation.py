@@ -465,8 +465,9 @@ def test_every_ml_run_states_its_expected_force_error_from_the_calibration(tmp_p
                                               "max": pytest.approx(2.5 * 0.04)}}
     assert expected["scale"] == 2.5 and expected["unit"] == "t"
     assert validation.ml_expected_errors(runs, None) is None
-    assert validation.expected_force_error(frame.drop(columns="force_deviation_mean"),
-                                           calibration) is None
+    no_committee = {**runs, ("ml", 2.2): {101: (summary, frame.drop(
+        columns=["force_deviation_mean", "force_deviation_max"]))}}
+    assert validation.ml_expected_errors(no_committee, calibration) is None
     path = tmp_path / "run.png"
     validation.plot_run(summary, frame, "setting", path, calibration)
     assert path.stat().st_size > 0

@@ -87,5 +87,10 @@ def test_a_committee_of_one_has_no_calibration(members, tmp_path):
 
 
 def test_the_expected_force_rmse_is_the_scale_times_the_statistic():
-    np.testing.assert_allclose(expected_force_rmse(CALIBRATION, [0.0, 0.01, 0.2]),
+    frames = {"force_deviation_mean": [0.0, 0.01, 0.2], "force_deviation_max": [1.0, 1.0, 1.0]}
+    np.testing.assert_allclose(expected_force_rmse(CALIBRATION, frames),
                                [0.0, 0.025, 0.5], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(expected_force_rmse({**CALIBRATION, "statistic": "max"},
+                                                   frames), [2.5] * 3, rtol=0, atol=1e-15)
+    assert expected_force_rmse(None, frames) is None
+    assert expected_force_rmse(CALIBRATION, {"time": [0.0]}) is None  # a single model's run

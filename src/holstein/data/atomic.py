@@ -2,11 +2,13 @@
 
 Everything is written to a temporary name in the target directory and renamed with
 ``os.replace`` (atomic on POSIX file systems) once complete, so a job killed at any
-point never leaves a partial file where a finished result is expected.
+point never leaves a partial file where a finished result is expected.  And the digest
+that tells a finished file from another (``file_sha256``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
@@ -43,3 +45,8 @@ def write_text_atomic(path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 
+
+
+def file_sha256(path) -> str | None:
+    """sha256 of the file's bytes (None for no path)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None

@@ -34,6 +34,8 @@ SCALAR_FIELDS = tuple(k for k in FRAME_FIELDS if k not in LATTICE_FIELDS)
 # The committee deviation: its per-frame summaries, and those with the per-site field.
 DEVIATION_SUMMARIES = ("force_deviation_max", "force_deviation_mean")
 DEVIATION_FIELDS = ("force_deviation", *DEVIATION_SUMMARIES)
+# A committee run's trust statistic -> the recorded per-frame summary it reads.
+TRUST_STATISTICS = {"mean": "force_deviation_mean", "max": "force_deviation_max"}
 
 
 def field_shape(name: str, lx: int, ly: int) -> tuple[int, ...]:

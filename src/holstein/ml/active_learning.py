@@ -42,10 +42,9 @@ from __future__ import annotations
 import numpy as np
 
 from holstein.data.io import read_metadata, read_trajectory
+from holstein.data.records import TRUST_STATISTICS
 
 SELECTIONS = ("deviation", "largest", "random")
-# trust statistic -> the recorded per-frame column it reads
-TRUST_STATISTICS = {"mean": "force_deviation_mean", "max": "force_deviation_max"}
 CLASSES = ("accurate", "candidate", "failed")
 # The metadata "source" of a label shard: one NEGF solve per frame.
 LABEL_SOURCE = "active-learning labels"

@@ -16,12 +16,12 @@ expected force RMSE, fitted on NEGF frames none of them was trained on
   the cross-fitted share of frames within a factor 2, and the reference runs it was
   fitted on; None for a committee of one, which has no deviation.
 
-A frame's expected force RMSE is ``scale x`` its trust statistic (``expected_force_rmse``).
+A frame's expected force RMSE is ``scale x`` its trust statistic (``expected_force_rmse``,
+for the recorded frames of a run).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -30,14 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from holstein.data.atomic import write_text_atomic
+from holstein.data.atomic import file_sha256, write_text_atomic
+from holstein.data.records import TRUST_STATISTICS
 
 FORMAT = "holstein calibrated committee"
 VERSION = 1
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_committee_file(path, member_paths: Sequence, predictor: str,
@@ -56,7 +53,7 @@ def write_committee_file(path, member_paths: Sequence, predictor: str,
         "format": FORMAT,
         "version": VERSION,
         "members": [{"path": os.path.relpath(Path(p).resolve(), path.resolve().parent),
-                     "sha256": _sha256(p)} for p in member_paths],
+                     "sha256": file_sha256(p)} for p in member_paths],
         "predictor": predictor,
         "calibration": None if calibration is None else {
             **calibration, "fitted_on": list(fitted_on)},
@@ -88,7 +85,7 @@ def read_committee_file(path, check_members: bool = True) -> dict:
                 raise ValueError(f"{path}: member checkpoint {member} is missing; a "
                                  "committee file belongs beside its members (move them "
                                  "together)")
-            if _sha256(member) != recorded["sha256"]:
+            if file_sha256(member) != recorded["sha256"]:
                 raise ValueError(
                     f"{path}: member checkpoint {member} changed since the committee was "
                     "calibrated (its sha256 differs): the calibration belongs to other "
@@ -96,7 +93,14 @@ def read_committee_file(path, check_members: bool = True) -> dict:
     return {**entry, "member_paths": [str(m) for m in members]}
 
 
-def expected_force_rmse(calibration: Mapping[str, Any], trust_statistic) -> np.ndarray:
-    """Expected force RMSE (t) of frames with the given values of the calibration's trust
-    statistic."""
-    return float(calibration["scale"]) * np.asarray(trust_statistic, dtype=float)
+def expected_force_rmse(calibration: Mapping[str, Any] | None, frames) -> np.ndarray | None:
+    """Expected force RMSE (t) of every recorded frame: the scale times the frame's trust
+    statistic.  ``frames``: the run's recorded columns (a trajectory's arrays or its
+    analysed series).  None without a calibration or without the statistic's column (a
+    run of a single model)."""
+    if calibration is None:
+        return None
+    column = TRUST_STATISTICS[calibration["statistic"]]
+    if column not in frames:
+        return None
+    return float(calibration["scale"]) * np.asarray(frames[column], dtype=float)

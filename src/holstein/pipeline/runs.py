@@ -7,13 +7,12 @@ differs, and it is built by the stage, so that an NEGF job never imports the for
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from pathlib import Path
 
-from holstein.data.atomic import write_text_atomic
+from holstein.data.atomic import file_sha256, write_text_atomic
 from holstein.data.io import write_trajectory
 from holstein.data.records import OPTIONAL_FIELDS
 from holstein.device import device_model
@@ -92,10 +91,6 @@ def peak_memory_mb() -> float:
 
 def checkpoint_path(out_path) -> Path:
     return Path(f"{out_path}.checkpoint.npz")
-
-
-def file_sha256(path) -> str | None:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
 
 
 def run_job(out_path, provider: ForceProvider, provider_name: str, lattice, physics, dynamics,

@@ -191,9 +191,9 @@ def expected_force_error(arrays: dict, calibration: dict | None) -> dict | None:
     ``holstein.ml.calibration``; recorded in the committee file) times the frame's trust
     statistic.  None without a
     committee or a calibration."""
-    if calibration is None or "force_deviation_max" not in arrays:
+    expected = expected_force_rmse(calibration, arrays)
+    if expected is None:
         return None
-    expected = expected_force_rmse(calibration, trust_values(arrays, calibration["statistic"]))
     times = np.asarray(arrays["time"], dtype=float)
     return {"statistic": calibration["statistic"], "scale": calibration["scale"],
             "calibrated_within_factor_2": calibration["within_factor_2"],

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from holstein.data.atomic import file_sha256
 from holstein.data.records import OPTIONAL_FIELDS
 from holstein.device import compute_device
 from holstein.ml.committee import load_committee
 from holstein.physics.lattice import PHYSICS_KEYS
-from holstein.pipeline.runs import file_sha256, run_job
+from holstein.pipeline.runs import run_job
 
 
 def model_paths(model_path) -> list[str]:

@@ -613,23 +613,13 @@ def _run_numbers(summary: dict) -> str:
     return f"{wall}, {decay}, {switch}"
 
 
-def expected_force_error(frame: pd.DataFrame, calibration: dict | None) -> np.ndarray | None:
-    """An ML run's expected force RMSE (t) at every recorded frame: the calibration's scale
-    times the frame's trust statistic (``holstein.ml.committee_file``); None for a frame
-    table without that statistic (an NEGF run, a committee of one) or no calibration."""
-    column = f"force_deviation_{calibration['statistic']}" if calibration else None
-    if column is None or column not in frame:
-        return None
-    return expected_force_rmse(calibration, frame[column].to_numpy(dtype=float))
-
-
 def ml_expected_errors(runs: dict, calibration: dict | None) -> dict | None:
     """Median and maximum over the recorded frames of every ML run's expected force RMSE
-    (``expected_force_error``), keyed by V{bias}_s{seed}."""
+    (``holstein.ml.committee_file.expected_force_rmse``), keyed by V{bias}_s{seed}."""
     out = {}
     for (provider, bias), by_seed in sorted(runs.items()):
         for seed, (_, frame) in sorted(by_seed.items()):
-            expected = expected_force_error(frame, calibration) if provider == "ml" else None
+            expected = expected_force_rmse(calibration, frame) if provider == "ml" else None
             if expected is not None:
                 out[f"V{bias:g}_s{seed}"] = {"median": float(np.median(expected)),
                                              "max": float(expected.max())}
@@ -646,7 +636,7 @@ def plot_run(summary: dict, frame: pd.DataFrame, setting: str, path,
     plt = pl.pyplot()
     provider = summary["provider"]
     style = pl.PROVIDERS[provider]
-    expected = expected_force_error(frame, calibration) if provider == "ml" else None
+    expected = expected_force_rmse(calibration, frame) if provider == "ml" else None
     panels = 2 if expected is None else 3
     fig = plt.figure(figsize=(8.5 if panels == 2 else 11, 5.6), layout="constrained")
     grid = fig.add_gridspec(2, panels, height_ratios=[1.3, 1])
