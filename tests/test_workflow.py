@@ -347,6 +347,9 @@ def test_large_lattice_run_and_report(tiny_run):
         for k in range(N_TINY_MEMBERS)]
     assert committee["calibration"]["scale"] == fitted["scale"] > 0
     assert metrics["expected_force_error"]["scale"] == fitted["scale"]
+    # the run names the members that drove it, which the report checks against the file
+    assert meta["provider_identity"]["model_sha256"] == [
+        m["sha256"] for m in committee["members"]]
     assert set(metrics["small_lattice_wall_velocity"]) == {"ml", "negf"}
     cost = json.loads((tiny_run / "results" / "cost" / "large_lattice" / "cost.json")
                       .read_text())

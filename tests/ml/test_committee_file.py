@@ -9,7 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
+from holstein.data.atomic import file_sha256
 from holstein.ml.committee_file import (
+    check_run_members,
     expected_force_rmse,
     read_committee_file,
     write_committee_file,
@@ -94,3 +96,20 @@ def test_the_expected_force_rmse_is_the_scale_times_the_statistic():
                                                    frames), [2.5] * 3, rtol=0, atol=1e-15)
     assert expected_force_rmse(None, frames) is None
     assert expected_force_rmse(CALIBRATION, {"time": [0.0]}) is None  # a single model's run
+
+
+def test_a_run_is_judged_only_with_the_calibration_of_the_members_that_drove_it(
+        members, tmp_path):
+    out = tmp_path / "model" / "committee.json"
+    write_committee_file(out, members, "mean", CALIBRATION)
+    entry = read_committee_file(out)
+    drove = {"provider_identity": {"model_sha256": [file_sha256(p) for p in members],
+                                   "predictor": "mean"}}
+    check_run_members(entry, drove, "run.parquet")
+    swapped = {"provider_identity": {"model_sha256": drove["provider_identity"][
+        "model_sha256"][::-1]}}
+    with pytest.raises(ValueError, match=r"run.parquet: driven by members.*calibrate the "
+                       r"one that drove it"):
+        check_run_members(entry, swapped, "run.parquet")
+    with pytest.raises(ValueError, match="does not record the member checkpoints.*re-run it"):
+        check_run_members(entry, {"provider": "ml"}, "run.parquet")

@@ -93,6 +93,24 @@ def read_committee_file(path, check_members: bool = True) -> dict:
     return {**entry, "member_paths": [str(m) for m in members]}
 
 
+def check_run_members(entry: Mapping[str, Any], run_meta: Mapping[str, Any],
+                      run_path) -> None:
+    """Raise unless the committee file ``entry`` (``read_committee_file``) names the member
+    checkpoints that drove the run whose trajectory metadata is ``run_meta`` (its
+    ``provider_identity``, ``holstein.pipeline.runs.simulate``): the calibration of one
+    committee says nothing about another's deviation."""
+    recorded = (run_meta.get("provider_identity") or {}).get("model_sha256")
+    if recorded is None:
+        raise ValueError(f"{run_path}: the run does not record the member checkpoints that "
+                         "drove it (written by an older holstein, or not an ML run); re-run "
+                         "it")
+    calibrated = [m["sha256"] for m in entry["members"]]
+    if list(recorded) != calibrated:
+        raise ValueError(f"{run_path}: driven by members with sha256 {list(recorded)}, but "
+                         f"the committee file calibrates {calibrated}: re-run the run with "
+                         "the calibrated committee, or calibrate the one that drove it")
+
+
 def expected_force_rmse(calibration: Mapping[str, Any] | None, frames) -> np.ndarray | None:
     """Expected force RMSE (t) of every recorded frame: the scale times the frame's trust
     statistic.  ``frames``: the run's recorded columns (a trajectory's arrays or its

@@ -40,6 +40,7 @@ def simulate(
     record: tuple[str, ...] = OPTIONAL_FIELDS,
     relaxed_path=None,
     cost_path=None,
+    identity: dict | None = None,
 ) -> None:
     """Run from the configured start and write the trajectory to ``out_path``.
 
@@ -50,6 +51,9 @@ def simulate(
     fields besides q kept per frame (``dynamics.run_brownian``).  ``cost_path``: where the
     run's measurements of the machine go (JSON: seconds per step of the integration loop,
     peak memory), kept out of the trajectory so that a re-run writes the same file.
+    ``identity``: what else defines the provider (the NEGF method; the member checkpoints'
+    sha256 and the predictor), kept in the metadata as ``provider_identity`` so that a
+    reader can tell which committee drove the run.
     """
     initial = dynamics["initial"]
     q0 = initial_configuration(lattice, physics, initial, relaxed_path)
@@ -73,6 +77,8 @@ def simulate(
         "n_steps": int(n_steps),
         "stride": int(stride),
     }
+    if identity:
+        meta["provider_identity"] = dict(identity)
     write_trajectory(out_path, traj, meta)
     if cost_path is not None:
         cost = {"seconds_per_step": traj.seconds_per_step, "peak_memory_mb": peak_memory_mb(),
@@ -121,4 +127,4 @@ def run_job(out_path, provider: ForceProvider, provider_name: str, lattice, phys
         }
         checkpoint = CheckpointPolicy(checkpoint_path(out_path), every, fingerprint)
     simulate(out_path, provider, provider_name, lattice, physics, dynamics, bias, seed,
-             n_steps, stride, checkpoint, record, relaxed_path, cost_path)
+             n_steps, stride, checkpoint, record, relaxed_path, cost_path, identity)

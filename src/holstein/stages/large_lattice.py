@@ -41,7 +41,11 @@ import pandas as pd
 from holstein.data.atomic import write_text_atomic
 from holstein.data.io import read_trajectory
 from holstein.ml.active_learning import trust_values
-from holstein.ml.committee_file import expected_force_rmse, read_committee_file
+from holstein.ml.committee_file import (
+    check_run_members,
+    expected_force_rmse,
+    read_committee_file,
+)
 from holstein.physics.observables import cdw_bulk, staggered_order
 from holstein.pipeline.resources import NEGF_DENSE_MATRICES
 from holstein.report import plotting as pl
@@ -383,10 +387,9 @@ def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
     (JSON), ``cost_tables`` (HTML).  ``trust_statistic``, ``trust_lo``, ``trust_hi``: the
     trust statistic and levels of the committee deviation (``deviation_metrics``).
     ``committee_path``: the calibrated committee file (``holstein.ml.committee_file``) of
-    the members that drove the run, whose calibration turns the deviation into an expected
-    force error
-    (``expected_force_error``: its summary in ``metrics``, every frame's in the deviation
-    figure).
+    the members that drove the run (checked against the run's metadata), whose calibration
+    turns the deviation into an expected force error (``expected_force_error``: its
+    summary in ``metrics``, every frame's in the deviation figure).
     """
     summary = json.loads(Path(summary_path).read_text())
     series = pd.read_csv(series_path)
@@ -440,8 +443,9 @@ def large_lattice_report(trajectory_path, series_path, summary_path, cost_path,
     trajectory = read_trajectory(trajectory_path)
     metrics["committee_deviation"] = deviation_metrics(trajectory[0], series, trust_statistic,
                                                        trust_lo, trust_hi)
-    expected = expected_force_error(trajectory[0],
-                                    read_committee_file(committee_path)["calibration"])
+    committee = read_committee_file(committee_path)
+    check_run_members(committee, trajectory[1], trajectory_path)
+    expected = expected_force_error(trajectory[0], committee["calibration"])
     metrics["expected_force_error"] = (
         {k: v for k, v in expected.items() if k != "per_frame"} if expected else None)
     plot_large_lattice(trajectory, series, summary, references, outputs["figure"])
