@@ -19,6 +19,9 @@ from holstein.data.io import read_trajectory, write_trajectory
 from holstein.data.records import Trajectory
 from holstein.data.shards import load_shards
 from holstein.ml.active_learning import CLASSES, classify, negf_solves
+from holstein.ml.calibration import fit_scale
+from holstein.ml.committee import load_committee
+from holstein.ml.reference import ReferenceRun, committee_errors
 from holstein.stages.al_label import label_frames
 from holstein.stages.al_metrics import iteration_metrics
 from holstein.stages.al_report import active_learning_report
@@ -208,9 +211,9 @@ def test_iteration_metrics_and_the_report(explorations, tmp_path):
                   tmp_path / "selection.json")
     labels = [tmp_path / "al1_labels_0.parquet"]
     label_frames(tmp_path / "selected.parquet", 0, 1, PHYSICS, "fast", labels[0])
-    rows = [iteration_metrics(0, members, "mean", [shard], [], [], None, references,
+    rows = [iteration_metrics(0, members, "mean", "mean", [shard], [], [], None, references,
                               tmp_path / "iter_0.json"),
-            iteration_metrics(1, members, "mean", [shard], labels, labels,
+            iteration_metrics(1, members, "mean", "mean", [shard], labels, labels,
                               tmp_path / "selection.json", references,
                               tmp_path / "iter_1.json")]
     assert rows[0]["labels"] == 0 and rows[0]["negf_solves_for_training"] == 7
@@ -218,7 +221,14 @@ def test_iteration_metrics_and_the_report(explorations, tmp_path):
     assert rows[1]["negf_solves_for_training"] == 9 and rows[1]["training_frames"] == 5
     assert rows[1]["exploration"]["candidate"] == 5 and rows[0]["exploration"] is None
     assert rows[0]["reference_force_rmse"]["2"]["n_snapshots"] == 6
-    assert -1 <= rows[0]["reference_deviation"]["spearman_max_deviation"] <= 1
+    deviation = rows[0]["reference_deviation"]
+    assert deviation["trust_statistic"] == "mean" and -1 <= deviation["spearman"] <= 1
+    # the calibration of the iteration's committee, fitted on the same reference frames
+    errors = committee_errors(load_committee(members, expect=PHYSICS, predictor="mean"),
+                              [ReferenceRun(str(p), *read_trajectory(p), {}) for p in references])
+    assert deviation["calibration"]["scale"] == pytest.approx(
+        fit_scale(errors["frames"]["force_rmse"], errors["frames"]["mean_deviation"]))
+    assert deviation["calibration"]["n_frames"] == 6
     summary = active_learning_report([tmp_path / "iter_1.json", tmp_path / "iter_0.json"],
                                      tmp_path / "summary.json", tmp_path / "al.png")
     assert [r["iteration"] for r in summary["iterations"]] == [0, 1]

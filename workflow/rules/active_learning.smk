@@ -144,6 +144,7 @@ rule al_metrics:
     params:
         iteration=lambda wc: int(wc.iteration),
         predictor=PREDICTOR,
+        trust_statistic=AL["trust_statistic"],
         code=CODE["al_metrics"],
     script:
         "../scripts/al_metrics.py"

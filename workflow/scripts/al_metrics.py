@@ -11,6 +11,7 @@ iteration_metrics(
     iteration=sm.params.iteration,
     model_paths=list(sm.input.model),
     predictor=sm.params.predictor,
+    trust_statistic=sm.params.trust_statistic,
     training_shards=list(sm.input.shards),
     label_shards=list(sm.input.labels),
     new_labels=list(sm.input.new_labels),

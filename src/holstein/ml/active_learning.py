@@ -18,8 +18,9 @@ Iteration i = 1, 2, ... (the pipeline's rules in workflow/rules/active_learning.
 3. labelling (stage ``al_label``): one exact NEGF steady state per chosen frame, in jobs of
    ``frames_per_label_job`` frames, written as NEGF training shards whose frames carry
    their own bias and seed (``holstein.data.shards`` groups them into trajectories by both);
-4. training: every member retrained from scratch on the training shards and every label
-   of iterations 1 .. i.
+4. training: every member retrained on the training shards and every label of iterations
+   1 .. i, from its predecessor's weights with a short schedule or from scratch
+   (``retrain.start``).
 
 Stage ``al_metrics`` (one per iteration, i = 0 included): the labels, the NEGF solves
 used for training so far, the accurate / candidate / failed fractions of the iteration's
@@ -32,9 +33,9 @@ This module holds what the stages share: the trust statistic of a frame
 NEGF solves behind a set of training shards (``negf_solves``).
 
 The mean deviation over the sites is the default statistic because it ranks frames by
-their true force error and the maximum does not (Spearman 0.81 and 0.85 against 0.31 and
--0.08 on the training and transfer lattices of the default run; docs/results.md, "The
-committee deviation as an error estimate").
+their true force error better than the maximum (Spearman 0.76 and 0.65 against 0.30 and
+0.45 on the training and transfer lattices of the default run's transport committee;
+docs/results.md).
 """
 
 from __future__ import annotations
